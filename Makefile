@@ -1,0 +1,49 @@
+# The commands CI runs (.ci/run calls `make test`) and the two a user needs: `make up`, `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+STACK ?= dev
+OUT ?= out/$(STACK)
+# A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# Tests run in a private network namespace holding only a loopback interface: the real nginx
+# binds the rendered ports and Docker's DNS address there, and no test traffic can leave.
+ISOLATED := $(if $(filter 0,$(shell id -u)),unshare --net,unshare --map-root-user --net)
+
+.PHONY: venv up test lint pytest render bench lock clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	touch $@
+
+up: venv
+	mkdir -p .pulumi-state
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi stack select --create $(STACK)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi up --stack $(STACK)
+
+test: lint pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+pytest: venv
+	$(ISOLATED) bash -c 'ip link set lo up && exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
+
+render: venv
+	$(PYTHON) -m offline.render --stack $(STACK) --out $(OUT)
+
+bench: venv
+	$(PYTHON) benchmarks/render_speed.py
+
+# Re-pin after editing requirements*.in (needs uv: pip install uv).
+lock:
+	uv pip compile --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
+	uv pip compile --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+
+clean:
+	rm -rf out .mypy_cache .ruff_cache .pytest_cache

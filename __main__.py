@@ -1,0 +1,5 @@
+"""llmstack: a self-hosted LLM stack (Ollama → LiteLLM → nginx), secure by default."""
+
+from components.program import run
+
+run()

@@ -1,0 +1,1 @@
+"""llmstack components: one concept per module, each a ComponentResource."""

@@ -1,0 +1,101 @@
+"""nginx: the TLS edge, the only container that publishes a port."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import container_defaults as defaults
+from components.render.nginx import NginxContext, render_nginx_conf
+from components.settings_model import ContainerLimits, ImageRef
+
+RESOURCE_TYPE = "llmstack:index:Edge"
+HTTPS_PORT = 8443
+HEALTH_PORT = 8081
+CONF_DIR = "/etc/nginx"
+CERTIFICATE_FILE = "tls/server.crt"
+PRIVATE_KEY_FILE = "tls/server.key"
+_HEALTH_PROBE = (
+    f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
+    "&& head -n 1 <&3 | grep -q ' 200 '"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgeArgs:
+    """Inputs of `Edge`."""
+
+    docker_prefix: str
+    """Prefix of Docker object names."""
+    image: ImageRef
+    """Pinned nginx image."""
+    nginx: NginxContext
+    """What the rendered nginx.conf contains."""
+    publish_address: str
+    """Host address the HTTPS port is published on."""
+    publish_port: int
+    """Host port the HTTPS port is published on."""
+    certificate_pem: pulumi.Input[str]
+    """Certificate chain served to clients."""
+    private_key_pem: pulumi.Input[str]
+    """Private key of the certificate (secret)."""
+    limits: ContainerLimits
+    """Container limits."""
+    gateway_network: docker.Network
+    """Internal network shared with LiteLLM."""
+    publish_network: docker.Network
+    """nginx's own network, the one its port is published from."""
+
+
+class Edge(pulumi.ComponentResource):
+    """The nginx container: HTTPS on `publish_address:publish_port` and nothing else.
+
+    It proxies only the OpenAI client routes to LiteLLM, re-resolving `litellm` through Docker's
+    DNS so a replaced gateway is followed without a restart.
+    """
+
+    conf_text: str
+    container: docker.Container
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RESOURCE_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.conf_text = render_nginx_conf(args.nginx)
+        image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"{args.docker_prefix}-nginx",
+            image=image.image_id,
+            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
+            uploads=[
+                docker.ContainerUploadArgs(file=f"{CONF_DIR}/nginx.conf", content=self.conf_text, permissions="0444"),
+                docker.ContainerUploadArgs(
+                    file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
+                ),
+                # Read by the root master process only; workers never need the key.
+                docker.ContainerUploadArgs(
+                    file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
+                ),
+            ],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=args.nginx.listen_port, external=args.publish_port, ip=args.publish_address, protocol="tcp"
+                )
+            ],
+            memory=args.limits.memory_mb,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name),
+                docker.ContainerNetworksAdvancedArgs(name=args.publish_network.name),
+            ],
+            healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period="10s"),
+            restart=defaults.RESTART_POLICY,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            # The master binds, reads the key and switches workers to the nginx user.
+            capabilities=defaults.capabilities("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+        self.register_outputs({})

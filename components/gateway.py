@@ -1,0 +1,88 @@
+"""LiteLLM: the API-key gateway between nginx and Ollama."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components import container_defaults as defaults
+from components.render.litellm import MASTER_KEY_ENV, OFFLINE_ENV, LiteLLMContext, render_litellm_config
+from components.settings_model import ContainerLimits, ImageRef
+
+RESOURCE_TYPE = "llmstack:index:Gateway"
+GATEWAY_ALIAS = "litellm"
+GATEWAY_PORT = 4000
+CONFIG_PATH = "/etc/litellm/config.yaml"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayArgs:
+    """Inputs of `Gateway`."""
+
+    docker_prefix: str
+    """Prefix of Docker object names."""
+    image: ImageRef
+    """Pinned LiteLLM image (same version as the tested PyPI package)."""
+    config: LiteLLMContext
+    """What the rendered LiteLLM config contains."""
+    limits: ContainerLimits
+    """Container limits."""
+    models_network: docker.Network
+    """Internal network shared with Ollama."""
+    gateway_network: docker.Network
+    """Internal network shared with nginx."""
+
+
+class Gateway(pulumi.ComponentResource):
+    """The LiteLLM proxy, never published: reachable as `litellm:4000` from nginx's network only.
+
+    Its master key is generated here (pulumi-random, `sk-` + 48 characters) and reaches the
+    container only as an environment variable; the config file names the variable.
+    """
+
+    master_key: pulumi.Output[str]
+    config_text: str
+    container: docker.Container
+
+    def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RESOURCE_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        key = random.RandomPassword(f"{name}-master-key", length=48, special=False, opts=child)
+        self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
+        self.config_text = render_litellm_config(args.config)
+        image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"{args.docker_prefix}-litellm",
+            image=image.image_id,
+            # All interfaces of the container, which sits on internal networks only.
+            command=["--config", CONFIG_PATH, "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],  # noqa: S104
+            envs=[pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key)]
+            + [f"{k}={v}" for k, v in OFFLINE_ENV.items()],
+            uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444")],
+            memory=args.limits.memory_mb,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
+                docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
+            ],
+            healthcheck=defaults.healthcheck(
+                [
+                    "CMD",
+                    "python3",
+                    "-c",
+                    "import urllib.request as u; "
+                    f"u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
+                ],
+                start_period="60s",
+            ),
+            restart=defaults.RESTART_POLICY,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            capabilities=defaults.capabilities(),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+        self.register_outputs({})

@@ -1,0 +1,117 @@
+"""Ollama: the GPU model server, its model volume and the one-shot model pulls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components import container_defaults as defaults
+from components.settings_model import ContainerLimits, GpuRequest, ImageRef, ModelSpec
+
+RESOURCE_TYPE = "llmstack:index:ModelServer"
+OLLAMA_ALIAS = "ollama"
+OLLAMA_PORT = 11434
+MODEL_DIR = "/root/.ollama"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelServerArgs:
+    """Inputs of `ModelServer`."""
+
+    docker_prefix: str
+    """Prefix of Docker object names."""
+    image: ImageRef
+    """Pinned Ollama image."""
+    gpus: GpuRequest
+    """GPUs handed to the container."""
+    models: tuple[ModelSpec, ...]
+    """Models that must be present after `pulumi up`."""
+    limits: ContainerLimits
+    """Container limits."""
+    models_network: docker.Network
+    """Internal network shared with LiteLLM only."""
+    egress_network: docker.Network
+    """Network shared with no other container: Ollama's way out for model pulls."""
+
+
+class ModelServer(pulumi.ComponentResource):
+    """The Ollama container, never published: reachable as `ollama:11434` from the models network only.
+
+    Models live in a named volume that is protected and retained on delete. Each declared model
+    is pulled by its own one-shot container that shares Ollama's network namespace (so it needs no
+    network of its own) and exits; editing the model list adds or replaces pull containers only,
+    never the serving container or the volume. `pulumi up` fails if a pull fails.
+    """
+
+    container: docker.Container
+    volume: docker.Volume
+
+    def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RESOURCE_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        self.volume = docker.Volume(
+            f"{name}-models",
+            name=f"{args.docker_prefix}-ollama-models",
+            # Models are large and slow to pull: no update or destroy may delete them.
+            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True),
+        )
+        self.container = docker.Container(
+            f"{name}-container",
+            name=f"{args.docker_prefix}-ollama",
+            image=image.image_id,
+            envs=[f"OLLAMA_HOST=0.0.0.0:{OLLAMA_PORT}"],
+            gpus=args.gpus.docker_gpus,
+            memory=args.limits.memory_mb,
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR)],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.models_network.name, aliases=[OLLAMA_ALIAS]),
+                docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
+            ],
+            healthcheck=defaults.healthcheck(["CMD", "ollama", "list"]),
+            wait=True,
+            wait_timeout=180,
+            restart=defaults.RESTART_POLICY,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            capabilities=defaults.capabilities(),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+        pulls = [self._pull(name, model, image, child) for model in args.models]
+        # Registering the pull results makes the engine await them, so a failed pull fails the update.
+        self.register_outputs({"pulledModels": pulumi.Output.all(*pulls)})
+
+    def _pull(
+        self, name: str, model: ModelSpec, image: docker.RemoteImage, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
+        puller = docker.Container(
+            f"{name}-pull-{model.name}",
+            image=image.image_id,
+            command=["pull", model.tag],
+            envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}"],
+            network_mode=pulumi.Output.concat("container:", self.container.id),
+            attach=True,
+            logs=True,
+            must_run=False,
+            restart="no",
+            memory=256,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            capabilities=defaults.capabilities(),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+        return pulumi.Output.all(puller.exit_code, puller.container_logs).apply(
+            lambda result: _checked_pull(model.tag, result[0], result[1])
+        )
+
+
+def _checked_pull(tag: str, exit_code: float | None, logs: str | None) -> str:
+    """The pulled tag, or an error carrying the pull's last log lines."""
+    if exit_code not in (None, 0):
+        tail = "\n".join((logs or "").strip().splitlines()[-5:])
+        raise RuntimeError(f"pulling Ollama model {tag!r} failed (exit code {exit_code:.0f}):\n{tail}")
+    return tag

@@ -1,0 +1,1 @@
+"""Pure renderers: typed context in, exact file text out."""

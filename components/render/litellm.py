@@ -1,0 +1,80 @@
+"""LiteLLM proxy config.yaml: typed context in, exact YAML text out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+"""The environment variable that carries the master key; the file only names it."""
+
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
+    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
+    "LITELLM_LOG": "ERROR",
+    "NO_DOCS": "True",
+    "NO_REDOC": "True",
+    "DISABLE_ADMIN_UI": "True",
+}
+"""Environment that keeps LiteLLM from fetching data from the internet at start, quiet and
+without its docs/admin UI (clients never need them)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServedModel:
+    """One model as LiteLLM routes it."""
+
+    name: str
+    """The client-facing model name."""
+    ollama_tag: str
+    """The Ollama tag behind it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiteLLMContext:
+    """Everything the LiteLLM config depends on."""
+
+    models: tuple[ServedModel, ...]
+    """Served models, in order."""
+    ollama_url: str
+    """Base URL of Ollama on the private network."""
+    generation_timeout_seconds: int
+    """Per-request timeout towards Ollama."""
+
+
+def litellm_config(context: LiteLLMContext) -> dict[str, object]:
+    """The config as data; secrets appear only as `os.environ/…` references."""
+    return {
+        "model_list": [
+            {
+                "model_name": model.name,
+                "litellm_params": {
+                    # ollama_chat keeps tool calls; LiteLLM then only calls POST /api/chat.
+                    "model": f"ollama_chat/{model.ollama_tag}",
+                    "api_base": context.ollama_url,
+                    "timeout": context.generation_timeout_seconds,
+                },
+            }
+            for model in context.models
+        ],
+        "litellm_settings": {
+            "drop_params": True,
+            "request_timeout": context.generation_timeout_seconds,
+            "set_verbose": False,
+            "json_logs": True,
+        },
+        "router_settings": {
+            "timeout": context.generation_timeout_seconds,
+            "num_retries": 0,
+        },
+        "general_settings": {
+            "master_key": f"os.environ/{MASTER_KEY_ENV}",
+        },
+    }
+
+
+def render_litellm_config(context: LiteLLMContext) -> str:
+    """The exact config.yaml text for `context`."""
+    return yaml.safe_dump(litellm_config(context), sort_keys=False, default_flow_style=False)

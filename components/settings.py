@@ -1,0 +1,164 @@
+"""Stack config → frozen, validated settings. The only module that reads `pulumi.Config`.
+
+`parse_settings` is pure (raw strings in, `Settings` out) so every rule is testable without
+Pulumi; `load_settings` feeds it the stack's config and reads the secret keys as Outputs, which
+never enter `Settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.config_keys import NAMESPACE, SECRET_KEYS
+from components.settings_model import (
+    ContainerLimits,
+    Exposure,
+    GpuRequest,
+    Images,
+    ModelSpec,
+    Settings,
+    TlsSource,
+)
+from components.settings_rules import ConfigErrors, RawConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretConfig:
+    """Secret config values, kept as secret Outputs so they never reach plain state or logs."""
+
+    tls_certificate: pulumi.Output[str] | None
+    """The user's PEM certificate chain, when tlsSource is provided."""
+    tls_private_key: pulumi.Output[str] | None
+    """The user's PEM private key, when tlsSource is provided."""
+
+
+def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str]) -> Settings:
+    """Validate raw config strings (keys without namespace) into `Settings`.
+
+    `secret_keys` names the keys the stack stores encrypted. Raises `SettingsError` listing every
+    bad key, its value and what is allowed.
+    """
+    errors = ConfigErrors()
+    raw = RawConfig(raw_values, errors)
+    raw.reject_unknown_keys()
+
+    exposure: Exposure = raw.choice("exposure", ("local", "lan", "tunnel"))
+    if exposure == "tunnel":
+        errors.add("exposure", "tunnel", "local or lan (the Cloudflare Tunnel mode is not built yet)")
+    listen_address = _listen_address(raw, exposure, errors)
+    allowed_cidrs = raw.cidr_list("allowedCidrs")
+    if exposure == "lan" and not allowed_cidrs:
+        errors.add("allowedCidrs", "[]", "at least one client network (CIDR) in lan mode")
+    hostname = raw.hostname("hostname") or ("localhost" if exposure == "local" else listen_address)
+    tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided"))
+    _check_secrets(tls_source, raw_values, secret_keys, errors)
+
+    settings = Settings(
+        stack=stack,
+        exposure=exposure,
+        listen_address=listen_address,
+        https_port=raw.integer("httpsPort", 1, 65535),
+        hostname=hostname,
+        allowed_cidrs=allowed_cidrs,
+        gpus=_gpus(raw),
+        models=_models(raw),
+        images=Images(
+            ollama=raw.image("ollamaImage"),
+            litellm=raw.litellm_image("litellmImage"),
+            nginx=raw.image("nginxImage"),
+        ),
+        tls_source=tls_source,
+        generation_timeout_seconds=raw.integer("generationTimeoutSeconds", 60, 86400),
+        ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
+        litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
+        nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
+        docker_host=raw.docker_host("dockerHost"),
+    )
+    errors.raise_if_any()
+    return settings
+
+
+def _listen_address(raw: RawConfig, exposure: Exposure, errors: ConfigErrors) -> str:
+    value = raw.text("listenAddress")
+    if exposure == "lan":
+        if not value:
+            errors.add("listenAddress", "", "an explicit host IP address in lan mode")
+            return value
+        return raw.ip_address("listenAddress", value, loopback_only=False)
+    if not value:
+        return "127.0.0.1"
+    return raw.ip_address("listenAddress", value, loopback_only=True)
+
+
+def _check_secrets(
+    source: TlsSource, raw_values: Mapping[str, str], secret_keys: frozenset[str], errors: ConfigErrors
+) -> None:
+    for key in (k.name for k in SECRET_KEYS):
+        present = key in raw_values
+        if present and key not in secret_keys:
+            errors.add(key, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {key}`")
+        if source == "provided" and not present:
+            errors.add(
+                key, "(unset)", f"a PEM value set with `pulumi config set --secret {key}` when tlsSource is provided"
+            )
+        if source == "self-signed" and present:
+            errors.add(
+                key,
+                "[secret]",
+                "unset while tlsSource is self-signed (set tlsSource: provided to use your certificate)",
+            )
+
+
+def _gpus(raw: RawConfig) -> GpuRequest:
+    value = raw.text("gpus")
+    if value in ("none", "all"):
+        return GpuRequest(value)
+    devices = tuple(part.strip() for part in value.split(","))
+    if value and all(_is_gpu_device(d) for d in devices):
+        return GpuRequest("device=" + ",".join(devices))
+    raw.errors.add("gpus", value, "none, all, or comma-separated device indexes or GPU-… UUIDs")
+    return GpuRequest("none")
+
+
+def _is_gpu_device(device: str) -> bool:
+    if device.isdigit():
+        return True
+    suffix = device.removeprefix("GPU-")
+    return suffix != device and bool(suffix) and all(c in "0123456789abcdef-" for c in suffix)
+
+
+def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:
+    entries = raw.string_list("models")
+    if not entries:
+        raw.errors.add("models", "[]", "at least one 'client-name=ollama-tag' entry")
+    models = tuple(raw.model(entry) for entry in entries)
+    names = [m.name for m in models]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        raw.errors.add("models", name, "each client-facing model name once")
+    return models
+
+
+def _read_raw_config() -> tuple[dict[str, str], frozenset[str]]:
+    """Every `llmstack:` key the stack sets, as the raw strings Pulumi passes, and which are secret."""
+    prefix = f"{NAMESPACE}:"
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    values = {k.removeprefix(prefix): str(v) for k, v in merged.items() if k.startswith(prefix)}
+    env_secrets = set(runtime_config.get_config_secret_keys_env())
+    secret = frozenset(k for k in values if runtime_config.is_config_secret(prefix + k) or prefix + k in env_secrets)
+    return values, secret
+
+
+def load_settings() -> tuple[Settings, SecretConfig]:
+    """Read this stack's config into validated `Settings` plus its secret Outputs."""
+    values, secret = _read_raw_config()
+    settings = parse_settings(values, stack=pulumi.get_stack(), secret_keys=secret)
+    config = pulumi.Config(NAMESPACE)
+    provided = settings.tls_source == "provided"
+    return settings, SecretConfig(
+        tls_certificate=config.require_secret("tlsCertificate") if provided else None,
+        tls_private_key=config.require_secret("tlsPrivateKey") if provided else None,
+    )

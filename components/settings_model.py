@@ -1,0 +1,129 @@
+"""The validated, frozen settings a stack is built from. Plain values only: no secrets."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+Exposure = Literal["local", "lan", "tunnel"]
+TlsSource = Literal["self-signed", "provided"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRef:
+    """A pinned container image reference."""
+
+    repository: str
+    """Registry and repository, e.g. `ghcr.io/berriai/litellm`."""
+    tag: str
+    """The pinned tag (never `latest`)."""
+    digest: str | None = None
+    """Optional `sha256:…` digest; when given, Docker pulls exactly that content."""
+
+    @property
+    def reference(self) -> str:
+        """The full reference Docker pulls."""
+        base = f"{self.repository}:{self.tag}"
+        return f"{base}@{self.digest}" if self.digest else base
+
+
+@dataclass(frozen=True, kw_only=True)
+class Images:
+    """The images of the three serving containers."""
+
+    ollama: ImageRef
+    """Ollama model server (also runs the one-shot model puller)."""
+    litellm: ImageRef
+    """LiteLLM proxy; its version equals the tested `litellm[proxy]`."""
+    nginx: ImageRef
+    """nginx edge."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """One served model."""
+
+    name: str
+    """The stable name clients ask for."""
+    tag: str
+    """The Ollama tag pulled and served under that name."""
+
+
+@dataclass(frozen=True)
+class GpuRequest:
+    """GPUs for the Ollama container, in the Docker `--gpus` syntax."""
+
+    value: str
+    """`none`, `all` or `device=0,1`."""
+
+    @property
+    def docker_gpus(self) -> str | None:
+        """The provider's `gpus` input, or None for a CPU-only container."""
+        return None if self.value == "none" else self.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerLimits:
+    """Resource limits of one container."""
+
+    memory_mb: int
+    """Hard memory limit in MB."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a stack is built from, validated."""
+
+    stack: str
+    """Stack name; prefixes every Docker object so stacks can share an engine."""
+    exposure: Exposure
+    """Who can reach the API."""
+    listen_address: str
+    """Host address nginx publishes on."""
+    https_port: int
+    """Host port nginx publishes HTTPS on."""
+    hostname: str
+    """Name clients use; in the certificate and the endpoint URL."""
+    allowed_cidrs: tuple[str, ...]
+    """Client networks nginx accepts; empty accepts all that reach the address."""
+    gpus: GpuRequest
+    """GPUs given to Ollama."""
+    models: tuple[ModelSpec, ...]
+    """Served models, in config order."""
+    images: Images
+    """Pinned images."""
+    tls_source: TlsSource
+    """Where the certificate comes from."""
+    generation_timeout_seconds: int
+    """How long one generation may take end to end."""
+    ollama_limits: ContainerLimits
+    """Limits of the Ollama container."""
+    litellm_limits: ContainerLimits
+    """Limits of the LiteLLM container."""
+    nginx_limits: ContainerLimits
+    """Limits of the nginx container."""
+    docker_host: str
+    """Docker engine address; empty means the operator's default engine."""
+
+    @property
+    def endpoint_url(self) -> str:
+        """The OpenAI-compatible base URL clients use."""
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return f"https://{host}:{self.https_port}/v1"
+
+    @property
+    def certificate_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """DNS names and IP addresses the self-signed certificate must cover."""
+        names = [self.hostname, "localhost"]
+        addresses = [self.listen_address, "127.0.0.1"]
+        dns = tuple(dict.fromkeys(n for n in names if _ip(n) is None))
+        ips = tuple(dict.fromkeys(a for a in [*names, *addresses] if (ip := _ip(a)) and not ip.is_unspecified))
+        return dns, ips
+
+
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None

@@ -1,0 +1,1 @@
+"""Offline render: run the Pulumi program under mocks and write what it would deploy."""

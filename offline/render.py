@@ -1,0 +1,123 @@
+"""Offline render, like `helm template`: `python -m offline.render --stack dev --out DIR`.
+
+Runs the program under Pulumi mocks (no Pulumi CLI, Docker or cloud account) with
+`Pulumi.<stack>.yaml` and writes:
+- `DIR/resources.json`: every resource `pulumi up` would register (secrets as "[secret]");
+- `DIR/containers/<resource name>/<absolute path>`: every file a container receives, exact bytes,
+  and `DIR/containers/<resource name>/env.json`: its environment;
+- `DIR/outputs.json`: the stack outputs.
+Secrets in `containers/` and `outputs.json` are this render's own fresh stand-ins, consistent
+across files, so the rendered files can be run for real. Encrypted stack config is replaced by
+stand-ins too, and the render says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from offline.engine import OfflineRun, Registration, redact, reveal, run_offline
+from offline.standins import certificate_pair
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONTAINER_TYPE = "docker:index/container:Container"
+
+
+def read_stack_config(stack_file: Path, notify: Callable[[str], None]) -> tuple[dict[str, str], frozenset[str]]:
+    """Config of a stack file as the engine passes it: namespaced keys → strings; which are secret."""
+    document = yaml.safe_load(stack_file.read_text()) or {}
+    config: dict[str, Any] = document.get("config") or {}
+    values: dict[str, str] = {}
+    secret: set[str] = set()
+    pair: tuple[str, str] | None = None
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            pair = pair or certificate_pair("llmstack.invalid")
+            values[key] = _stand_in_secret(key, pair)
+            secret.add(key)
+            notify(f"render: {key} is encrypted in {stack_file.name}; using a generated stand-in")
+        elif isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = json.dumps(value)
+    return values, frozenset(secret)
+
+
+def _stand_in_secret(key: str, pair: tuple[str, str]) -> str:
+    import secrets
+
+    if key.endswith(":tlsCertificate"):
+        return pair[0]
+    if key.endswith(":tlsPrivateKey"):
+        return pair[1]
+    return secrets.token_urlsafe(32)
+
+
+def render_stack(stack: str, out: Path, notify: Callable[[str], None] = print) -> OfflineRun:
+    """Render `Pulumi.<stack>.yaml` into `out`."""
+    from components.program import run
+
+    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    if not stack_file.is_file():
+        raise FileNotFoundError(f"no stack file {stack_file.name} in {PROJECT_DIR}")
+    config, secret_keys = read_stack_config(stack_file, notify)
+    result = run_offline(run, stack=stack, config=config, secret_keys=secret_keys)
+    write_render(result, out)
+    if result.secret_outputs:
+        notify(f"render: secret outputs (stand-in values in outputs.json): {', '.join(sorted(result.secret_outputs))}")
+    return result
+
+
+def write_render(result: OfflineRun, out: Path) -> None:
+    """Write the three artefacts of a render into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    resources = [
+        {"type": r.type, "name": r.name, "parent": r.parent, "inputs": redact(r.inputs), "options": r.options}
+        for r in result.resources
+    ]
+    _write_json(out / "resources.json", resources)
+    _write_json(out / "outputs.json", result.outputs)
+    for container in result.of_type(CONTAINER_TYPE):
+        _write_container(container, out / "containers" / container.name)
+
+
+def _write_container(container: Registration, directory: Path) -> None:
+    inputs = reveal(container.inputs)
+    directory.mkdir(parents=True, exist_ok=True)
+    for upload in inputs.get("uploads") or []:
+        target = directory / upload["file"].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(upload["content"])
+        target.chmod(int(upload.get("permissions") or "0644", 8))
+    env = dict(line.split("=", 1) for line in inputs.get("envs") or [])
+    _write_json(directory / "env.json", env)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True, help="stack name: renders Pulumi.<stack>.yaml")
+    parser.add_argument("--out", required=True, type=Path, help="directory to write the render into")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_DIR))
+    try:
+        result = render_stack(args.stack, args.out)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"render failed: {error}", file=sys.stderr)
+        return 2
+    print(f"render: {len(result.resources)} resources for stack {args.stack} written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

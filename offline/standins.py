@@ -1,0 +1,193 @@
+"""Stand-ins for the providers' generated values (test double: not the real providers).
+
+The Pulumi engine and the random/tls/docker provider plugins cannot run here. These functions
+produce what those providers would return for the inputs the program gives them: random strings
+of the requested length and alphabet, real ECDSA keys, and real X.509 certificates signed the way
+pulumi-tls signs them. Every value is freshly generated, so no real stack's secret is ever shown.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import secrets
+import string
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+Outputs = dict[str, Any]
+
+
+def random_password(inputs: Mapping[str, Any]) -> Outputs:
+    """random.RandomPassword: `length` characters from the enabled character classes."""
+    alphabet = ""
+    if inputs.get("upper", True):
+        alphabet += string.ascii_uppercase
+    if inputs.get("lower", True):
+        alphabet += string.ascii_lowercase
+    if inputs.get("numeric", True):
+        alphabet += string.digits
+    if inputs.get("special", True):
+        alphabet += inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
+    result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
+    return {**inputs, "result": result}
+
+
+def random_bytes(inputs: Mapping[str, Any]) -> Outputs:
+    """random.RandomBytes: `length` random bytes as base64 and hex."""
+    import base64
+
+    raw = secrets.token_bytes(int(inputs["length"]))
+    return {**inputs, "base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
+
+
+def private_key(inputs: Mapping[str, Any]) -> Outputs:
+    """tls.PrivateKey (ECDSA P-256, the only algorithm llmstack asks for)."""
+    if inputs.get("algorithm") != "ECDSA" or inputs.get("ecdsaCurve") != "P256":
+        raise ValueError(f"stand-in supports ECDSA P256 keys only, got {dict(inputs)}")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return {**inputs, "privateKeyPem": pem, "publicKeyPem": public}
+
+
+def self_signed_cert(inputs: Mapping[str, Any]) -> Outputs:
+    """tls.SelfSignedCert."""
+    key = _load_key(inputs["privateKeyPem"])
+    subject = _name(inputs.get("subject") or {})
+    cert = _sign(inputs, subject=subject, public_key=key.public_key(), issuer=subject, issuer_key=key)
+    return {**inputs, "certPem": cert}
+
+
+def cert_request(inputs: Mapping[str, Any]) -> Outputs:
+    """tls.CertRequest."""
+    key = _load_key(inputs["privateKeyPem"])
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(inputs.get("subject") or {}))
+    sans = _sans(inputs)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    csr = builder.sign(key, hashes.SHA256())
+    return {**inputs, "certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def locally_signed_cert(inputs: Mapping[str, Any]) -> Outputs:
+    """tls.LocallySignedCert: the request's subject and names, signed by the CA."""
+    csr = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
+    ca = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
+    cert = _sign(
+        inputs,
+        subject=csr.subject,
+        public_key=csr.public_key(),
+        issuer=ca.subject,
+        issuer_key=_load_key(inputs["caPrivateKeyPem"]),
+        csr=csr,
+    )
+    return {**inputs, "certPem": cert}
+
+
+def certificate_pair(common_name: str) -> tuple[str, str]:
+    """A self-signed certificate and its key, standing in for a user's encrypted TLS config."""
+    key_pem = private_key({"algorithm": "ECDSA", "ecdsaCurve": "P256"})["privateKeyPem"]
+    cert = self_signed_cert(
+        {
+            "privateKeyPem": key_pem,
+            "subject": {"commonName": common_name},
+            "dnsNames": [common_name],
+            "validityPeriodHours": 24,
+            "allowedUses": ["digital_signature", "server_auth"],
+        }
+    )["certPem"]
+    return cert, key_pem
+
+
+STAND_INS: dict[str, Callable[[Mapping[str, Any]], Outputs]] = {
+    "random:index/randomPassword:RandomPassword": random_password,
+    "random:index/randomBytes:RandomBytes": random_bytes,
+    "tls:index/privateKey:PrivateKey": private_key,
+    "tls:index/selfSignedCert:SelfSignedCert": self_signed_cert,
+    "tls:index/certRequest:CertRequest": cert_request,
+    "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
+    # The docker provider reports the pulled image's id; the reference stands in for it.
+    "docker:index/remoteImage:RemoteImage": lambda inputs: {**inputs, "imageId": inputs["name"]},
+}
+
+
+def _load_key(pem: str) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TypeError("stand-in certificates are signed with ECDSA keys only")
+    return key
+
+
+def _name(subject: Mapping[str, Any]) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, subject.get("commonName", "llmstack"))]
+    if subject.get("organization"):
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, subject["organization"]))
+    return x509.Name(attributes)
+
+
+def _sans(inputs: Mapping[str, Any]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = [x509.DNSName(n) for n in inputs.get("dnsNames") or []]
+    names += [x509.IPAddress(ipaddress.ip_address(a)) for a in inputs.get("ipAddresses") or []]
+    return names
+
+
+def _sign(
+    inputs: Mapping[str, Any],
+    *,
+    subject: x509.Name,
+    public_key: Any,
+    issuer: x509.Name,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    csr: x509.CertificateSigningRequest | None = None,
+) -> str:
+    now = datetime.datetime.now(datetime.UTC)
+    is_ca = bool(inputs.get("isCaCertificate"))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=float(inputs["validityPeriodHours"])))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    uses = set(inputs.get("allowedUses") or [])
+    builder = builder.add_extension(
+        x509.KeyUsage(
+            digital_signature="digital_signature" in uses,
+            content_commitment=False,
+            key_encipherment="key_encipherment" in uses,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign="cert_signing" in uses,
+            crl_sign="crl_signing" in uses,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        critical=True,
+    )
+    if "server_auth" in uses:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    sans = _sans(inputs)
+    if csr is not None:
+        try:
+            sans = list(csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+        except x509.ExtensionNotFound:
+            sans = []
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
