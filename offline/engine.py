@@ -42,6 +42,14 @@ class Registration:
     """Resource options the engine would see: protect, retainOnDelete, …"""
 
 
+class ProgramFailedError(Exception):
+    """The program raised; `registered` says what it had registered by then."""
+
+    def __init__(self, cause: BaseException, registered: list[Registration]) -> None:
+        super().__init__(str(cause))
+        self.registered = registered
+
+
 @dataclass(frozen=True, kw_only=True)
 class OfflineRun:
     """Everything a program run registered and exported."""
@@ -136,7 +144,10 @@ def run_offline(
     monitor = _RecordingMonitor()
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
-    mocks.test(program)()  # type: ignore[no-untyped-call]
+    try:
+        mocks.test(program)()  # type: ignore[no-untyped-call]
+    except Exception as error:
+        raise ProgramFailedError(error, list(monitor.registrations)) from error
     root = runtime_settings.get_root_resource()
     exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
     values, secret = asyncio.get_event_loop().run_until_complete(_resolve(exported))

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from offline.engine import OfflineRun, Registration, redact, reveal, run_offline
+from offline.engine import OfflineRun, ProgramFailedError, Registration, redact, reveal, run_offline
 from offline.standins import certificate_pair
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -59,13 +59,15 @@ def _stand_in_secret(key: str, pair: tuple[str, str]) -> str:
     return secrets.token_urlsafe(32)
 
 
-def render_stack(stack: str, out: Path, notify: Callable[[str], None] = print) -> OfflineRun:
-    """Render `Pulumi.<stack>.yaml` into `out`."""
+def render_stack(
+    stack: str, out: Path, notify: Callable[[str], None] = print, project_dir: Path = PROJECT_DIR
+) -> OfflineRun:
+    """Render `project_dir/Pulumi.<stack>.yaml` into `out`."""
     from components.program import run
 
-    stack_file = PROJECT_DIR / f"Pulumi.{stack}.yaml"
+    stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
-        raise FileNotFoundError(f"no stack file {stack_file.name} in {PROJECT_DIR}")
+        raise FileNotFoundError(f"no stack file {stack_file.name} in {project_dir}")
     config, secret_keys = read_stack_config(stack_file, notify)
     result = run_offline(run, stack=stack, config=config, secret_keys=secret_keys)
     write_render(result, out)
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(PROJECT_DIR))
     try:
         result = render_stack(args.stack, args.out)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ProgramFailedError) as error:
         print(f"render failed: {error}", file=sys.stderr)
         return 2
     print(f"render: {len(result.resources)} resources for stack {args.stack} written to {args.out}")

@@ -1,0 +1,1 @@
+"""llmstack tests."""

@@ -1,0 +1,17 @@
+"""Constants and helpers shared by the test modules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+STACK_FILES = sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+LAN = {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": ["192.168.50.0/24"]}
+"""A lan-mode config (rendered only: nothing is ever sent to these addresses)."""
+
+
+def namespaced(config: dict[str, object]) -> dict[str, str]:
+    """Stack config as the engine passes it: namespaced keys, strings, lists as JSON."""
+    return {f"llmstack:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}

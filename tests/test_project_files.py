@@ -1,0 +1,39 @@
+"""The project files users of Pulumi rely on agree with the code."""
+
+from __future__ import annotations
+
+import yaml
+
+from components.config_keys import DECLARED_KEYS, SECRET_KEYS, pulumi_yaml_declarations
+from tests.support import PROJECT_DIR
+
+
+def test_pulumi_yaml_declares_every_key_with_type_description_and_default() -> None:
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    assert project["name"] == "llmstack"
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+    assert project["config"] == pulumi_yaml_declarations()
+    for declaration in project["config"].values():
+        assert {"type", "description", "default"} <= set(declaration)
+
+
+def test_secret_keys_are_documented_where_users_look() -> None:
+    pulumi_yaml = (PROJECT_DIR / "Pulumi.yaml").read_text()
+    readme = (PROJECT_DIR / "README.md").read_text()
+    for key in SECRET_KEYS:
+        assert f"llmstack:{key.name}" in pulumi_yaml
+        assert f"`{key.name}`" in readme
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (PROJECT_DIR / "README.md").read_text()
+    missing = [key.name for key in DECLARED_KEYS if f"`{key.name}`" not in readme]
+    assert missing == []
+
+
+def test_dev_stack_is_the_laptop_default() -> None:
+    dev = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    assert dev["llmstack:exposure"] == "local"
+    assert dev["llmstack:gpus"] == "none"
+    assert len(dev["llmstack:models"]) == 1

@@ -1,0 +1,143 @@
+"""Stack config → settings: defaults, and a clear error for every class of bad value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from components.settings import parse_settings
+from components.settings_rules import SettingsError
+from offline.engine import OfflineRun, ProgramFailedError
+
+NO_SECRETS: frozenset[str] = frozenset()
+
+
+def parse(**raw: str) -> object:
+    return parse_settings(raw, stack="test", secret_keys=NO_SECRETS)
+
+
+def test_defaults_are_the_dev_stack() -> None:
+    settings = parse_settings({}, stack="dev", secret_keys=NO_SECRETS)
+    assert settings.exposure == "local"
+    assert settings.listen_address == "127.0.0.1"
+    assert settings.endpoint_url == "https://localhost:8443/v1"
+    assert settings.gpus.docker_gpus is None
+    assert [m.name for m in settings.models] == ["qwen2.5-0.5b"]
+    assert settings.generation_timeout_seconds >= 600
+
+
+BAD_CONFIG = [
+    pytest.param({"exposure": "public"}, "exposure", "'public'", "local or lan or tunnel", id="exposure-unknown"),
+    pytest.param({"exposure": "tunnel"}, "exposure", "'tunnel'", "not built yet", id="exposure-tunnel-not-yet"),
+    pytest.param({"httpsPort": "70000"}, "httpsPort", "'70000'", "from 1 to 65535", id="port-range"),
+    pytest.param({"httpsPort": "https"}, "httpsPort", "'https'", "whole number", id="port-not-a-number"),
+    pytest.param({"listenAddress": "0.0.0.0"}, "listenAddress", "'0.0.0.0'", "loopback", id="local-not-loopback"),  # noqa: S104
+    pytest.param({"listenAddress": "localhost:1"}, "listenAddress", "'localhost:1'", "an IP address", id="address"),
+    pytest.param(
+        {"exposure": "lan", "allowedCidrs": '["10.0.0.0/8"]'},
+        "listenAddress",
+        "''",
+        "explicit host IP",
+        id="lan-needs-address",
+    ),
+    pytest.param(
+        {"exposure": "lan", "listenAddress": "10.1.1.1"},
+        "allowedCidrs",
+        "'[]'",
+        "at least one",
+        id="lan-needs-allow-list",
+    ),
+    pytest.param(
+        {"allowedCidrs": '["10.0.0.1/8"]'}, "allowedCidrs", "'10.0.0.1/8'", "without host bits", id="cidr-host-bits"
+    ),
+    pytest.param(
+        {"allowedCidrs": "10.0.0.0/8"}, "allowedCidrs", "'10.0.0.0/8'", "a list of strings", id="cidrs-not-a-list"
+    ),
+    pytest.param({"gpus": "many"}, "gpus", "'many'", "none, all", id="gpus-word"),
+    pytest.param({"models": "[]"}, "models", "'[]'", "at least one", id="models-empty"),
+    pytest.param({"models": '["qwen"]'}, "models", "'qwen'", "client-name=ollama-tag", id="model-no-name"),
+    pytest.param({"models": '["Big Model=qwen:1b"]'}, "models", "'Big Model=qwen:1b'", "lowercase", id="model-name"),
+    pytest.param(
+        {"models": '["a=x:1", "a=y:2"]'}, "models", "'a'", "each client-facing model name once", id="model-duplicate"
+    ),
+    pytest.param({"ollamaImage": "ollama/ollama"}, "ollamaImage", "'ollama/ollama'", "pinned tag", id="image-no-tag"),
+    pytest.param({"nginxImage": "nginx:latest"}, "nginxImage", "'nginx:latest'", "not latest", id="image-latest"),
+    pytest.param({"nginxImage": "nginx:1.29@sha256:abc"}, "nginxImage", "sha256:abc", "64 hex", id="image-digest"),
+    pytest.param(
+        {"litellmImage": "ghcr.io/berriai/litellm:main-v1.82.7"},
+        "litellmImage",
+        "1.82.7",
+        "known-malicious",
+        id="litellm-malicious",
+    ),
+    pytest.param(
+        {"litellmImage": "ghcr.io/berriai/litellm:main-v1.109.0"},
+        "litellmImage",
+        "1.109.0",
+        "tested LiteLLM version 1.108.7",
+        id="litellm-untested",
+    ),
+    pytest.param({"tlsSource": "acme"}, "tlsSource", "'acme'", "self-signed or provided", id="tls-source"),
+    pytest.param(
+        {"tlsSource": "provided"}, "tlsCertificate", "(unset)", "--secret tlsCertificate", id="tls-provided-needs-cert"
+    ),
+    pytest.param({"generationTimeoutSeconds": "30"}, "generationTimeoutSeconds", "'30'", "from 60", id="timeout-short"),
+    pytest.param({"ollamaMemoryMb": "-1"}, "ollamaMemoryMb", "'-1'", "whole number", id="memory-negative"),
+    pytest.param({"dockerHost": "gpu-box"}, "dockerHost", "'gpu-box'", "ssh://", id="docker-host"),
+    pytest.param({"hostname": "bad_name!"}, "hostname", "'bad_name!'", "DNS name", id="hostname"),
+    pytest.param({"exposre": "lan"}, "exposre", "'lan'", "known keys", id="unknown-key-typo"),
+]
+
+
+@pytest.mark.parametrize(("raw", "key", "value", "allowed"), BAD_CONFIG)
+def test_bad_value_names_key_value_and_what_is_allowed(raw: dict[str, str], key: str, value: str, allowed: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        parse(**raw)
+    line = next(line for line in str(error.value).splitlines() if f"llmstack:{key} " in line)
+    assert value in line
+    assert allowed in line
+
+
+def test_gpu_device_ids_become_a_docker_device_request() -> None:
+    assert parse_settings({"gpus": "0, 1"}, stack="t", secret_keys=NO_SECRETS).gpus.docker_gpus == "device=0,1"
+    uuid = "GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a"
+    assert parse_settings({"gpus": uuid}, stack="t", secret_keys=NO_SECRETS).gpus.docker_gpus == f"device={uuid}"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as error:
+        parse(exposure="lan", httpsPort="0", nginxImage="nginx")
+    message = str(error.value)
+    for key in ("listenAddress", "allowedCidrs", "httpsPort", "nginxImage"):
+        assert f"llmstack:{key} " in message
+
+
+def test_a_secret_set_in_plaintext_is_refused_without_echoing_it() -> None:
+    with pytest.raises(SettingsError) as error:
+        parse_settings(
+            {"tlsSource": "provided", "tlsCertificate": "CERT", "tlsPrivateKey": "TOPSECRETKEY"},
+            stack="t",
+            secret_keys=frozenset({"tlsCertificate"}),
+        )
+    assert "pulumi config set --secret tlsPrivateKey" in str(error.value)
+    assert "TOPSECRETKEY" not in str(error.value)
+
+
+def test_lan_mode_publishes_on_the_given_address_for_the_allowed_networks() -> None:
+    settings = parse_settings(
+        {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": '["192.168.50.0/24"]'},
+        stack="t",
+        secret_keys=NO_SECRETS,
+    )
+    assert settings.listen_address == "192.168.50.10"
+    assert settings.allowed_cidrs == ("192.168.50.0/24",)
+    assert settings.endpoint_url == "https://192.168.50.10:8443/v1"
+    assert settings.certificate_names == (("localhost",), ("192.168.50.10", "127.0.0.1"))
+
+
+def test_bad_config_fails_before_any_resource_is_registered(deploy: Callable[..., OfflineRun]) -> None:
+    with pytest.raises(ProgramFailedError) as failure:
+        deploy(exposure="lan", httpsPort="99999")
+    assert isinstance(failure.value.__cause__, SettingsError)
+    assert failure.value.registered == []
