@@ -6,9 +6,6 @@ STACK ?= dev
 OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-# Tests run in a private network namespace holding only a loopback interface: the real nginx
-# binds the rendered ports and Docker's DNS address there, and no test traffic can leave.
-ISOLATED := $(if $(filter 0,$(shell id -u)),unshare --net,unshare --map-root-user --net)
 
 .PHONY: venv up test lint pytest render bench lock clean
 
@@ -31,8 +28,10 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
+# Tests run in a private network namespace holding only a loopback interface (tests/sandbox.py):
+# the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
 pytest: venv
-	$(ISOLATED) bash -c 'ip link set lo up && exec $(PYTHON) -m pytest $(PYTEST_ARGS)'
+	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
 
 render: venv
 	$(PYTHON) -m offline.render --stack $(STACK) --out $(OUT)

@@ -80,15 +80,21 @@ class ModelServer(pulumi.ComponentResource):
             security_opts=defaults.SECURITY_OPTS,
             opts=child,
         )
-        pulls = [self._pull(name, model, image, child) for model in args.models]
+        pulls = [self._pull(name, args.docker_prefix, model, image, child) for model in args.models]
         # Registering the pull results makes the engine await them, so a failed pull fails the update.
         self.register_outputs({"pulledModels": pulumi.Output.all(*pulls)})
 
     def _pull(
-        self, name: str, model: ModelSpec, image: docker.RemoteImage, child: pulumi.ResourceOptions
+        self,
+        name: str,
+        docker_prefix: str,
+        model: ModelSpec,
+        image: docker.RemoteImage,
+        child: pulumi.ResourceOptions,
     ) -> pulumi.Output[str]:
         puller = docker.Container(
             f"{name}-pull-{model.name}",
+            name=f"{docker_prefix}-ollama-pull-{model.name}",
             image=image.image_id,
             command=["pull", model.tag],
             envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}"],

@@ -1,0 +1,105 @@
+"""Stand-in for Ollama (Ollama itself needs model weights and cannot run here).
+
+Serves the slice of the Ollama API that LiteLLM's `ollama_chat/` provider uses, `POST /api/chat`
+(streamed NDJSON or `stream: false`), plus `GET /api/tags` and `GET /api/version`. Replies are
+fixed words, sent `chunk_delay` seconds apart when streamed, so tests can see whether the
+proxies in front pass each chunk on as it is produced.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+REPLY_WORDS = ("Hello", " from", " the", " Ollama", " stand-in", ".")
+
+
+class OllamaStub:
+    """An Ollama-API stand-in on `address:port`, serving `models` (Ollama tags)."""
+
+    def __init__(self, address: str, port: int, models: tuple[str, ...], chunk_delay: float = 0.0) -> None:
+        self.models = models
+        self.chunk_delay = chunk_delay
+        self.requests: list[dict[str, Any]] = []
+        handler = type("Handler", (_Handler,), {"stub": self})
+        self._server = ThreadingHTTPServer((address, port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ollama-stub", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    stub: OllamaStub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read `stub.requests` instead."""
+
+    def do_GET(self) -> None:
+        if self.path == "/api/version":
+            self._json(200, {"version": "0.0.0-stand-in"})
+        elif self.path == "/api/tags":
+            self._json(200, {"models": [{"name": tag, "model": tag} for tag in self.stub.models]})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        self.stub.requests.append({"path": self.path, "body": body})
+        if self.path != "/api/chat":
+            self._json(404, {"error": f"stand-in does not serve {self.path}"})
+        elif body.get("model") not in self.stub.models:
+            self._json(404, {"error": f"model '{body.get('model')}' not found"})
+        elif body.get("stream", True):
+            self._stream(body["model"])
+        else:
+            message = {"role": "assistant", "content": "".join(REPLY_WORDS)}
+            self._json(200, {**_final(body["model"]), "message": message})
+
+    def _stream(self, model: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for word in REPLY_WORDS:
+            line = {"model": model, "created_at": _now(), "message": {"role": "assistant", "content": word}}
+            self._chunk(json.dumps({**line, "done": False}) + "\n")
+            time.sleep(self.stub.chunk_delay)
+        self._chunk(json.dumps({**_final(model), "message": {"role": "assistant", "content": ""}}) + "\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _chunk(self, text: str) -> None:
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _json(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _final(model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "created_at": _now(),
+        "done": True,
+        "done_reason": "stop",
+        "total_duration": 1_000_000,
+        "prompt_eval_count": 3,
+        "eval_count": len(REPLY_WORDS),
+    }
