@@ -9,17 +9,24 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
 .PHONY: venv up test lint pytest render bench lock clean
 
-venv: $(VENV)/.installed
+PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# The runtime (what `pulumi up` needs) and, on top, the test tools; both hash-locked.
+$(VENV)/.runtime: requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(PIP) -r requirements.txt
 	touch $@
 
-up: venv
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.dev
+
+up: $(VENV)/.runtime
 	mkdir -p .pulumi-state
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi stack select --create $(STACK)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" pulumi up --stack $(STACK)
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK)
 
 test: lint pytest
 
