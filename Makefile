@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv up test lint pytest render bench lock clean
+.PHONY: venv venv-sslyze up test lint pytest render audit bench lock clean
 
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes
 
@@ -23,6 +23,15 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 
 venv: $(VENV)/.dev
 
+# sslyze gets its own virtualenv: it pins cryptography<47, LiteLLM needs >=49.
+SSLYZE_VENV ?= .venv-sslyze
+$(SSLYZE_VENV)/.installed: requirements-sslyze.txt
+	python3 -m venv $(SSLYZE_VENV)
+	$(SSLYZE_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-sslyze.txt
+	touch $@
+
+venv-sslyze: $(SSLYZE_VENV)/.installed
+
 up: $(VENV)/.runtime
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
@@ -37,19 +46,25 @@ lint: venv
 
 # Tests run in a private network namespace holding only a loopback interface (tests/sandbox.py):
 # the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
-pytest: venv
+pytest: venv venv-sslyze
 	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
 
 render: venv
 	$(PYTHON) -m offline.render --stack $(STACK) --out $(OUT)
 
+# The policy pack's rules over the offline render: one PASS/FAIL line per rule (exit 1 on a mandatory failure).
+audit: venv
+	$(PYTHON) -m policy.audit --stack $(STACK)
+
 bench: venv
 	$(PYTHON) benchmarks/render_speed.py
+	$(PYTHON) -m tests.sandbox --script benchmarks/edge_latency.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:
 	uv pip compile --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
 	uv pip compile --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+	uv pip compile --generate-hashes --python-version 3.11 requirements-sslyze.in -o requirements-sslyze.txt
 
 clean:
 	rm -rf out .mypy_cache .ruff_cache .pytest_cache

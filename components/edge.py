@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
+import pulumi_random as random
 
 from components import container_defaults as defaults
+from components.render.htpasswd import htpasswd_line
 from components.render.nginx import NginxContext, render_nginx_conf
 from components.settings_model import ContainerLimits, ImageRef
 
@@ -17,6 +19,8 @@ HEALTH_PORT = 8081
 CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
+HTPASSWD_FILE = "htpasswd"
+BASIC_AUTH_USER = "llmstack"
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -49,6 +53,14 @@ class EdgeArgs:
     """nginx's own network, the one its port is published from."""
 
 
+@dataclass(frozen=True)
+class BasicAuth:
+    """Basic-auth credentials generated for the edge."""
+
+    user: str
+    password: pulumi.Output[str]
+
+
 class Edge(pulumi.ComponentResource):
     """The nginx container: HTTPS on `publish_address:publish_port` and nothing else.
 
@@ -58,27 +70,36 @@ class Edge(pulumi.ComponentResource):
 
     conf_text: str
     container: docker.Container
+    basic_auth: BasicAuth | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.conf_text = render_nginx_conf(args.nginx)
+        uploads = [
+            docker.ContainerUploadArgs(file=f"{CONF_DIR}/nginx.conf", content=self.conf_text, permissions="0444"),
+            docker.ContainerUploadArgs(
+                file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
+            ),
+            # Read by the root master process only; workers never need the key.
+            docker.ContainerUploadArgs(
+                file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
+            ),
+        ]
+        self.basic_auth = None
+        if args.nginx.basic_auth_file is not None:
+            self.basic_auth, htpasswd = self._basic_auth(name, child)
+            # Workers (user nginx) read it on every request; it holds a hash, not the password.
+            uploads.append(
+                docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
+            )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         self.container = docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-nginx",
             image=image.image_id,
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=[
-                docker.ContainerUploadArgs(file=f"{CONF_DIR}/nginx.conf", content=self.conf_text, permissions="0444"),
-                docker.ContainerUploadArgs(
-                    file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
-                ),
-                # Read by the root master process only; workers never need the key.
-                docker.ContainerUploadArgs(
-                    file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
-                ),
-            ],
+            uploads=uploads,
             ports=[
                 docker.ContainerPortArgs(
                     internal=args.nginx.listen_port, external=args.publish_port, ip=args.publish_address, protocol="tcp"
@@ -99,3 +120,12 @@ class Edge(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({})
+
+    def _basic_auth(self, name: str, child: pulumi.ResourceOptions) -> tuple[BasicAuth, pulumi.Output[str]]:
+        password = random.RandomPassword(f"{name}-basic-auth-password", length=32, special=False, opts=child)
+        # A salt kept in state makes the hash stable: no new hash, no nginx replacement, per update.
+        salt = random.RandomString(f"{name}-basic-auth-salt", length=8, special=False, opts=child)
+        htpasswd = pulumi.Output.all(password.result, salt.result).apply(
+            lambda values: htpasswd_line(BASIC_AUTH_USER, values[0], values[1])
+        )
+        return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)

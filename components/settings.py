@@ -7,6 +7,7 @@ never enter `Settings`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,10 +17,12 @@ from pulumi.runtime import config as runtime_config
 from components.config_keys import NAMESPACE, SECRET_KEYS
 from components.settings_model import (
     ContainerLimits,
+    EdgePolicy,
     Exposure,
     GpuRequest,
     Images,
     ModelSpec,
+    RateLimit,
     Settings,
     TlsSource,
 )
@@ -57,6 +60,8 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided"))
     _check_secrets(tls_source, raw_values, secret_keys, errors)
 
+    admin_cidrs = raw.cidr_list("adminCidrs")
+    _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
     settings = Settings(
         stack=stack,
         exposure=exposure,
@@ -72,6 +77,19 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
             nginx=raw.image("nginxImage"),
         ),
         tls_source=tls_source,
+        edge=EdgePolicy(
+            tls_profile=raw.choice("tlsProfile", ("modern", "intermediate")),
+            basic_auth=raw.boolean("basicAuth"),
+            client_rate=RateLimit(
+                per_second=raw.integer("clientRateLimit", 1, 10000), burst=raw.integer("clientRateBurst", 0, 100000)
+            ),
+            key_rate=RateLimit(
+                per_second=raw.integer("keyRateLimit", 1, 10000), burst=raw.integer("keyRateBurst", 0, 100000)
+            ),
+            connections_per_client=raw.integer("connectionsPerClient", 1, 10000),
+            admin_cidrs=admin_cidrs,
+            max_body_mb=raw.integer("maxBodyMb", 1, 1024),
+        ),
         generation_timeout_seconds=raw.integer("generationTimeoutSeconds", 60, 86400),
         ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
         litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
@@ -92,6 +110,20 @@ def _listen_address(raw: RawConfig, exposure: Exposure, errors: ConfigErrors) ->
     if not value:
         return "127.0.0.1"
     return raw.ip_address("listenAddress", value, loopback_only=True)
+
+
+def _check_admin_inside_allowed(admin: tuple[str, ...], allowed: tuple[str, ...], errors: ConfigErrors) -> None:
+    """An admin network outside the allow-list would be a second, wider front door."""
+    if not allowed:
+        return
+    allowed_networks = [ipaddress.ip_network(cidr) for cidr in allowed]
+    for cidr in admin:
+        network = ipaddress.ip_network(cidr)
+        if not any(
+            network.version == outer.version and network.subnet_of(outer)  # type: ignore[arg-type]
+            for outer in allowed_networks
+        ):
+            errors.add("adminCidrs", cidr, f"a network inside allowedCidrs ({', '.join(allowed)})")
 
 
 def _check_secrets(

@@ -8,6 +8,7 @@ from typing import Literal
 
 Exposure = Literal["local", "lan", "tunnel"]
 TlsSource = Literal["self-signed", "provided"]
+TlsProfile = Literal["modern", "intermediate"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +73,36 @@ class ContainerLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RateLimit:
+    """A request rate with its burst allowance."""
+
+    per_second: int
+    """Sustained requests per second."""
+    burst: int
+    """Requests above the rate accepted at once before 429."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgePolicy:
+    """What the nginx edge enforces."""
+
+    tls_profile: TlsProfile
+    """Mozilla TLS profile."""
+    basic_auth: bool
+    """Basic auth in front of the API key."""
+    client_rate: RateLimit
+    """Per client IP."""
+    key_rate: RateLimit
+    """Per API key, from any address."""
+    connections_per_client: int
+    """Concurrent connections per client IP."""
+    admin_cidrs: tuple[str, ...]
+    """Networks that may reach LiteLLM's admin routes; empty: nobody."""
+    max_body_mb: int
+    """Largest request body."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -95,6 +126,8 @@ class Settings:
     """Pinned images."""
     tls_source: TlsSource
     """Where the certificate comes from."""
+    edge: EdgePolicy
+    """What nginx enforces."""
     generation_timeout_seconds: int
     """How long one generation may take end to end."""
     ollama_limits: ContainerLimits

@@ -88,6 +88,13 @@ class RawConfig:
             return fallback if isinstance(fallback, int) else low
         return number
 
+    def boolean(self, key: str) -> bool:
+        """A boolean: true or false."""
+        value = self.text(key).lower()
+        if value not in ("true", "false"):
+            self.errors.add(key, value, "true or false")
+        return value == "true"
+
     def string_list(self, key: str) -> tuple[str, ...]:
         """A list of strings (YAML list in the stack file, JSON from the engine)."""
         value = self._values.get(key)

@@ -8,7 +8,16 @@ import pulumi
 import pulumi_docker as docker
 
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
-from components.edge import CERTIFICATE_FILE, HEALTH_PORT, HTTPS_PORT, PRIVATE_KEY_FILE, Edge, EdgeArgs
+from components.edge import (
+    CERTIFICATE_FILE,
+    HEALTH_PORT,
+    HTPASSWD_FILE,
+    HTTPS_PORT,
+    PRIVATE_KEY_FILE,
+    BasicAuth,
+    Edge,
+    EdgeArgs,
+)
 from components.gateway import GATEWAY_ALIAS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
@@ -32,6 +41,8 @@ class BuiltStack:
     """Client-facing model names."""
     ca_certificate_pem: pulumi.Output[str] | None
     """CA clients must trust, when the certificate is self-signed."""
+    basic_auth: BasicAuth | None
+    """Edge basic-auth credentials, when basic auth is on."""
 
 
 def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
@@ -79,7 +90,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             provided_private_key=secrets.tls_private_key,
         ),
     )
-    Edge(
+    edge = Edge(
         "edge",
         EdgeArgs(
             docker_prefix=prefix,
@@ -100,6 +111,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
         api_key=gateway.master_key,
         model_names=tuple(m.name for m in settings.models),
         ca_certificate_pem=certificate.ca_certificate_pem,
+        basic_auth=edge.basic_auth,
     )
 
 
@@ -113,8 +125,15 @@ def nginx_context(settings: Settings) -> NginxContext:
         dns_resolver=DOCKER_DNS,
         certificate_file=CERTIFICATE_FILE,
         private_key_file=PRIVATE_KEY_FILE,
+        tls_profile=settings.edge.tls_profile,
         allowed_cidrs=settings.allowed_cidrs,
+        admin_cidrs=settings.edge.admin_cidrs,
+        basic_auth_file=HTPASSWD_FILE if settings.edge.basic_auth else None,
+        client_rate=settings.edge.client_rate,
+        key_rate=settings.edge.key_rate,
+        connections_per_client=settings.edge.connections_per_client,
         generation_timeout_seconds=settings.generation_timeout_seconds,
+        max_body_mb=settings.edge.max_body_mb,
     )
 
 

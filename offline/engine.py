@@ -9,6 +9,8 @@ engine does that mocks skip: it marks the outputs a provider declares secret
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,19 +76,29 @@ class OfflineRun:
 
 
 class _StandInProviders(mocks.Mocks):
+    def __init__(self, seed: bytes | None) -> None:
+        self._seed = seed
+
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = reveal(args.inputs)
         stand_in = STAND_INS.get(args.typ)
-        outputs = stand_in(inputs) if stand_in else dict(inputs)
+        outputs = stand_in(inputs, self._random_for(args.name)) if stand_in else dict(inputs)
         return f"{args.name}-id", outputs
+
+    def _random_for(self, name: str) -> random.Random:
+        """Fresh system randomness; with a seed, the same values per resource name in every run."""
+        if self._seed is None:
+            return random.SystemRandom()
+        # A test hook: renders of different stack configs share e.g. the master key.
+        return random.Random(hashlib.sha256(self._seed + name.encode()).digest())  # noqa: S311
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         raise NotImplementedError(f"no offline stand-in for the invoke {args.token}")
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    def __init__(self) -> None:
-        super().__init__(_StandInProviders())
+    def __init__(self, seed: bytes | None) -> None:
+        super().__init__(_StandInProviders(seed))
         self.registrations: list[Registration] = []
         self._names_by_urn: dict[str, str] = {}
 
@@ -138,10 +150,15 @@ def run_offline(
     stack: str,
     config: Mapping[str, str],
     secret_keys: frozenset[str] = frozenset(),
+    seed: bytes | None = None,
 ) -> OfflineRun:
-    """Run `program` as `pulumi up` would for `stack`, with `config` (namespaced keys → raw strings)."""
+    """Run `program` as `pulumi up` would for `stack`, with `config` (namespaced keys → raw strings).
+
+    Generated values are fresh unless `seed` is given (tests), which makes them a function of the
+    seed and the resource name.
+    """
     runtime_settings.ROOT.set(None)  # a fresh stack resource per run
-    monitor = _RecordingMonitor()
+    monitor = _RecordingMonitor(seed)
     mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config), sorted(secret_keys))
     try:

@@ -63,13 +63,32 @@ def render_stack(
     stack: str, out: Path, notify: Callable[[str], None] = print, project_dir: Path = PROJECT_DIR
 ) -> OfflineRun:
     """Render `project_dir/Pulumi.<stack>.yaml` into `out`."""
-    from components.program import run
+    return render_config(stack, out, *read_stack_file(stack, project_dir, notify), notify=notify)
 
+
+def read_stack_file(
+    stack: str, project_dir: Path, notify: Callable[[str], None]
+) -> tuple[dict[str, str], frozenset[str]]:
+    """The config of `project_dir/Pulumi.<stack>.yaml`."""
     stack_file = project_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         raise FileNotFoundError(f"no stack file {stack_file.name} in {project_dir}")
-    config, secret_keys = read_stack_config(stack_file, notify)
-    result = run_offline(run, stack=stack, config=config, secret_keys=secret_keys)
+    return read_stack_config(stack_file, notify)
+
+
+def render_config(
+    stack: str,
+    out: Path,
+    config: dict[str, str],
+    secret_keys: frozenset[str] = frozenset(),
+    *,
+    notify: Callable[[str], None] = print,
+    seed: bytes | None = None,
+) -> OfflineRun:
+    """Render a stack from config given directly (namespaced keys → raw strings) into `out`."""
+    from components.program import run
+
+    result = run_offline(run, stack=stack, config=config, secret_keys=secret_keys, seed=seed)
     write_render(result, out)
     if result.secret_outputs:
         notify(f"render: secret outputs (stand-in values in outputs.json): {', '.join(sorted(result.secret_outputs))}")

@@ -8,9 +8,10 @@ pulumi-tls signs them. Every value is freshly generated, so no real stack's secr
 
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
-import secrets
+import random
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,8 +24,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 Outputs = dict[str, Any]
 
 
-def random_password(inputs: Mapping[str, Any]) -> Outputs:
-    """random.RandomPassword: `length` characters from the enabled character classes."""
+def random_password(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:
+    """random.RandomPassword (and RandomString): `length` characters from the enabled classes."""
     alphabet = ""
     if inputs.get("upper", True):
         alphabet += string.ascii_uppercase
@@ -34,19 +35,17 @@ def random_password(inputs: Mapping[str, Any]) -> Outputs:
         alphabet += string.digits
     if inputs.get("special", True):
         alphabet += inputs.get("overrideSpecial") or "!@#$%&*()-_=+[]{}<>:?"
-    result = "".join(secrets.choice(alphabet) for _ in range(int(inputs["length"])))
+    result = "".join(rng.choice(alphabet) for _ in range(int(inputs["length"])))
     return {**inputs, "result": result}
 
 
-def random_bytes(inputs: Mapping[str, Any]) -> Outputs:
+def random_bytes(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:
     """random.RandomBytes: `length` random bytes as base64 and hex."""
-    import base64
-
-    raw = secrets.token_bytes(int(inputs["length"]))
+    raw = rng.randbytes(int(inputs["length"]))
     return {**inputs, "base64": base64.b64encode(raw).decode(), "hex": raw.hex()}
 
 
-def private_key(inputs: Mapping[str, Any]) -> Outputs:
+def private_key(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
     """tls.PrivateKey (ECDSA P-256, the only algorithm llmstack asks for)."""
     if inputs.get("algorithm") != "ECDSA" or inputs.get("ecdsaCurve") != "P256":
         raise ValueError(f"stand-in supports ECDSA P256 keys only, got {dict(inputs)}")
@@ -62,7 +61,7 @@ def private_key(inputs: Mapping[str, Any]) -> Outputs:
     return {**inputs, "privateKeyPem": pem, "publicKeyPem": public}
 
 
-def self_signed_cert(inputs: Mapping[str, Any]) -> Outputs:
+def self_signed_cert(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
     """tls.SelfSignedCert."""
     key = _load_key(inputs["privateKeyPem"])
     subject = _name(inputs.get("subject") or {})
@@ -70,7 +69,7 @@ def self_signed_cert(inputs: Mapping[str, Any]) -> Outputs:
     return {**inputs, "certPem": cert}
 
 
-def cert_request(inputs: Mapping[str, Any]) -> Outputs:
+def cert_request(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
     """tls.CertRequest."""
     key = _load_key(inputs["privateKeyPem"])
     builder = x509.CertificateSigningRequestBuilder().subject_name(_name(inputs.get("subject") or {}))
@@ -81,7 +80,7 @@ def cert_request(inputs: Mapping[str, Any]) -> Outputs:
     return {**inputs, "certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
 
 
-def locally_signed_cert(inputs: Mapping[str, Any]) -> Outputs:
+def locally_signed_cert(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
     """tls.LocallySignedCert: the request's subject and names, signed by the CA."""
     csr = x509.load_pem_x509_csr(inputs["certRequestPem"].encode())
     ca = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
@@ -111,15 +110,20 @@ def certificate_pair(common_name: str) -> tuple[str, str]:
     return cert, key_pem
 
 
-STAND_INS: dict[str, Callable[[Mapping[str, Any]], Outputs]] = {
+def _image_id(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
+    """docker.RemoteImage reports the pulled image's id; the reference stands in for it."""
+    return {**inputs, "imageId": inputs["name"]}
+
+
+STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "random:index/randomPassword:RandomPassword": random_password,
+    "random:index/randomString:RandomString": random_password,
     "random:index/randomBytes:RandomBytes": random_bytes,
     "tls:index/privateKey:PrivateKey": private_key,
     "tls:index/selfSignedCert:SelfSignedCert": self_signed_cert,
     "tls:index/certRequest:CertRequest": cert_request,
     "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
-    # The docker provider reports the pulled image's id; the reference stands in for it.
-    "docker:index/remoteImage:RemoteImage": lambda inputs: {**inputs, "imageId": inputs["name"]},
+    "docker:index/remoteImage:RemoteImage": _image_id,
 }
 
 

@@ -1,7 +1,8 @@
 """The Docker emulation for the live tests, in one place.
 
 `python -m tests.sandbox [pytest args]` (what `make pytest` runs) re-executes itself inside a new
-network and mount namespace, then runs pytest there. Inside:
+network and mount namespace, then runs pytest there (`--script FILE` runs a benchmark instead).
+Inside:
 - the network holds only a loopback interface: the exact rendered nginx.conf can bind its real
   ports, test traffic cannot leave the machine, and a process that tries the internet fails;
 - /etc/resolv.conf (bind-mounted, private to the namespace) points at 127.0.0.11, Docker's
@@ -47,11 +48,14 @@ def _prepare() -> None:
 
 
 def main() -> None:
-    """Enter the sandbox, prepare it, run pytest with the given arguments."""
+    """Enter the sandbox, prepare it, run pytest (or `--script FILE`) with the given arguments."""
     if os.environ.get(SANDBOX_ENV) != "1":
         _enter()
     _prepare()
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[1:]])  # noqa: S606
+    arguments = sys.argv[1:]
+    if arguments[:1] == ["--script"]:
+        os.execv(sys.executable, [sys.executable, *arguments[1:]])  # noqa: S606
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *arguments])  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -12,6 +13,6 @@ LAN = {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": ["19
 """A lan-mode config (rendered only: nothing is ever sent to these addresses)."""
 
 
-def namespaced(config: dict[str, object]) -> dict[str, str]:
+def namespaced(config: Mapping[str, object]) -> dict[str, str]:
     """Stack config as the engine passes it: namespaced keys, strings, lists as JSON."""
     return {f"llmstack:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}

@@ -87,6 +87,20 @@ BAD_CONFIG = [
     pytest.param({"dockerHost": "gpu-box"}, "dockerHost", "'gpu-box'", "ssh://", id="docker-host"),
     pytest.param({"hostname": "bad_name!"}, "hostname", "'bad_name!'", "DNS name", id="hostname"),
     pytest.param({"exposre": "lan"}, "exposre", "'lan'", "known keys", id="unknown-key-typo"),
+    pytest.param({"tlsProfile": "old"}, "tlsProfile", "'old'", "modern or intermediate", id="tls-profile"),
+    pytest.param({"basicAuth": "yes"}, "basicAuth", "'yes'", "true or false", id="basic-auth-bool"),
+    pytest.param({"clientRateLimit": "0"}, "clientRateLimit", "'0'", "from 1 to 10000", id="client-rate"),
+    pytest.param({"keyRateBurst": "-5"}, "keyRateBurst", "'-5'", "from 0 to 100000", id="key-burst"),
+    pytest.param({"connectionsPerClient": "0"}, "connectionsPerClient", "'0'", "from 1", id="connections"),
+    pytest.param({"maxBodyMb": "4096"}, "maxBodyMb", "'4096'", "from 1 to 1024", id="body-limit"),
+    pytest.param({"adminCidrs": '["10.0.0.0/33"]'}, "adminCidrs", "'10.0.0.0/33'", "CIDR", id="admin-cidr"),
+    pytest.param(
+        {"allowedCidrs": '["10.0.0.0/8"]', "adminCidrs": '["192.168.1.0/24"]'},
+        "adminCidrs",
+        "'192.168.1.0/24'",
+        "inside allowedCidrs",
+        id="admin-outside-allowed",
+    ),
 ]
 
 

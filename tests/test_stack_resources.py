@@ -205,3 +205,39 @@ def test_resource_names_are_unique(any_mode: OfflineRun) -> None:
     # Mocks do not detect duplicate URNs; the engine would refuse the update.
     counts = Counter((r.type, r.name) for r in any_mode.resources)
     assert [key for key, count in counts.items() if count > 1] == []
+
+
+def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Deploy) -> None:
+    first = deploy(basicAuth="true")
+    assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
+        "gateway-master-key",
+        "edge-basic-auth-password",
+    }
+    uploads = {u["file"]: u for u in reveal(first.named("edge-container").inputs)["uploads"]}
+    line = uploads["/etc/nginx/htpasswd"]["content"]
+    assert line.startswith("llmstack:$apr1$")
+    assert first.outputs["basicAuthPassword"] not in line
+    assert {"basicAuthPassword", "clientHeaders", "continueConfig"} <= first.secret_outputs
+    continue_models = yaml.safe_load(first.outputs["continueConfig"])["models"]
+    assert all("apiKey" not in m and "Authorization" in m["requestOptions"]["headers"] for m in continue_models)
+
+
+def test_without_basic_auth_clients_need_no_extra_headers(deploy: Deploy) -> None:
+    result = deploy()
+    assert result.outputs["clientHeaders"] == {}
+    assert "basicAuthPassword" not in result.outputs
+    assert not [u for u in reveal(result.named("edge-container").inputs)["uploads"] if "htpasswd" in u["file"]]
+
+
+def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
+    # With the password and salt unchanged in state, a second `pulumi up` must not replace nginx.
+    from components.program import run
+    from offline.engine import run_offline
+    from tests.support import namespaced
+
+    config = namespaced({"basicAuth": "true"})
+    first = run_offline(run, stack="s", config=config, seed=b"state")
+    second = run_offline(run, stack="s", config=config, seed=b"state")
+    uploads = [reveal(r.named("edge-container").inputs)["uploads"] for r in (first, second)]
+    htpasswd = [next(u["content"] for u in upload if u["file"].endswith("htpasswd")) for upload in uploads]
+    assert htpasswd[0] == htpasswd[1]

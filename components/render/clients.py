@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import shlex
 from dataclasses import dataclass
 
 import yaml
+
+HEADERS_ENV = "LLMSTACK_DEFAULT_HEADERS"
+"""Environment variable holding the extra headers a basic-auth edge needs, as JSON."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,17 +22,36 @@ class ClientContext:
     endpoint_url: str
     """OpenAI-compatible base URL (ends in /v1)."""
     api_key: str
-    """The key the client sends as a bearer token."""
+    """The key the client presents to LiteLLM."""
     models: tuple[str, ...]
     """Client-facing model names."""
     ca_file_in_home: str | None
     """Where the user saves the stack's CA certificate, relative to their home directory; None
     when the certificate is publicly trusted."""
+    basic_auth: str | None = None
+    """`user:password` for the edge's basic auth, when it is on."""
+
+
+def client_headers(context: ClientContext) -> dict[str, str]:
+    """Headers a client must add to the SDK's own; empty unless basic auth is on.
+
+    Basic auth and the API key both want `Authorization`: basic auth takes it, and the key moves
+    to `x-litellm-api-key`, which LiteLLM reads first. nginx drops `Authorization` before LiteLLM.
+    """
+    if context.basic_auth is None:
+        return {}
+    token = base64.b64encode(context.basic_auth.encode()).decode()
+    return {"Authorization": f"Basic {token}", "x-litellm-api-key": context.api_key}
 
 
 def render_continue_config(context: ClientContext) -> str:
     """A Continue `config.yaml` listing every served model."""
-    request_options = {"caBundlePath": f"~/{context.ca_file_in_home}"} if context.ca_file_in_home else None
+    request_options: dict[str, object] = {}
+    if context.ca_file_in_home:
+        request_options["caBundlePath"] = f"~/{context.ca_file_in_home}"
+    headers = client_headers(context)
+    if headers:
+        request_options["headers"] = headers
     models = []
     for name in context.models:
         model: dict[str, object] = {
@@ -35,9 +59,10 @@ def render_continue_config(context: ClientContext) -> str:
             "provider": "openai",
             "model": name,
             "apiBase": context.endpoint_url,
-            "apiKey": context.api_key,
-            "roles": ["chat", "edit", "apply"],
         }
+        if not headers:
+            model["apiKey"] = context.api_key
+        model["roles"] = ["chat", "edit", "apply"]
         if request_options:
             model["requestOptions"] = request_options
         models.append(model)
@@ -55,4 +80,11 @@ def render_openai_env(context: ClientContext) -> str:
         # Double quotes so the shell expands $HOME; the path itself is ours and shell-safe.
         ca_file = f'"${{HOME}}/{context.ca_file_in_home}"'
         lines += [f"export SSL_CERT_FILE={ca_file}", f"export NODE_EXTRA_CA_CERTS={ca_file}"]
+    headers = client_headers(context)
+    if headers:
+        lines += [
+            "# Basic auth is on: pass these as the SDK's default_headers, e.g.",
+            f"# OpenAI(default_headers=json.loads(os.environ['{HEADERS_ENV}']))",
+            f"export {HEADERS_ENV}={shlex.quote(json.dumps(headers))}",
+        ]
     return "".join(line + "\n" for line in lines)

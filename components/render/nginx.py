@@ -1,28 +1,70 @@
-"""nginx.conf for the edge: typed context in, exact file text out."""
+"""nginx.conf for the edge: typed context in, exact file text out. Every decision is made here."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
+from components.settings_model import RateLimit, TlsProfile
+
 CLIENT_API_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models")
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
+
+ADMIN_PATH_PREFIXES = (
+    "key", "user", "team", "model", "config", "health", "metrics", "routes", "openapi.json", "ui",
+    "global", "spend", "cache", "v1/model",
+)  # fmt: skip
+"""LiteLLM admin and info routes, proxied only for `admin_cidrs` (and `/` itself)."""
 
 INTERNAL_RESPONSE_HEADERS = (
     "x-litellm-model-api-base",
     "x-litellm-model-id",
-    "x-litellm-key-spend",
+    "x-litellm-model-name",
+    "x-litellm-model-region",
     "x-litellm-version",
+    "x-litellm-cache-key",
+    "x-litellm-key-spend",
+    "x-litellm-key-max-budget",
+    "x-litellm-key-tpm-limit",
+    "x-litellm-key-rpm-limit",
+    "x-litellm-response-cost",
 )
-"""LiteLLM response headers that reveal internal addresses or versions."""
+"""LiteLLM response headers that reveal internal addresses, versions or key budgets."""
+
+# Mozilla server-side TLS guidelines (v5.7): modern is TLS 1.3 only; intermediate adds TLS 1.2 with
+# forward-secret AEAD suites. The DHE suites are left out: no dhparam, and the key is ECDSA.
+_TLS = {
+    "modern": ("TLSv1.3", None),
+    "intermediate": (
+        "TLSv1.2 TLSv1.3",
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+    ),
+}
+
+SECURITY_HEADERS = (
+    ("Strict-Transport-Security", "max-age=63072000"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+)
+"""Sent on every response, errors included (`always`)."""
+
+RETRY_AFTER_SECONDS = 1
+"""Rates are at least 1 r/s, so a refused client may retry after a second."""
 
 _ERRORS = {
-    403: ("forbidden", "Your address is not allowed to use this API."),
+    401: ("unauthorized", "Authentication required."),
+    403: ("forbidden", "Your address is not allowed to use this endpoint."),
     404: ("not_found", "Unknown route. This endpoint serves the OpenAI API under /v1/."),
     413: ("request_too_large", "The request body is larger than this endpoint accepts."),
+    414: ("uri_too_long", "The request URI is too long."),
+    429: ("rate_limited", "Too many requests or connections. Retry after the Retry-After delay."),
     502: ("gateway_unavailable", "The model gateway is not reachable. Retry shortly."),
     503: ("gateway_unavailable", "The model gateway is not reachable. Retry shortly."),
     504: ("gateway_timeout", "The model did not answer in time."),
@@ -44,6 +86,8 @@ class NginxContext:
 
     listen_port: int
     """Port nginx listens on inside its container."""
+    health_port: int
+    """Plain-HTTP port on the container's own loopback, for Docker's healthcheck only."""
     gateway_host: str
     """DNS name of the LiteLLM container on the shared network."""
     gateway_port: int
@@ -54,14 +98,28 @@ class NginxContext:
     """Certificate chain path, relative to the directory holding nginx.conf."""
     private_key_file: str
     """Private key path, relative to the directory holding nginx.conf."""
+    tls_profile: TlsProfile
+    """Mozilla TLS profile."""
     allowed_cidrs: tuple[str, ...]
     """Client networks allowed; empty allows every client that reaches the port."""
+    admin_cidrs: tuple[str, ...]
+    """Networks that may reach LiteLLM's admin routes; empty: nobody."""
+    trusted_proxy_cidrs: tuple[str, ...] = ()
+    """Addresses of a connector (the tunnel's) whose `real_ip_header` names the real client."""
+    real_ip_header: str = "CF-Connecting-IP"
+    """Header carrying the real client address, trusted only from `trusted_proxy_cidrs`."""
+    basic_auth_file: str | None
+    """htpasswd path relative to nginx.conf when basic auth is on."""
+    client_rate: RateLimit
+    """Per client IP."""
+    key_rate: RateLimit
+    """Per API key."""
+    connections_per_client: int
+    """Concurrent connections per client IP."""
     generation_timeout_seconds: int
     """How long a non-streamed generation may stay silent before nginx gives up."""
-    health_port: int
-    """Plain-HTTP port on the container's own loopback, for Docker's healthcheck only."""
-    max_body_mb: int = 16
-    """Largest request body accepted (prompts with long context)."""
+    max_body_mb: int
+    """Largest request body accepted."""
 
 
 @dataclass(frozen=True)
@@ -72,13 +130,24 @@ class _ErrorPage:
 
 def render_nginx_conf(context: NginxContext) -> str:
     """The exact nginx.conf text for `context`."""
-    api_location = "~ ^(" + "|".join(p.replace(".", r"\.") for p in CLIENT_API_PATHS) + ")$"
+    protocols, ciphers = _TLS[context.tls_profile]
     return _TEMPLATES.get_template("nginx.conf.j2").render(
         ctx=context,
-        api_location=api_location,
+        tls_protocols=protocols,
+        tls_ciphers=ciphers,
+        security_headers=[(name, _quoted(value)) for name, value in SECURITY_HEADERS],
+        retry_after=RETRY_AFTER_SECONDS,
+        api_location="~ ^(" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
+        admin_location="~ ^/$|^/(" + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES) + ")(/|$)",
         hidden_headers=INTERNAL_RESPONSE_HEADERS,
         error_pages=[_ErrorPage(status, _error_body(status)) for status in sorted(_ERRORS)],
     )
+
+
+def _quoted(value: str) -> str:
+    if '"' in value:
+        raise ValueError(f"header value would break nginx quoting: {value}")
+    return f'"{value}"'
 
 
 def _error_body(status: int) -> str:

@@ -1,8 +1,9 @@
-"""Live fixtures: the dev stack's exact rendered files run in the real nginx and LiteLLM.
+"""Live fixtures: exact rendered files run in the real nginx and LiteLLM.
 
 Everything runs inside the sandbox of `tests/sandbox.py` (loopback only, Docker's DNS address
-answered by `docker_dns.DockerDns`). Each emulated container gets its own loopback address, as
-it would get its own address on a Docker network. Expensive processes start once per session.
+answered by `docker_dns.DockerDns`). Each emulated container gets its own loopback address, as it
+would get its own address on a Docker network. Renders share one seed, so every rendered stack
+has the same master key and the one real LiteLLM (started once per session) serves them all.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,19 @@ import httpx
 import pytest
 
 from offline.engine import OfflineRun, reveal
-from offline.render import render_stack
+from offline.render import read_stack_file, render_config
 from tests.live.docker_dns import DockerDns
+from tests.live.gateway_stub import GatewayStub
 from tests.live.ollama_stub import OllamaStub
 from tests.sandbox import in_sandbox
+from tests.support import PROJECT_DIR, namespaced
 
 GATEWAY_ADDRESS = "127.0.0.21"
+GATEWAY_STUB_ADDRESS = "127.0.0.41"
 OLLAMA_ADDRESS = "127.0.0.31"
+UNREACHABLE_ADDRESS = "127.0.0.99"
+"""An emulated container address where nothing listens: a gateway that is down."""
+SEED = b"llmstack-live-tests"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -62,6 +70,25 @@ class Rendered:
         inputs: dict[str, Any] = reveal(self.result.named(name).inputs)
         return inputs
 
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The stack outputs (stand-in secrets)."""
+        return self.result.outputs
+
+    def trust(self) -> ssl.SSLContext:
+        """A TLS client context trusting this stack's CA and nothing else."""
+        return ssl.create_default_context(cadata=self.outputs["caCertificate"])
+
+    def client(self, source: str = "127.0.0.1") -> httpx.Client:
+        """An HTTPS client connecting from `source` (a loopback address: an emulated client IP)."""
+        transport = httpx.HTTPTransport(verify=self.trust(), local_address=source)
+        return httpx.Client(transport=transport, timeout=30, base_url=self.origin)
+
+    @property
+    def origin(self) -> str:
+        """https://host:port of the edge."""
+        return str(self.outputs["endpoint"]).removesuffix("/v1")
+
 
 @pytest.fixture(scope="session")
 def sandbox() -> None:
@@ -77,14 +104,42 @@ def docker_dns(sandbox: None) -> Iterator[DockerDns]:
 
 
 @pytest.fixture(scope="session")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
-    directory = tmp_path_factory.mktemp("render-dev")
-    return Rendered(directory, render_stack("dev", directory, notify=lambda _: None))
+def render() -> Iterator[Callable[..., Rendered]]:
+    """Render a stack from plain config keys (cached per name), with the session's seed.
+
+    Renders live in a world-traversable directory, as files in a container are: nginx workers
+    run as an unprivileged user and read the htpasswd file on every request.
+    """
+    cache: dict[str, Rendered] = {}
+    base = Path(tempfile.mkdtemp(prefix="llmstack-live-"))
+    base.chmod(0o755)
+
+    def _render(name: str, **config: object) -> Rendered:
+        if name not in cache:
+            directory = base / name
+            result = render_config(name, directory, namespaced(config), notify=lambda _: None, seed=SEED)
+            cache[name] = Rendered(directory, result)
+        return cache[name]
+
+    yield _render
+    shutil.rmtree(base)
+
+
+@pytest.fixture(scope="session")
+def dev(render: Callable[..., Rendered]) -> Rendered:
+    """The dev stack exactly as `Pulumi.dev.yaml` describes it."""
+    config, _ = read_stack_file("dev", PROJECT_DIR, notify=lambda _: None)
+    plain = {key.removeprefix("llmstack:"): value for key, value in config.items()}
+    return render("dev", **plain)
 
 
 @pytest.fixture(scope="session")
 def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStub]:
-    tags = tuple(pull["command"][1] for name, pull in _containers(dev).items() if name.startswith("ollama-pull-"))
+    tags = tuple(
+        container["command"][1]
+        for container in (reveal(r.inputs) for r in dev.result.of_type("docker:index/container:Container"))
+        if container.get("networkMode")
+    )
     stub = OllamaStub(OLLAMA_ADDRESS, 11434, tags)
     docker_dns.set("ollama", OLLAMA_ADDRESS)
     yield stub
@@ -92,78 +147,104 @@ def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStub]:
 
 
 @pytest.fixture(scope="session")
-def gateway(
-    docker_dns: DockerDns, dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def gateway(dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real LiteLLM proxy running the container's command on the rendered config."""
     inputs = dev.inputs("gateway-container")
-    mounts = {"/": str(dev.container_dir("gateway-container")) + "/"}
-    command = _emulate(inputs["command"], mounts=mounts, listen_address=GATEWAY_ADDRESS)
+    command = _emulate(inputs["command"], root=dev.container_dir("gateway-container"), address=GATEWAY_ADDRESS)
     log = tmp_path_factory.mktemp("litellm") / "litellm.log"
     env = {"PATH": os.environ["PATH"], "HOME": str(log.parent), **dev.env("gateway-container")}
     with log.open("w") as output:
         process = subprocess.Popen([str(VENV_BIN / "litellm"), *command], env=env, stdout=output, stderr=output)
-    docker_dns.set("litellm", GATEWAY_ADDRESS)
     try:
         _wait_for_http(f"http://{GATEWAY_ADDRESS}:4000/health/liveliness", process, log, seconds=120)
-        yield f"http://{GATEWAY_ADDRESS}:4000"
+        yield GATEWAY_ADDRESS
     finally:
         process.terminate()
         process.wait(timeout=20)
 
 
 @pytest.fixture(scope="session")
-def edge(dev: Rendered, gateway: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real nginx running the rendered nginx.conf with the container's /etc/nginx as its prefix."""
-    conf_dir = dev.container_dir("edge-container") / "etc/nginx"
-    run_dir = tmp_path_factory.mktemp("nginx")
-    with (run_dir / "stdout.log").open("w") as stdout, (run_dir / "stderr.log").open("w") as stderr:
-        process = subprocess.Popen(
-            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {run_dir}/nginx.pid;"],
-            stdout=stdout,
-            stderr=stderr,
-        )
-    try:
-        _wait_for_port("127.0.0.1", 8443, process, run_dir / "stderr.log")
-        yield str(dev.result.outputs["endpoint"])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def gateway_stub(sandbox: None) -> Iterator[GatewayStub]:
+    stub = GatewayStub(GATEWAY_STUB_ADDRESS, 4000)
+    yield stub
+    stub.close()
+
+
+@dataclass
+class EdgeRunner:
+    """Runs the real nginx on one rendered stack at a time (they all listen on the same port)."""
+
+    dns: DockerDns
+    workdir: Path
+    running: tuple[Path, str] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def serve(self, rendered: Rendered, gateway_address: str) -> Rendered:
+        """Nginx with `rendered`'s /etc/nginx as its prefix, `litellm` resolving to `gateway_address`."""
+        if self.running == (rendered.directory, gateway_address) and self.process and self.process.poll() is None:
+            return rendered
+        self.stop()
+        self.dns.set("litellm", gateway_address)
+        conf_dir = rendered.container_dir("edge-container") / "etc/nginx"
+        run_dir = self.workdir / f"{rendered.directory.name}-{gateway_address}"
+        run_dir.mkdir(exist_ok=True)
+        self.logs = {"access": run_dir / "access.log", "error": run_dir / "error.log"}
+        with self.logs["access"].open("w") as stdout, self.logs["error"].open("w") as stderr:
+            self.process = subprocess.Popen(
+                [
+                    nginx_binary(),
+                    "-p",
+                    f"{conf_dir}/",
+                    "-c",
+                    "nginx.conf",
+                    "-g",
+                    f"daemon off; pid {run_dir}/nginx.pid;",
+                ],
+                stdout=stdout,
+                stderr=stderr,
+            )
+        self.running = (rendered.directory, gateway_address)
+        _wait_for_port("127.0.0.1", 8443, self.process, self.logs["error"])
+        return rendered
+
+    def stop(self) -> None:
+        """Stop the running nginx, if any."""
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process, self.running = None, None
 
 
 @pytest.fixture(scope="session")
-def ca_file(dev: Rendered, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The stack's CA certificate saved where a user would save it."""
-    path = tmp_path_factory.mktemp("client") / "ca.pem"
-    path.write_text(dev.result.outputs["caCertificate"])
-    return path
-
-
-@pytest.fixture(scope="session")
-def trust(ca_file: Path) -> ssl.SSLContext:
-    """A TLS client context that trusts the stack's CA and nothing else."""
-    return ssl.create_default_context(cafile=str(ca_file))
+def edges(docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeRunner]:
+    runner = EdgeRunner(docker_dns, tmp_path_factory.mktemp("nginx"))
+    yield runner
+    runner.stop()
 
 
 @pytest.fixture
-def https(trust: ssl.SSLContext) -> Iterator[httpx.Client]:
-    """A plain HTTPS client that trusts the stack's CA."""
-    with httpx.Client(verify=trust, timeout=30) as client:
-        yield client
+def edge(edges: EdgeRunner, dev: Rendered, gateway: str) -> Rendered:
+    """The dev stack's edge in front of the real LiteLLM."""
+    return edges.serve(dev, gateway)
 
 
-def _containers(rendered: Rendered) -> dict[str, dict[str, Any]]:
-    return {r.name: reveal(r.inputs) for r in rendered.result.of_type("docker:index/container:Container")}
+def nginx_binary() -> str:
+    """Debian's nginx, which CI installs."""
+    path = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(path).exists():
+        pytest.fail("nginx is not installed: `apt-get install nginx` (CI does this in .ci/run)")
+    return path
 
 
-def _emulate(command: list[str], *, mounts: dict[str, str], listen_address: str) -> list[str]:
-    """A container command as it runs here: container paths → render dirs, 0.0.0.0 → its address."""
+def _emulate(command: list[str], *, root: Path, address: str) -> list[str]:
+    """A container command as it runs here: container paths → the render's files, 0.0.0.0 → its address."""
     emulated = []
     for argument in command:
         if argument == "0.0.0.0":  # noqa: S104 - the container's all-interfaces bind
-            argument = listen_address
+            argument = address
         elif argument.startswith("/"):
-            argument = mounts["/"] + argument.lstrip("/")
+            argument = str(root / argument.lstrip("/"))
         emulated.append(argument)
     return emulated
 
@@ -192,11 +273,3 @@ def _wait_for_port(address: str, port: int, process: subprocess.Popen[bytes], lo
         except OSError:
             time.sleep(0.1)
     pytest.fail(f"nginx did not listen on {address}:{port}:\n{log.read_text()}")
-
-
-def nginx_binary() -> str:
-    """Debian's nginx, which CI installs."""
-    path = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(path).exists():
-        pytest.fail("nginx is not installed: `apt-get install nginx` (CI does this in .ci/run)")
-    return path

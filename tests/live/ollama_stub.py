@@ -38,6 +38,8 @@ class OllamaStub:
 class _Handler(BaseHTTPRequestHandler):
     stub: OllamaStub
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `stub.requests` instead."""

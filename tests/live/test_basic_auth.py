@@ -1,0 +1,66 @@
+"""Basic auth in front of the API key, without breaking a stock OpenAI client.
+
+Through the real nginx and the real LiteLLM: the generated client headers carry basic auth in
+`Authorization` and the key in `x-litellm-api-key`; nginx checks the first and drops it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+
+import openai
+import pytest
+
+from tests.live.conftest import EdgeRunner, Rendered
+from tests.live.test_chain import MODEL, openai_client
+
+# The seed's fail2ban filter (SECURITY.md), anchored after nginx's timestamp.
+FAIL2BAN = re.compile(
+    r' \[error\] \d+#\d+: \*\d+ user "\S+":? (password mismatch|was not found in), client: (?P<host>\S+),'
+)
+
+
+@pytest.fixture
+def protected(render: Callable[..., Rendered], edges: EdgeRunner, gateway: str) -> Rendered:
+    return edges.serve(render("basic-auth", basicAuth="true"), gateway)
+
+
+def test_the_generated_client_headers_work_with_a_stock_openai_client(protected: Rendered) -> None:
+    headers = protected.outputs["clientHeaders"]
+    assert set(headers) == {"Authorization", "x-litellm-api-key"}
+    with openai_client(protected, protected.outputs["apiKey"], default_headers=headers) as client:
+        reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content
+        assert [m.id for m in client.models.list()] == [MODEL]
+
+
+def test_the_key_alone_is_refused_with_401_json(protected: Rendered) -> None:
+    with openai_client(protected, protected.outputs["apiKey"]) as client, pytest.raises(openai.APIStatusError) as error:
+        client.models.list()
+    assert error.value.status_code == 401
+    response = error.value.response
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert response.headers["www-authenticate"].startswith("Basic")
+
+
+def test_a_wrong_password_is_logged_for_fail2ban_without_the_password(protected: Rendered, edges: EdgeRunner) -> None:
+    with protected.client("127.0.0.5") as client:
+        response = client.get("/v1/models", auth=("llmstack", "not-the-password"))
+    assert response.status_code == 401
+    time.sleep(0.2)
+    errors = edges.logs["error"].read_text()
+    matches = [m for m in FAIL2BAN.finditer(errors)]
+    assert [m.group("host") for m in matches][-1:] == ["127.0.0.5"]
+    assert "not-the-password" not in errors
+    assert protected.outputs["basicAuthPassword"] not in errors
+
+
+def test_the_env_output_carries_the_headers(protected: Rendered) -> None:
+    env = protected.outputs["openaiEnv"]
+    line = next(line for line in env.splitlines() if line.startswith("export LLMSTACK_DEFAULT_HEADERS="))
+    quoted = line.split("=", 1)[1]
+    assert json.loads(quoted.strip("'")) == protected.outputs["clientHeaders"]

@@ -1,0 +1,202 @@
+"""Edge protections, each over HTTP against the real nginx running a rendered hardened stack.
+
+The gateway behind nginx is `gateway_stub.GatewayStub` (a LiteLLM stand-in that records what
+nginx forwards). Client addresses are loopback source addresses: 127.0.0.2-7 are inside the
+allow-list, 127.0.0.9 is the admin network, 127.0.0.20 is outside.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Rendered
+from tests.live.docker_dns import DockerDns
+from tests.live.gateway_stub import GatewayStub
+
+HARDENED = {
+    "exposure": "lan",
+    "listenAddress": "127.0.0.1",
+    "allowedCidrs": ["127.0.0.0/28"],
+    "adminCidrs": ["127.0.0.8/30"],
+    "clientRateLimit": "5",
+    "clientRateBurst": "5",
+    "keyRateLimit": "5",
+    "keyRateBurst": "8",
+    "connectionsPerClient": "3",
+    "maxBodyMb": "1",
+}
+INSIDE, ADMIN, OUTSIDE = "127.0.0.2", "127.0.0.9", "127.0.0.20"
+SPOOFING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "CF-Connecting-IP", "True-Client-IP", "Forwarded")
+
+
+@pytest.fixture
+def hardened(render: Callable[..., Rendered], edges: EdgeRunner, gateway_stub: GatewayStub) -> Rendered:
+    return edges.serve(render("hardened", **HARDENED), GATEWAY_STUB_ADDRESS)
+
+
+def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_clients_outside_the_allow_list_get_403(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    before = len(gateway_stub.requests)
+    with hardened.client(OUTSIDE) as outside:
+        assert_json_error(outside.get("/v1/models"), 403, "forbidden")
+    with hardened.client(INSIDE) as inside:
+        assert inside.get("/v1/models").status_code == 200
+    assert len(gateway_stub.requests) == before + 1
+
+
+@pytest.mark.parametrize("header", SPOOFING_HEADERS)
+def test_spoofed_client_ip_headers_change_nothing(header: str, hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    with hardened.client(OUTSIDE) as outside:
+        assert_json_error(outside.get("/v1/models", headers={header: INSIDE}), 403, "forbidden")
+    with hardened.client("127.0.0.3") as inside:
+        assert inside.get("/v1/models", headers={header: "203.0.113.7"}).status_code == 200
+    forwarded = {k.lower(): v for k, v in gateway_stub.requests[-1]["headers"].items()}
+    assert forwarded["x-forwarded-for"] == "127.0.0.3"
+    assert forwarded["x-real-ip"] == "127.0.0.3"
+
+
+def test_rate_limit_per_client_ip_answers_429_json_with_retry_after(hardened: Rendered) -> None:
+    with hardened.client("127.0.0.4") as client:
+        statuses = [client.get("/v1/models") for _ in range(15)]
+    refused = [r for r in statuses if r.status_code == 429]
+    assert 15 - len(refused) <= 5 + 1 + 2  # burst + the first + what the rate refills meanwhile
+    assert_json_error(refused[0], 429, "rate_limited")
+    assert refused[0].headers["retry-after"] == "1"
+
+
+def test_rate_limit_per_key_holds_across_addresses(hardened: Rendered) -> None:
+    headers = {"Authorization": "Bearer sk-one-client-many-addresses"}
+    sources = ["127.0.0.5", "127.0.0.6", "127.0.0.7", "127.0.0.10"]
+    clients = [hardened.client(source) for source in sources]
+    try:
+        statuses = [clients[i % len(clients)].get("/v1/models", headers=headers).status_code for i in range(16)]
+    finally:
+        for client in clients:
+            client.close()
+    # Four requests per address stay inside each address's burst: only the key's limit can refuse.
+    assert statuses.count(429) >= 16 - (8 + 1 + 3)
+    assert statuses[:8].count(200) == 8
+
+
+def test_connections_per_client_are_limited(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    gateway_stub.chunk_delay = 0.5
+    statuses: list[int] = []
+
+    def stream() -> None:
+        with hardened.client("127.0.0.11") as client:
+            body = {"model": "m", "stream": True}
+            with client.stream("POST", "/v1/chat/completions", json=body) as response:
+                statuses.append(response.status_code)
+                response.read()
+
+    threads = [threading.Thread(target=stream) for _ in range(5)]
+    try:
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(timeout=10)
+    finally:
+        gateway_stub.chunk_delay = 0.0
+    assert sorted(statuses) == [200, 200, 200, 429, 429]
+
+
+def test_streamed_events_pass_as_they_are_sent(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    gateway_stub.chunk_delay = 0.3
+    lags = []
+    try:
+        with (
+            hardened.client("127.0.0.12") as client,
+            client.stream("POST", "/v1/chat/completions", json={"stream": True}) as response,
+        ):
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    lags.append(time.time() - json.loads(line[6:])["sent_at"])
+    finally:
+        gateway_stub.chunk_delay = 0.0
+    assert len(lags) == 4
+    assert max(lags) < 0.15, f"events were held back: {lags}"
+
+
+def test_admin_routes_only_from_the_admin_network(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    with hardened.client(ADMIN) as admin:
+        response = admin.get("/key/info")
+        assert response.status_code == 200
+        assert response.json() == {"echo": "/key/info"}
+    with hardened.client(INSIDE) as client:
+        assert_json_error(client.get("/key/info"), 403, "forbidden")
+        assert_json_error(client.get("/"), 403, "forbidden")
+
+
+def test_bodies_over_the_limit_get_413_json(hardened: Rendered) -> None:
+    with hardened.client("127.0.0.13") as client:
+        assert_json_error(
+            client.post("/v1/chat/completions", content=b"x" * (1024 * 1024 + 1)), 413, "request_too_large"
+        )
+        assert client.post("/v1/chat/completions", json={"model": "m", "pad": "x" * 500_000}).status_code == 200
+
+
+def test_overlong_uris_get_414_json(hardened: Rendered) -> None:
+    with hardened.client("127.0.0.14") as client:
+        assert_json_error(client.get("/v1/models?" + "a" * 20_000), 414, "uri_too_long")
+
+
+def test_internal_response_headers_are_stripped(hardened: Rendered) -> None:
+    with hardened.client(INSIDE) as client:
+        response = client.get("/v1/models")
+    assert response.status_code == 200
+    assert "x-litellm-model-api-base" not in response.headers
+    assert "x-litellm-version" not in response.headers
+    assert "nginx/" not in response.headers.get("server", "")
+
+
+def test_health_needs_no_backend_and_touches_none(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    before = len(gateway_stub.requests)
+    with hardened.client(INSIDE) as client:
+        response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+    assert len(gateway_stub.requests) == before
+
+
+def test_access_log_is_json_with_the_real_client_and_no_key(hardened: Rendered, edges: EdgeRunner) -> None:
+    key = "sk-never-log-me-0123456789"
+    with hardened.client("127.0.0.6") as client:
+        client.get("/v1/models", headers={"Authorization": f"Bearer {key}", "X-Forwarded-For": "198.51.100.1"})
+    time.sleep(0.2)  # nginx writes the log line after the response
+    lines = [json.loads(line) for line in edges.logs["access"].read_text().splitlines() if line.startswith("{")]
+    mine = [line for line in lines if line["client"] == "127.0.0.6" and line["path"] == "/v1/models"]
+    assert mine
+    assert {"status", "request_time", "upstream_time", "request_id", "user"} <= set(mine[-1])
+    assert key not in edges.logs["access"].read_text()
+    assert "198.51.100.1" not in edges.logs["access"].read_text()
+
+
+def test_nginx_follows_a_moved_gateway_without_restarting(
+    hardened: Rendered, edges: EdgeRunner, docker_dns: DockerDns
+) -> None:
+    moved = GatewayStub("127.0.0.42", 4000)
+    nginx_pid = edges.process.pid if edges.process else None
+    try:
+        docker_dns.set("litellm", "127.0.0.42")
+        time.sleep(5.5)  # the resolver's valid= window
+        with hardened.client(INSIDE) as client:
+            assert client.get("/v1/models").status_code == 200
+        assert [r["path"] for r in moved.requests] == ["/v1/models"]
+        assert edges.process is not None
+        assert edges.process.pid == nginx_pid
+        assert edges.process.poll() is None
+    finally:
+        docker_dns.set("litellm", GATEWAY_STUB_ADDRESS)
+        moved.close()
+        edges.stop()  # the next test starts from a fresh DNS cache
