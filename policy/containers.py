@@ -1,0 +1,124 @@
+"""Container hardening checks: privileges, capabilities, limits, restart, health, logs."""
+
+from __future__ import annotations
+
+from policy.image_refs import parse
+from policy.props import Props, field, mapping, strings, text
+
+CONTAINER = "docker:index/container:Container"
+
+ROLES = ("ollama", "litellm", "nginx")
+"""Containers the checks tell apart, by Docker name suffix or image repository."""
+
+ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
+    # The nginx master binds, reads the key as root and switches its workers to the nginx user.
+    "nginx": frozenset({"CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"}),
+}
+"""Capabilities a role may add back after dropping ALL; every other role adds none."""
+
+NO_NEW_PRIVILEGES = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
+RESTART_POLICIES = frozenset({"always", "unless-stopped", "on-failure"})
+ROTATING_LOG_DRIVERS = frozenset({"json-file", "local"})
+ROTATION_OPTIONS = ("max-size", "max-file")
+
+
+def role(props: Props) -> str | None:
+    """Which llmstack container this is: by Docker name (`…-ollama`), else by image repository."""
+    name = text(props, "name")
+    for candidate in ROLES:
+        if name == candidate or name.endswith(f"-{candidate}"):
+            return candidate
+    repository = parse(text(props, "image")).repository
+    return next((candidate for candidate in ROLES if candidate in repository), None)
+
+
+def is_one_shot(props: Props) -> bool:
+    """A container that runs to completion while Pulumi waits (`mustRun: false`, `attach: true`)."""
+    return field(props, "mustRun") is False and field(props, "attach") is True
+
+
+def privileged(resource_type: str, props: Props) -> list[str]:
+    """Containers must not run privileged."""
+    if resource_type == CONTAINER and field(props, "privileged") is True:
+        return ["privileged is true: the container gets every capability and every host device"]
+    return []
+
+
+def capabilities(resource_type: str, props: Props) -> list[str]:
+    """Every capability dropped; only the role's named needs added back."""
+    if resource_type != CONTAINER:
+        return []
+    caps = mapping(field(props, "capabilities"))
+    problems = []
+    if "ALL" not in _capability_names(caps.get("drops")):
+        problems.append('capabilities.drops does not contain "ALL": the container keeps Docker\'s default set')
+    adds = _capability_names(caps.get("adds"))
+    # The role is read only when something is added: it may read `image`, unknown during preview.
+    who = role(props) if adds else None
+    allowed = ALLOWED_CAPABILITIES.get(who or "", frozenset())
+    if adds - allowed:
+        problems.append(
+            f"capabilities.adds {sorted(adds - allowed)} beyond what {who or 'this container'} needs "
+            f"({', '.join(sorted(allowed)) or 'nothing'})"
+        )
+    return problems
+
+
+def no_new_privileges(resource_type: str, props: Props) -> list[str]:
+    """Containers set no-new-privileges, so setuid binaries cannot raise privileges."""
+    if resource_type != CONTAINER or NO_NEW_PRIVILEGES & set(strings(field(props, "securityOpts"))):
+        return []
+    return ['securityOpts does not contain "no-new-privileges:true"']
+
+
+def memory_limit(resource_type: str, props: Props) -> list[str]:
+    """A hard memory limit, so one container cannot starve the host."""
+    if resource_type != CONTAINER:
+        return []
+    memory = field(props, "memory")
+    if isinstance(memory, int | float) and not isinstance(memory, bool) and memory > 0:
+        return []
+    return [f"memory is {'unset' if memory is None else repr(memory)}: set a hard limit in MB"]
+
+
+def restart_policy(resource_type: str, props: Props) -> list[str]:
+    """Long-running containers come back after a crash or a reboot."""
+    if resource_type != CONTAINER or is_one_shot(props):
+        return []
+    problems = []
+    if field(props, "mustRun") is False:
+        problems.append("mustRun is false on a long-running container: a stopped container would go unnoticed")
+    restart = text(props, "restart")
+    if restart not in RESTART_POLICIES:
+        problems.append(f"restart is {restart or 'unset (no)'!r}: use one of {sorted(RESTART_POLICIES)}")
+    return problems
+
+
+def healthcheck(resource_type: str, props: Props) -> list[str]:
+    """Long-running containers declare how Docker tells they work."""
+    if resource_type != CONTAINER or is_one_shot(props):
+        return []
+    tests = strings(mapping(field(props, "healthcheck")).get("tests"))
+    if not tests or tests[0].upper() == "NONE":
+        return ["no healthcheck: Docker cannot tell a hung service from a working one"]
+    return []
+
+
+def log_rotation(resource_type: str, props: Props) -> list[str]:
+    """Logs are rotated, so a chatty container cannot fill the disk."""
+    if resource_type != CONTAINER:
+        return []
+    problems = []
+    driver = text(props, "logDriver")
+    if driver not in ROTATING_LOG_DRIVERS:
+        problems.append(f"logDriver is {driver or 'unset'!r}: use one of {sorted(ROTATING_LOG_DRIVERS)}")
+    options = mapping(field(props, "logOpts"))
+    missing = [option for option in ROTATION_OPTIONS if not options.get(option)]
+    if missing:
+        problems.append(f"logOpts lacks {missing}: logs grow without bound")
+    return problems
+
+
+def _capability_names(value: object) -> set[str]:
+    # Docker accepts both spellings: "CAP_NET_ADMIN" and "NET_ADMIN".
+    return {name.upper().removeprefix("CAP_") for name in strings(value)}

@@ -1,0 +1,110 @@
+"""Who can reach what: published ports, bind addresses and the tunnel's ingress."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from policy.containers import CONTAINER, role
+from policy.nginx_conf import allow_list_problems, config_text
+from policy.props import Props, entries, field, mapping, text
+
+TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+INTERNAL_ROLES = ("ollama", "litellm")
+"""Containers reachable only over internal networks, never from the host."""
+
+_FIXED_STATUS = re.compile(r"^http_status:[1-5][0-9]{2}$")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One way a container is reachable from the host's addresses."""
+
+    port: str
+    """Host port, or a description when Docker chooses."""
+    address: str
+    """Host address it is bound to."""
+    everywhere: bool
+    """Whether it is bound to every host address."""
+
+    def __str__(self) -> str:
+        return f"port {self.port} on {self.address}"
+
+
+def internal_services_unpublished(resource_type: str, props: Props) -> list[str]:
+    """Ollama and LiteLLM publish no port: only nginx is reachable from outside Docker."""
+    if resource_type != CONTAINER:
+        return []
+    exposures = [f"publishes {binding}" for binding in published(props)]
+    if text(props, "networkMode") == "host":
+        exposures.append("shares the host's network: every port it listens on is on every host address")
+    # The role is read only when something is exposed: it may read `image`, unknown during preview.
+    who = role(props) if exposures else None
+    return [f"{who} {exposure}" for exposure in exposures] if who in INTERNAL_ROLES else []
+
+
+def wildcard_publish(resource_type: str, props: Props) -> list[str]:
+    """A port published on every host address (0.0.0.0, ::) needs an nginx allow-list in front.
+
+    Exposure is not a resource property; the honest signal is what nginx enforces: its uploaded
+    configuration allows named networks and denies the rest. Without it, only an explicit
+    address (loopback, or one LAN interface) may be published.
+    """
+    if resource_type != CONTAINER:
+        return []
+    if text(props, "networkMode") == "host":
+        return ["networkMode host: every port the container listens on is on every host address"]
+    everywhere = [binding for binding in published(props) if binding.everywhere]
+    reasons = allow_list_problems(config_text(props)) if everywhere else []
+    return [f"publishes {binding}, but {'; '.join(reasons)}" for binding in everywhere] if reasons else []
+
+
+def published(props: Props) -> list[Binding]:
+    """Every host binding of a container."""
+    bindings = []
+    for entry in entries(field(props, "ports")):
+        port = entry if isinstance(entry, Mapping) else {}
+        ip = port.get("ip")
+        # The provider publishes on 0.0.0.0 when `ip` is unset.
+        address = ip if isinstance(ip, str) and ip else "0.0.0.0"  # noqa: S104 - names the address, binds nothing
+        bindings.append(Binding(port=_host_port(port), address=address, everywhere=_is_unspecified(address)))
+    if field(props, "publishAllPorts") is True:
+        bindings.append(Binding(port="every exposed port (publishAllPorts)", address="0.0.0.0", everywhere=True))  # noqa: S104
+    return bindings
+
+
+def tunnel_ingress(resource_type: str, props: Props) -> list[str]:
+    """The Cloudflare tunnel reaches nginx only, never LiteLLM or Ollama directly."""
+    if resource_type != TUNNEL_CONFIG:
+        return []
+    problems = []
+    for rule in entries(mapping(field(props, "config")).get("ingresses")):
+        service = str(mapping(rule).get("service") or "")
+        if not (_FIXED_STATUS.match(service) or _targets_nginx(service)):
+            problems.append(f"ingress service {service or '(unset)'!r} bypasses nginx: point it at the nginx container")
+    return problems
+
+
+def _targets_nginx(service: str) -> bool:
+    # cloudflared reaches nginx by Docker DNS: its alias `nginx` or its container name `<prefix>-nginx`.
+    parts = urlsplit(service)
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and (host == "nginx" or host.endswith("-nginx"))
+
+
+def _is_unspecified(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def _host_port(port: Mapping[str, object]) -> str:
+    external, internal = port.get("external"), port.get("internal")
+    if isinstance(external, int | float):
+        return f"{external:.0f}"
+    # Without `external` Docker picks a free host port.
+    return f"(random) for {internal:.0f}" if isinstance(internal, int | float) else "(random)"

@@ -1,0 +1,145 @@
+"""The llmstack security checklist: every rule, as a pure function over (resource type, inputs).
+
+A check returns violation messages ([] when the resource complies or the rule does not apply to
+its type). Checks read inputs through `policy.props`, so the same function runs under the policy
+engine (`pulumi preview --policy-pack policy`, see `pack.py`) and over the offline render
+(`python -m policy.audit`). Nothing here imports Pulumi.
+
+Secretness: the engine sends secret inputs marked as secret, but pulumi-policy (1.21, Python)
+unwraps them before a validation callback runs, so under the engine a rule cannot tell a secret
+input from a plaintext one. `plaintext-secrets` therefore needs the offline audit, where the
+render keeps the markers (`offline.engine.is_secret`, turned into `props.Secret`); the pack reports
+it as not applicable, with that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from policy import containers, exposure, images, nginx_conf, plaintext
+from policy.props import Props
+
+Check = Callable[[str, Props], list[str]]
+"""(resource type, inputs) → violation messages."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    """One item of the checklist."""
+
+    name: str
+    """Policy name (unique, kebab-case), as `pulumi preview` and the audit print it."""
+    title: str
+    """The checklist line."""
+    description: str
+    """What the rule demands and why."""
+    check: Check
+    """The check itself."""
+    mandatory: bool = True
+    """Whether a violation blocks the update (else it is advice)."""
+    needs_secret_markers: bool = False
+    """Whether the check must know which inputs are secret: only the offline audit can tell."""
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="no-privileged-containers",
+        title="No privileged containers",
+        description="Containers never run privileged (all capabilities and host devices).",
+        check=containers.privileged,
+    ),
+    Rule(
+        name="capabilities-dropped",
+        title="All capabilities dropped, only named needs added",
+        description='capabilities.drops contains "ALL"; adds stay within the role\'s allow-list '
+        "(nginx: CHOWN, DAC_OVERRIDE, SETGID, SETUID; every other container: none).",
+        check=containers.capabilities,
+    ),
+    Rule(
+        name="no-new-privileges",
+        title="no-new-privileges set",
+        description='securityOpts contains "no-new-privileges:true", so setuid binaries cannot raise privileges.',
+        check=containers.no_new_privileges,
+    ),
+    Rule(
+        name="memory-limit",
+        title="Memory limit set",
+        description="Every container has a hard memory limit (memory > 0 MB). A process-count (pids) limit "
+        "would belong here too, but pulumi-docker 5 has no field for it, so it is neither set nor checked.",
+        check=containers.memory_limit,
+    ),
+    Rule(
+        name="restart-policy",
+        title="Long-running containers restart",
+        description="Long-running containers have restart always/unless-stopped/on-failure and mustRun not false. "
+        "One-shot containers (mustRun false, attach true) are exempt.",
+        check=containers.restart_policy,
+    ),
+    Rule(
+        name="healthcheck",
+        title="Long-running containers have a healthcheck",
+        description="Long-running containers declare a healthcheck; one-shot containers are exempt.",
+        check=containers.healthcheck,
+    ),
+    Rule(
+        name="log-rotation",
+        title="Logs rotated",
+        description="logDriver is json-file or local, with logOpts max-size and max-file.",
+        check=containers.log_rotation,
+    ),
+    Rule(
+        name="image-tag-pinned",
+        title="Images pinned to a tag, never latest",
+        description="Container images and RemoteImage names carry an explicit tag other than latest "
+        "(a container's sha256 image ID, which names exact content, also passes).",
+        check=images.pinned_tag,
+    ),
+    Rule(
+        name="image-digest-pinned",
+        title="Images pinned by digest (advice)",
+        description="Image references also carry @sha256:<digest>, so a re-pushed tag cannot change what runs.",
+        check=images.pinned_digest,
+        mandatory=False,
+    ),
+    Rule(
+        name="internal-services-unpublished",
+        title="Ollama and LiteLLM publish no port",
+        description="Containers named …-ollama/…-litellm or running an ollama/litellm image publish no port "
+        "and do not use the host's network.",
+        check=exposure.internal_services_unpublished,
+    ),
+    Rule(
+        name="no-wildcard-publish",
+        title="Nothing on 0.0.0.0 / :: without an allow-list",
+        description="A port published on every host address (ip 0.0.0.0, '', '::' or unset; publishAllPorts; "
+        "network mode host) is allowed only when the container's nginx.conf restricts clients "
+        "(allow <cidr>; … deny all;), as lan mode renders it.",
+        check=exposure.wildcard_publish,
+    ),
+    Rule(
+        name="tls-modern-or-intermediate",
+        title="TLS 1.3, or 1.2 and 1.3, only",
+        description="Every ssl_protocols in an uploaded nginx configuration is 'TLSv1.3' or 'TLSv1.2 TLSv1.3'.",
+        check=nginx_conf.tls_protocols,
+    ),
+    Rule(
+        name="plaintext-secrets",
+        title="No secret-looking plaintext in envs or uploads",
+        description="Container envs and uploads that are not marked secret hold no sk- keys, private keys, "
+        "password= or credential settings. Needs secret markers: enforced by the offline audit only.",
+        check=plaintext.plaintext_secrets,
+        needs_secret_markers=True,
+    ),
+    Rule(
+        name="tunnel-ingress-to-nginx",
+        title="The tunnel reaches nginx only",
+        description="Every ingress of a ZeroTrustTunnelCloudflaredConfig points at nginx (host nginx or "
+        "<prefix>-nginx) or answers a fixed http_status.",
+        check=exposure.tunnel_ingress,
+    ),
+)
+"""The checklist, in the order the audit prints it."""
+
+RULES_BY_NAME = {rule.name: rule for rule in RULES}
+"""Rules by policy name."""
