@@ -8,13 +8,19 @@ allow-list, 127.0.0.9 is the admin network, 127.0.0.20 is outside.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
 
+from components.render.nginx import render_nginx_conf
+from components.settings import parse_settings
+from components.stack import nginx_context
 from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Rendered
 from tests.live.docker_dns import DockerDns
 from tests.live.gateway_stub import GatewayStub
@@ -158,6 +164,7 @@ def test_internal_response_headers_are_stripped(hardened: Rendered) -> None:
     assert response.status_code == 200
     assert "x-litellm-model-api-base" not in response.headers
     assert "x-litellm-version" not in response.headers
+    assert response.headers["strict-transport-security"].startswith("max-age=")
     assert "nginx/" not in response.headers.get("server", "")
 
 
@@ -200,3 +207,44 @@ def test_nginx_follows_a_moved_gateway_without_restarting(
         docker_dns.set("litellm", GATEWAY_STUB_ADDRESS)
         moved.close()
         edges.stop()  # the next test starts from a fresh DNS cache
+
+
+CONNECTOR = "127.0.0.50"
+"""Where the tunnel connector (cloudflared) would connect from: the only trusted real-IP source."""
+
+
+@pytest.fixture
+def behind_connector(hardened: Rendered, edges: EdgeRunner, tmp_path: Path) -> Rendered:
+    """The hardened edge as the tunnel mode will render it: trusting CF-Connecting-IP from the connector."""
+    settings = parse_settings(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in HARDENED.items()},
+        stack="connector",
+        secret_keys=frozenset(),
+    )
+    context = replace(nginx_context(settings), trusted_proxy_cidrs=(f"{CONNECTOR}/32",))
+    directory = tmp_path / "render"
+    shutil.copytree(hardened.directory, directory)
+    directory.chmod(0o755)
+    tmp_path.chmod(0o755)
+    (directory / "containers/edge-container/etc/nginx/nginx.conf").write_text(render_nginx_conf(context))
+    return edges.serve(Rendered(directory, hardened.result), GATEWAY_STUB_ADDRESS)
+
+
+def test_real_client_ip_comes_from_the_connector_only(behind_connector: Rendered, gateway_stub: GatewayStub) -> None:
+    with behind_connector.client(CONNECTOR) as connector:
+        relayed = connector.get("/v1/models", headers={"CF-Connecting-IP": INSIDE})
+        assert relayed.status_code == 200
+        forwarded = {k.lower(): v for k, v in gateway_stub.requests[-1]["headers"].items()}
+        assert forwarded["x-forwarded-for"] == INSIDE
+        assert_json_error(connector.get("/v1/models", headers={"CF-Connecting-IP": OUTSIDE}), 403, "forbidden")
+    with behind_connector.client(OUTSIDE) as direct:
+        spoofed = direct.get("/v1/models", headers={"CF-Connecting-IP": INSIDE, "X-Forwarded-For": INSIDE})
+        assert_json_error(spoofed, 403, "forbidden")
+
+
+def test_rate_limits_follow_the_relayed_client_not_the_connector(behind_connector: Rendered) -> None:
+    with behind_connector.client(CONNECTOR) as connector:
+        first = [connector.get("/v1/models", headers={"CF-Connecting-IP": "127.0.0.3"}) for _ in range(12)]
+        other = connector.get("/v1/models", headers={"CF-Connecting-IP": "127.0.0.7"})
+    assert 429 in [r.status_code for r in first], "one relayed client exhausts its own limit"
+    assert other.status_code == 200, "another client behind the same connector is unaffected"
