@@ -31,7 +31,13 @@ from tests.support import namespaced
 REQUESTS = 400
 STREAMS = 60
 STUB = "127.0.0.41"
-UNLIMITED = {"clientRateLimit": "10000", "clientRateBurst": "100000", "keyRateLimit": "10000", "keyRateBurst": "100000"}
+UNLIMITED = {
+    "clientRateLimit": "10000",
+    "clientRateBurst": "100000",
+    "keyRateLimit": "10000",
+    "keyRateBurst": "100000",
+    "clients": {"bench": {}},
+}
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -111,12 +117,12 @@ def main() -> int:
         basic = render_config(
             "bench", work / "basic", namespaced({**UNLIMITED, "basicAuth": "true"}), notify=lambda _: None, seed=b"b"
         )
-        key = {"Authorization": f"Bearer {plain.outputs['apiKey']}"}
+        key = {"Authorization": f"Bearer {plain.outputs['masterKey']}"}
         with httpx.Client(base_url=f"http://{STUB}:4000") as direct:
             direct_get = timed_gets(direct, "/v1/models", key)
             direct_first = first_event_delays(direct, "/v1/chat/completions", key)
         edge = measure_edge(plain, work / "plain", work, key)
-        edge_basic = measure_edge(basic, work / "basic", work, basic.outputs["clientHeaders"])
+        edge_basic = measure_edge(basic, work / "basic", work, basic.outputs["clients"]["bench"]["headers"])
     finally:
         stub.close()
         dns.close()

@@ -220,7 +220,21 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
     ),
 )
 
-KNOWN_KEY_NAMES = frozenset(k.name for k in DECLARED_KEYS) | frozenset(k.name for k in SECRET_KEYS)
+STRUCTURED_KEYS: tuple[SecretKey, ...] = (
+    SecretKey(
+        name="clients",
+        description="API clients: a map of client name to {models, apis, rpmLimit, admin}; each "
+        "gets its own key. Set with `pulumi config set --path 'clients.<name>.models[0]' <model>`.",
+    ),
+)
+"""Keys whose values are maps: Pulumi's project schema cannot declare objects, so they are
+documented in `Pulumi.yaml` comments and the README instead."""
+
+KNOWN_KEY_NAMES = (
+    frozenset(k.name for k in DECLARED_KEYS)
+    | frozenset(k.name for k in SECRET_KEYS)
+    | frozenset(k.name for k in STRUCTURED_KEYS)
+)
 
 
 def pulumi_yaml_declarations() -> dict[str, dict[str, object]]:

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
 from components import container_defaults as defaults
-from components.render.litellm import MASTER_KEY_ENV, OFFLINE_ENV, LiteLLMContext, render_litellm_config
-from components.settings_model import ContainerLimits, ImageRef
+from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
+from components.render.litellm import (
+    AUTH_MODULE,
+    MASTER_KEY_ENV,
+    OFFLINE_ENV,
+    LiteLLMContext,
+    render_litellm_config,
+)
+from components.settings_model import ClientSpec, ContainerLimits, ImageRef
 
 RESOURCE_TYPE = "llmstack:index:Gateway"
 GATEWAY_ALIAS = "litellm"
 GATEWAY_PORT = 4000
-CONFIG_PATH = "/etc/litellm/config.yaml"
+CONFIG_DIR = "/etc/litellm"
+CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
+KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
+_AUTH_HOOK = (Path(__file__).parent / "render" / f"{AUTH_MODULE}.py").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +39,8 @@ class GatewayArgs:
     """Pinned LiteLLM image (same version as the tested PyPI package)."""
     config: LiteLLMContext
     """What the rendered LiteLLM config contains."""
+    clients: tuple[ClientSpec, ...]
+    """API clients, each given its own key."""
     limits: ContainerLimits
     """Container limits."""
     models_network: docker.Network
@@ -39,11 +52,13 @@ class GatewayArgs:
 class Gateway(pulumi.ComponentResource):
     """The LiteLLM proxy, never published: reachable as `litellm:4000` from nginx's network only.
 
-    Its master key is generated here (pulumi-random, `sk-` + 48 characters) and reaches the
-    container only as an environment variable; the config file names the variable.
+    Its master key (the admin key) is generated here (pulumi-random, `sk-` + 48 characters) and
+    reaches the container only as an environment variable; the config file names the variable.
+    Client keys come from `ClientKeys` through a read-only volume, so they change without a restart.
     """
 
     master_key: pulumi.Output[str]
+    client_keys: dict[str, pulumi.Output[str]]
     config_text: str
     container: docker.Container
 
@@ -54,15 +69,35 @@ class Gateway(pulumi.ComponentResource):
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
         self.config_text = render_litellm_config(args.config)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        keys = ClientKeys(
+            f"{name}-client-keys",
+            ClientKeysArgs(docker_prefix=args.docker_prefix, clients=args.clients, writer_image=image.image_id),
+            opts=child,
+        )
+        self.client_keys = keys.keys
+        envs: list[pulumi.Input[str]] = [
+            pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
+            f"{KEYS_FILE_ENV}={KEYS_FILE}",
+            *(f"{k}={v}" for k, v in OFFLINE_ENV.items()),
+        ]
         self.container = docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
             image=image.image_id,
             # All interfaces of the container, which sits on internal networks only.
             command=["--config", CONFIG_PATH, "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],  # noqa: S104
-            envs=[pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key)]
-            + [f"{k}={v}" for k, v in OFFLINE_ENV.items()],
-            uploads=[docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444")],
+            envs=envs,
+            uploads=[
+                docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444"),
+                docker.ContainerUploadArgs(
+                    file=f"{CONFIG_DIR}/{AUTH_MODULE}.py", content=_AUTH_HOOK, permissions="0444"
+                ),
+            ],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
+                )
+            ],
             memory=args.limits.memory_mb,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),

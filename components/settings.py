@@ -15,6 +15,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.config_keys import NAMESPACE, SECRET_KEYS
+from components.settings_clients import parse_clients
 from components.settings_model import (
     ContainerLimits,
     EdgePolicy,
@@ -60,6 +61,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided"))
     _check_secrets(tls_source, raw_values, secret_keys, errors)
 
+    models = _models(raw)
     admin_cidrs = raw.cidr_list("adminCidrs")
     _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
     settings = Settings(
@@ -70,13 +72,14 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         hostname=hostname,
         allowed_cidrs=allowed_cidrs,
         gpus=_gpus(raw),
-        models=_models(raw),
+        models=models,
         images=Images(
             ollama=raw.image("ollamaImage"),
             litellm=raw.litellm_image("litellmImage"),
             nginx=raw.image("nginxImage"),
         ),
         tls_source=tls_source,
+        clients=parse_clients(raw, tuple(m.name for m in models)),
         edge=EdgePolicy(
             tls_profile=raw.choice("tlsProfile", ("modern", "intermediate")),
             basic_auth=raw.boolean("basicAuth"),

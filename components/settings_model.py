@@ -72,6 +72,26 @@ class ContainerLimits:
     """Hard memory limit in MB."""
 
 
+ApiFamily = Literal["chat", "embeddings", "models"]
+API_FAMILIES: tuple[ApiFamily, ...] = ("chat", "embeddings", "models")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSpec:
+    """One API client with its own key."""
+
+    name: str
+    """Client name; names its key resource and its generated configs."""
+    models: tuple[str, ...] | None
+    """Client-facing model names it may use; None: every served model."""
+    apis: tuple[ApiFamily, ...]
+    """API families it may call (chat covers chat and text completions)."""
+    rpm_limit: int | None
+    """Requests per minute LiteLLM allows this key; None: only the edge limits apply."""
+    admin: bool
+    """Whether the key may use LiteLLM's admin routes (where the edge lets them through)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RateLimit:
     """A request rate with its burst allowance."""
@@ -128,6 +148,8 @@ class Settings:
     """Where the certificate comes from."""
     edge: EdgePolicy
     """What nginx enforces."""
+    clients: tuple[ClientSpec, ...]
+    """API clients, each with its own key, in name order."""
     generation_timeout_seconds: int
     """How long one generation may take end to end."""
     ollama_limits: ContainerLimits

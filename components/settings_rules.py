@@ -61,6 +61,10 @@ class RawConfig:
         for key in sorted(set(self._values) - KNOWN_KEY_NAMES):
             self.errors.add(key, self._values[key], f"one of the known keys: {', '.join(sorted(KNOWN_KEY_NAMES))}")
 
+    def raw_value(self, key: str) -> str | None:
+        """The raw string as the stack set it, or None when unset (no default applied)."""
+        return self._values.get(key)
+
     def text(self, key: str) -> str:
         """The raw string, or the declared default."""
         value = self._values.get(key)

@@ -36,7 +36,9 @@ class BuiltStack:
     endpoint_url: str
     """OpenAI-compatible base URL."""
     api_key: pulumi.Output[str]
-    """Key clients send (secret)."""
+    """The master (admin) key (secret)."""
+    client_keys: dict[str, pulumi.Output[str]]
+    """Each client's own key (secret)."""
     model_names: tuple[str, ...]
     """Client-facing model names."""
     ca_certificate_pem: pulumi.Output[str] | None
@@ -73,6 +75,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
             ),
+            clients=settings.clients,
             limits=settings.litellm_limits,
             models_network=networks.models,
             gateway_network=networks.gateway,
@@ -109,6 +112,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         api_key=gateway.master_key,
+        client_keys=gateway.client_keys,
         model_names=tuple(m.name for m in settings.models),
         ca_certificate_pem=certificate.ca_certificate_pem,
         basic_auth=edge.basic_auth,

@@ -14,7 +14,7 @@ import ipaddress
 import random
 import string
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -49,7 +49,10 @@ def private_key(inputs: Mapping[str, Any], rng: random.Random | None = None) -> 
     """tls.PrivateKey (ECDSA P-256, the only algorithm llmstack asks for)."""
     if inputs.get("algorithm") != "ECDSA" or inputs.get("ecdsaCurve") != "P256":
         raise ValueError(f"stand-in supports ECDSA P256 keys only, got {dict(inputs)}")
-    key = ec.generate_private_key(ec.SECP256R1())
+    if _seeded(rng):
+        key = ec.derive_private_key(rng.getrandbits(255) + 1, ec.SECP256R1())
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
     ).decode()
@@ -65,7 +68,7 @@ def self_signed_cert(inputs: Mapping[str, Any], rng: random.Random | None = None
     """tls.SelfSignedCert."""
     key = _load_key(inputs["privateKeyPem"])
     subject = _name(inputs.get("subject") or {})
-    cert = _sign(inputs, subject=subject, public_key=key.public_key(), issuer=subject, issuer_key=key)
+    cert = _sign(inputs, subject=subject, public_key=key.public_key(), issuer=subject, issuer_key=key, rng=rng)
     return {**inputs, "certPem": cert}
 
 
@@ -76,7 +79,7 @@ def cert_request(inputs: Mapping[str, Any], rng: random.Random | None = None) ->
     sans = _sans(inputs)
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    csr = builder.sign(key, hashes.SHA256())
+    csr = builder.sign(key, hashes.SHA256(), ecdsa_deterministic=_seeded(rng))
     return {**inputs, "certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
 
 
@@ -91,6 +94,7 @@ def locally_signed_cert(inputs: Mapping[str, Any], rng: random.Random | None = N
         issuer=ca.subject,
         issuer_key=_load_key(inputs["caPrivateKeyPem"]),
         csr=csr,
+        rng=rng,
     )
     return {**inputs, "certPem": cert}
 
@@ -155,15 +159,19 @@ def _sign(
     issuer: x509.Name,
     issuer_key: ec.EllipticCurvePrivateKey,
     csr: x509.CertificateSigningRequest | None = None,
+    rng: random.Random | None = None,
 ) -> str:
     now = datetime.datetime.now(datetime.UTC)
+    if _seeded(rng):
+        # Seeded runs stand for one unchanged state: the same certificate all day.
+        now = now.replace(hour=0, minute=0, second=0, microsecond=0)
     is_ca = bool(inputs.get("isCaCertificate"))
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(public_key)
-        .serial_number(x509.random_serial_number())
+        .serial_number(rng.getrandbits(120) + 1 if _seeded(rng) else x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=float(inputs["validityPeriodHours"])))
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
@@ -194,4 +202,10 @@ def _sign(
             sans = []
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+    signed = builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=_seeded(rng))
+    return signed.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _seeded(rng: random.Random | None) -> TypeGuard[random.Random]:
+    """Whether values must be reproducible: a seeded generator, not system randomness."""
+    return rng is not None and not isinstance(rng, random.SystemRandom)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_render_writes_resources_container_files_and_outputs(stack: str, tmp_pat
     assert [(r["type"], r["name"]) for r in resources] == [(r.type, r.name) for r in result.resources]
     assert all({"type", "name", "parent", "inputs"} <= set(r) for r in resources)
     outputs = json.loads((tmp_path / "outputs.json").read_text())
-    assert set(outputs) >= {"endpoint", "apiKey", "models", "continueConfig", "openaiEnv"}
+    assert set(outputs) >= {"endpoint", "masterKey", "models", "clients"}
     containers = tmp_path / "containers"
     assert (containers / "edge-container" / "etc/nginx/nginx.conf").is_file()
     assert (containers / "gateway-container" / "etc/litellm/config.yaml").is_file()
@@ -34,9 +35,10 @@ def test_render_writes_resources_container_files_and_outputs(stack: str, tmp_pat
 def test_resources_json_never_holds_a_secret(tmp_path: Path) -> None:
     render_stack("dev", tmp_path, notify=lambda _: None)
     resources_text = (tmp_path / "resources.json").read_text()
-    api_key = json.loads((tmp_path / "outputs.json").read_text())["apiKey"]
+    outputs = json.loads((tmp_path / "outputs.json").read_text())
+    keys = [outputs["masterKey"], *(client["apiKey"] for client in outputs["clients"].values())]
     private_key = (tmp_path / "containers/edge-container/etc/nginx/tls/server.key").read_text()
-    assert api_key not in resources_text
+    assert [key for key in keys if key in resources_text] == []
     assert "PRIVATE KEY" not in resources_text
     assert private_key.strip().splitlines()[1] not in resources_text
     assert '"[secret]"' in resources_text
@@ -46,9 +48,13 @@ def test_stand_in_secrets_are_consistent_across_files(tmp_path: Path) -> None:
     render_stack("dev", tmp_path, notify=lambda _: None)
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     env = json.loads((tmp_path / "containers/gateway-container/env.json").read_text())
-    assert env["LITELLM_MASTER_KEY"] == outputs["apiKey"]
-    assert outputs["apiKey"] in outputs["openaiEnv"]
-    assert outputs["apiKey"] in outputs["continueConfig"]
+    assert env["LITELLM_MASTER_KEY"] == outputs["masterKey"]
+    client = outputs["clients"]["dev"]
+    assert client["apiKey"] in client["openaiEnv"]
+    assert client["apiKey"] in client["continueConfig"]
+    assert client["apiKey"] in client["curl"]
+    keys_file = json.loads((tmp_path / "containers/gateway-client-keys-writer/opt/llmstack/clients.json").read_text())
+    assert keys_file["clients"][0]["keys"][0]["sha256"] == hashlib.sha256(client["apiKey"].encode()).hexdigest()
     tls = tmp_path / "containers/edge-container/etc/nginx/tls"
     chain = x509.load_pem_x509_certificates((tls / "server.crt").read_bytes())
     key = serialization.load_pem_private_key((tls / "server.key").read_bytes(), password=None)
@@ -60,7 +66,7 @@ def test_stand_in_secrets_are_consistent_across_files(tmp_path: Path) -> None:
 def test_each_render_generates_fresh_stand_ins(tmp_path: Path) -> None:
     first = render_stack("dev", tmp_path / "a", notify=lambda _: None)
     second = render_stack("dev", tmp_path / "b", notify=lambda _: None)
-    assert first.outputs["apiKey"] != second.outputs["apiKey"]
+    assert first.outputs["masterKey"] != second.outputs["masterKey"]
 
 
 def test_encrypted_config_is_replaced_by_stand_ins_and_the_render_says_so(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from components.config_keys import DECLARED_KEYS, SECRET_KEYS, pulumi_yaml_declarations
+from components.config_keys import DECLARED_KEYS, SECRET_KEYS, STRUCTURED_KEYS, pulumi_yaml_declarations
 from tests.support import PROJECT_DIR
 
 
@@ -21,7 +21,7 @@ def test_pulumi_yaml_declares_every_key_with_type_description_and_default() -> N
 def test_secret_keys_are_documented_where_users_look() -> None:
     pulumi_yaml = (PROJECT_DIR / "Pulumi.yaml").read_text()
     readme = (PROJECT_DIR / "README.md").read_text()
-    for key in SECRET_KEYS:
+    for key in (*SECRET_KEYS, *STRUCTURED_KEYS):
         assert f"llmstack:{key.name}" in pulumi_yaml
         assert f"`{key.name}`" in readme
 

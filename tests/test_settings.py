@@ -87,6 +87,27 @@ BAD_CONFIG = [
     pytest.param({"dockerHost": "gpu-box"}, "dockerHost", "'gpu-box'", "ssh://", id="docker-host"),
     pytest.param({"hostname": "bad_name!"}, "hostname", "'bad_name!'", "DNS name", id="hostname"),
     pytest.param({"exposre": "lan"}, "exposre", "'lan'", "known keys", id="unknown-key-typo"),
+    pytest.param({"clients": '["alice"]'}, "clients", "'[\"alice\"]'", "a map of client name", id="clients-list"),
+    pytest.param({"clients": '{"Alice": {}}'}, "clients.Alice", "'Alice'", "lowercase", id="client-name"),
+    pytest.param(
+        {"clients": '{"a": {"models": ["gpt-4"]}}'},
+        "clients.a.models",
+        "'gpt-4'",
+        "served models",
+        id="client-unknown-model",
+    ),
+    pytest.param(
+        {"clients": '{"a": {"apis": ["admin"]}}'},
+        "clients.a.apis",
+        "admin",
+        "chat, embeddings, models",
+        id="client-api-family",
+    ),
+    pytest.param(
+        {"clients": '{"a": {"rpmLimit": "fast"}}'}, "clients.a.rpmLimit", "fast", "requests per minute", id="client-rpm"
+    ),
+    pytest.param({"clients": '{"a": {"admin": "yes"}}'}, "clients.a.admin", "yes", "true or false", id="client-admin"),
+    pytest.param({"clients": '{"a": {"model": ["x"]}}'}, "clients.a.model", "x", "one of the fields", id="client-typo"),
     pytest.param({"tlsProfile": "old"}, "tlsProfile", "'old'", "modern or intermediate", id="tls-profile"),
     pytest.param({"basicAuth": "yes"}, "basicAuth", "'yes'", "true or false", id="basic-auth-bool"),
     pytest.param({"clientRateLimit": "0"}, "clientRateLimit", "'0'", "from 1 to 10000", id="client-rate"),
@@ -155,3 +176,20 @@ def test_bad_config_fails_before_any_resource_is_registered(deploy: Callable[...
         deploy(exposure="lan", httpsPort="99999")
     assert isinstance(failure.value.__cause__, SettingsError)
     assert failure.value.registered == []
+
+
+def test_clients_are_parsed_in_name_order_with_defaults() -> None:
+    settings = parse_settings(
+        {"clients": '{"zed": {"models": ["qwen2.5-0.5b"], "rpmLimit": 30}, "amy": null, "ops": {"admin": true}}'},
+        stack="t",
+        secret_keys=NO_SECRETS,
+    )
+    assert [c.name for c in settings.clients] == ["amy", "ops", "zed"]
+    amy, ops, zed = settings.clients
+    assert amy.models is None
+    assert amy.apis == ("chat", "embeddings", "models")
+    assert amy.rpm_limit is None
+    assert not amy.admin
+    assert ops.admin
+    assert zed.models == ("qwen2.5-0.5b",)
+    assert zed.rpm_limit == 30

@@ -34,9 +34,12 @@ def internal_networks(result: OfflineRun) -> set[str]:
     return {n.inputs["name"] for n in result.of_type(NETWORK) if n.inputs.get("internal")}
 
 
+CLIENTS = {"editor": {"models": ["qwen2.5-0.5b"], "apis": ["chat", "models"]}, "ops": {"admin": True}}
+
+
 @pytest.fixture(params=["local", "lan"])
 def any_mode(request: pytest.FixtureRequest, deploy: Deploy) -> OfflineRun:
-    return deploy() if request.param == "local" else deploy(**LAN)
+    return deploy(clients=CLIENTS) if request.param == "local" else deploy(**LAN, clients=CLIENTS)
 
 
 def test_ollama_is_never_published(any_mode: OfflineRun) -> None:
@@ -65,7 +68,7 @@ def test_ollama_egress_network_holds_ollama_alone(any_mode: OfflineRun) -> None:
 def test_model_pulls_run_inside_ollamas_network_namespace(deploy: Deploy) -> None:
     result = deploy(models=["small=qwen2.5:0.5b", "embed=nomic-embed-text:v1.5"])
     found = containers(result)
-    pullers = {name: c for name, c in found.items() if c.get("networkMode")}
+    pullers = {name: c for name, c in found.items() if name.startswith("ollama-pull-")}
     assert set(pullers) == {"ollama-pull-small", "ollama-pull-embed"}
     for puller in pullers.values():
         assert puller["networkMode"] == "container:ollama-container-id"
@@ -92,7 +95,7 @@ def test_internal_services_bind_inside_internal_networks_only(any_mode: OfflineR
 
 
 def test_model_volume_is_protected_and_survives_deletion(any_mode: OfflineRun) -> None:
-    (volume,) = any_mode.of_type(VOLUME)
+    volume = any_mode.named("ollama-models")
     assert volume.options["protect"] is True
     assert volume.options["retainOnDelete"] is True
     mounts = containers(any_mode)["ollama-container"]["volumes"]
@@ -108,26 +111,28 @@ def test_editing_the_model_list_leaves_ollama_and_its_volume_untouched(deploy: D
 
 
 def test_every_secret_output_is_secret(any_mode: OfflineRun) -> None:
-    key = any_mode.outputs["apiKey"]
-    holding_key = {name for name, value in any_mode.outputs.items() if key in json.dumps(value)}
-    assert holding_key == {"apiKey", "continueConfig", "openaiEnv"}
-    assert holding_key <= any_mode.secret_outputs
+    keys = [any_mode.outputs["masterKey"], *(c["apiKey"] for c in any_mode.outputs["clients"].values())]
+    holding_a_key = {name for name, value in any_mode.outputs.items() if any(k in json.dumps(value) for k in keys)}
+    assert holding_a_key == {"masterKey", "clients"}
+    assert holding_a_key <= any_mode.secret_outputs
     assert "PRIVATE KEY" not in json.dumps(any_mode.outputs)
 
 
-def test_master_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
-    key = any_mode.outputs["apiKey"]
-    assert key.startswith("sk-")
-    assert len(key) - len("sk-") >= 32
-    password = any_mode.named("gateway-master-key")
-    assert password.type == "random:index/randomPassword:RandomPassword"
+def test_every_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
+    keys = [any_mode.outputs["masterKey"], *(c["apiKey"] for c in any_mode.outputs["clients"].values())]
+    assert len(set(keys)) == 3
+    for key in keys:
+        assert key.startswith("sk-")
+        assert len(key) - len("sk-") >= 32
+    passwords = {r.name for r in any_mode.of_type("random:index/randomPassword:RandomPassword")}
+    assert passwords == {"gateway-master-key", "gateway-client-keys-editor", "gateway-client-keys-ops"}
 
 
 def test_master_key_reaches_litellm_only_as_a_secret_environment_variable(any_mode: OfflineRun) -> None:
     gateway = any_mode.named("gateway-container")
     assert is_secret(gateway.inputs["envs"])
     config_text = reveal(gateway.inputs)["uploads"][0]["content"]
-    assert any_mode.outputs["apiKey"] not in config_text
+    assert any_mode.outputs["masterKey"] not in config_text
     assert yaml.safe_load(config_text)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
 
 
@@ -159,15 +164,15 @@ def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
 
 def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
     names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
-    assert len(names) == 4
+    assert len(names) == 5
     assert all(name.startswith("llmstack-blue-") for name in names)
 
 
 def test_every_resource_sits_under_a_component(any_mode: OfflineRun) -> None:
     components = {r.name for r in any_mode.resources if r.type.startswith("llmstack:")}
     for resource in any_mode.resources:
-        if resource.type.startswith("llmstack:"):
-            assert resource.parent is None
+        if resource.parent is None:
+            assert resource.type.startswith("llmstack:"), f"{resource.name} has no component"
         else:
             assert resource.parent in components, resource.name
             assert resource.name.startswith(f"{resource.parent}-"), resource.name
@@ -208,23 +213,26 @@ def test_resource_names_are_unique(any_mode: OfflineRun) -> None:
 
 
 def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Deploy) -> None:
-    first = deploy(basicAuth="true")
+    first = deploy(basicAuth="true", clients={"dev": {}})
     assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
         "gateway-master-key",
+        "gateway-client-keys-dev",
         "edge-basic-auth-password",
     }
     uploads = {u["file"]: u for u in reveal(first.named("edge-container").inputs)["uploads"]}
     line = uploads["/etc/nginx/htpasswd"]["content"]
     assert line.startswith("llmstack:$apr1$")
     assert first.outputs["basicAuthPassword"] not in line
-    assert {"basicAuthPassword", "clientHeaders", "continueConfig"} <= first.secret_outputs
-    continue_models = yaml.safe_load(first.outputs["continueConfig"])["models"]
+    assert {"basicAuthPassword", "clients"} <= first.secret_outputs
+    client = first.outputs["clients"]["dev"]
+    assert client["headers"]["x-litellm-api-key"] == client["apiKey"]
+    continue_models = yaml.safe_load(client["continueConfig"])["models"]
     assert all("apiKey" not in m and "Authorization" in m["requestOptions"]["headers"] for m in continue_models)
 
 
 def test_without_basic_auth_clients_need_no_extra_headers(deploy: Deploy) -> None:
-    result = deploy()
-    assert result.outputs["clientHeaders"] == {}
+    result = deploy(clients={"dev": {}})
+    assert result.outputs["clients"]["dev"]["headers"] == {}
     assert "basicAuthPassword" not in result.outputs
     assert not [u for u in reveal(result.named("edge-container").inputs)["uploads"] if "htpasswd" in u["file"]]
 

@@ -30,6 +30,8 @@ class ClientContext:
     when the certificate is publicly trusted."""
     basic_auth: str | None = None
     """`user:password` for the edge's basic auth, when it is on."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    """Further headers every request needs (e.g. a Cloudflare Access service token)."""
 
 
 def client_headers(context: ClientContext) -> dict[str, str]:
@@ -38,10 +40,11 @@ def client_headers(context: ClientContext) -> dict[str, str]:
     Basic auth and the API key both want `Authorization`: basic auth takes it, and the key moves
     to `x-litellm-api-key`, which LiteLLM reads first. nginx drops `Authorization` before LiteLLM.
     """
-    if context.basic_auth is None:
-        return {}
-    token = base64.b64encode(context.basic_auth.encode()).decode()
-    return {"Authorization": f"Basic {token}", "x-litellm-api-key": context.api_key}
+    headers = dict(context.extra_headers)
+    if context.basic_auth is not None:
+        token = base64.b64encode(context.basic_auth.encode()).decode()
+        headers.update({"Authorization": f"Basic {token}", "x-litellm-api-key": context.api_key})
+    return headers
 
 
 def render_continue_config(context: ClientContext) -> str:
@@ -52,6 +55,8 @@ def render_continue_config(context: ClientContext) -> str:
     headers = client_headers(context)
     if headers:
         request_options["headers"] = headers
+    # With basic auth the key travels in the headers; Continue must not also send it as a bearer token.
+    send_api_key = context.basic_auth is None
     models = []
     for name in context.models:
         model: dict[str, object] = {
@@ -60,7 +65,7 @@ def render_continue_config(context: ClientContext) -> str:
             "model": name,
             "apiBase": context.endpoint_url,
         }
-        if not headers:
+        if send_api_key:
             model["apiKey"] = context.api_key
         model["roles"] = ["chat", "edit", "apply"]
         if request_options:
@@ -83,8 +88,24 @@ def render_openai_env(context: ClientContext) -> str:
     headers = client_headers(context)
     if headers:
         lines += [
-            "# Basic auth is on: pass these as the SDK's default_headers, e.g.",
+            "# The edge needs these headers too: pass them as the SDK's default_headers, e.g.",
             f"# OpenAI(default_headers=json.loads(os.environ['{HEADERS_ENV}']))",
             f"export {HEADERS_ENV}={shlex.quote(json.dumps(headers))}",
         ]
     return "".join(line + "\n" for line in lines)
+
+
+def render_curl_example(context: ClientContext, model: str) -> str:
+    """A one-request smoke test with curl."""
+    arguments = ["curl", "--fail-with-body"]
+    if context.ca_file_in_home:
+        arguments += ["--cacert", f'"$HOME/{context.ca_file_in_home}"']
+    headers = client_headers(context)
+    if "Authorization" not in headers:
+        headers = {"Authorization": f"Bearer {context.api_key}", **headers}
+    for name, value in headers.items():
+        arguments += ["-H", shlex.quote(f"{name}: {value}")]
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Say hello."}]})
+    arguments += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(body)]
+    arguments.append(shlex.quote(f"{context.endpoint_url}/chat/completions"))
+    return " ".join(arguments) + "\n"

@@ -8,6 +8,8 @@ import yaml
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 """The environment variable that carries the master key; the file only names it."""
+AUTH_MODULE = "llmstack_auth"
+"""The auth hook's module, a file next to config.yaml (LiteLLM resolves it there)."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -60,6 +62,8 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             for model in context.models
         ],
         "litellm_settings": {
+            # Makes LiteLLM apply the model allow-list to what the auth hook returns.
+            "enable_post_custom_auth_checks": True,
             "drop_params": True,
             "request_timeout": context.generation_timeout_seconds,
             "set_verbose": False,
@@ -71,6 +75,9 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
         },
         "general_settings": {
             "master_key": f"os.environ/{MASTER_KEY_ENV}",
+            # One key per client without a database: llmstack's hook (it checks the master key too).
+            "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
+            "custom_auth_run_common_checks": True,
         },
     }
 

@@ -146,21 +146,64 @@ def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStub]:
     stub.close()
 
 
-@pytest.fixture(scope="session")
-def gateway(dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real LiteLLM proxy running the container's command on the rendered config."""
-    inputs = dev.inputs("gateway-container")
-    command = _emulate(inputs["command"], root=dev.container_dir("gateway-container"), address=GATEWAY_ADDRESS)
-    log = tmp_path_factory.mktemp("litellm") / "litellm.log"
-    env = {"PATH": os.environ["PATH"], "HOME": str(log.parent), **dev.env("gateway-container")}
+@dataclass
+class Gateway:
+    """A real LiteLLM process running a rendered stack's gateway container."""
+
+    rendered: Rendered
+    address: str
+    keys_volume: Path
+    process: subprocess.Popen[bytes]
+
+    def deliver_keys(self, rendered: Rendered | None = None) -> None:
+        """Run the key-writer container's command, as `pulumi up` would after a client change."""
+        source = rendered or self.rendered
+        writer = source.inputs("gateway-client-keys-writer")
+        mounts = {"/keys": self.keys_volume, "/": source.container_dir("gateway-client-keys-writer")}
+        command = _emulate(writer["command"], mounts=mounts, address=self.address)
+        subprocess.run([sys.executable, *command], check=True)
+
+
+def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
+    """LiteLLM with the container's command, env and files; its keys volume is a directory."""
+    keys_volume = workdir / "keys"
+    keys_volume.mkdir(mode=0o755)
+    mounts = {"/run/llmstack/keys": keys_volume, "/": rendered.container_dir("gateway-container")}
+    command = _emulate(rendered.inputs("gateway-container")["command"], mounts=mounts, address=address)
+    env = {
+        name: _emulate([value], mounts=mounts, address=address)[0]
+        for name, value in rendered.env("gateway-container").items()
+    }
+    log = workdir / "litellm.log"
     with log.open("w") as output:
-        process = subprocess.Popen([str(VENV_BIN / "litellm"), *command], env=env, stdout=output, stderr=output)
+        process = subprocess.Popen(
+            [str(VENV_BIN / "litellm"), *command],
+            env={"PATH": os.environ["PATH"], "HOME": str(workdir), **env},
+            stdout=output,
+            stderr=output,
+        )
+    gateway = Gateway(rendered, address, keys_volume, process)
+    gateway.deliver_keys()
     try:
-        _wait_for_http(f"http://{GATEWAY_ADDRESS}:4000/health/liveliness", process, log, seconds=120)
-        yield GATEWAY_ADDRESS
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        _wait_for_http(f"http://{address}:4000/health/liveliness", process, log, seconds=120)
+    except BaseException:
+        stop_gateway(gateway)
+        raise
+    return gateway
+
+
+def stop_gateway(gateway: Gateway) -> None:
+    """Stop the LiteLLM process."""
+    gateway.process.terminate()
+    gateway.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def gateway(dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The real LiteLLM proxy running the dev stack's gateway container."""
+    running = start_gateway(dev, GATEWAY_ADDRESS, tmp_path_factory.mktemp("litellm"))
+    yield running
+    stop_gateway(running)
 
 
 @pytest.fixture(scope="session")
@@ -224,9 +267,9 @@ def edges(docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @pytest.fixture
-def edge(edges: EdgeRunner, dev: Rendered, gateway: str) -> Rendered:
+def edge(edges: EdgeRunner, dev: Rendered, gateway: Gateway) -> Rendered:
     """The dev stack's edge in front of the real LiteLLM."""
-    return edges.serve(dev, gateway)
+    return edges.serve(dev, gateway.address)
 
 
 def nginx_binary() -> str:
@@ -237,14 +280,19 @@ def nginx_binary() -> str:
     return path
 
 
-def _emulate(command: list[str], *, root: Path, address: str) -> list[str]:
-    """A container command as it runs here: container paths → the render's files, 0.0.0.0 → its address."""
+def _emulate(arguments: list[str], *, mounts: dict[str, Path], address: str) -> list[str]:
+    """Container arguments as they run here.
+
+    Paths go to the mount's directory (longest prefix wins); 0.0.0.0 becomes the container's
+    emulated address.
+    """
     emulated = []
-    for argument in command:
+    for argument in arguments:
         if argument == "0.0.0.0":  # noqa: S104 - the container's all-interfaces bind
             argument = address
         elif argument.startswith("/"):
-            argument = str(root / argument.lstrip("/"))
+            prefix = max((p for p in mounts if argument == p or argument.startswith(p.rstrip("/") + "/")), key=len)
+            argument = str(mounts[prefix] / argument[len(prefix) :].lstrip("/"))
         emulated.append(argument)
     return emulated
 

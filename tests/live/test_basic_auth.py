@@ -10,11 +10,12 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import openai
 import pytest
 
-from tests.live.conftest import EdgeRunner, Rendered
+from tests.live.conftest import EdgeRunner, Gateway, Rendered
 from tests.live.test_chain import MODEL, openai_client
 
 # The seed's fail2ban filter (SECURITY.md), anchored after nginx's timestamp.
@@ -24,21 +25,27 @@ FAIL2BAN = re.compile(
 
 
 @pytest.fixture
-def protected(render: Callable[..., Rendered], edges: EdgeRunner, gateway: str) -> Rendered:
-    return edges.serve(render("basic-auth", basicAuth="true"), gateway)
+def protected(render: Callable[..., Rendered], edges: EdgeRunner, gateway: Gateway) -> Rendered:
+    return edges.serve(render("basic-auth", basicAuth="true", clients={"dev": {}}), gateway.address)
+
+
+def dev_client(stack: Rendered) -> dict[str, Any]:
+    client: dict[str, Any] = stack.outputs["clients"]["dev"]
+    return client
 
 
 def test_the_generated_client_headers_work_with_a_stock_openai_client(protected: Rendered) -> None:
-    headers = protected.outputs["clientHeaders"]
+    headers = dev_client(protected)["headers"]
     assert set(headers) == {"Authorization", "x-litellm-api-key"}
-    with openai_client(protected, protected.outputs["apiKey"], default_headers=headers) as client:
+    with openai_client(protected, dev_client(protected)["apiKey"], default_headers=headers) as client:
         reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
         assert reply.choices[0].message.content
         assert [m.id for m in client.models.list()] == [MODEL]
 
 
 def test_the_key_alone_is_refused_with_401_json(protected: Rendered) -> None:
-    with openai_client(protected, protected.outputs["apiKey"]) as client, pytest.raises(openai.APIStatusError) as error:
+    key = dev_client(protected)["apiKey"]
+    with openai_client(protected, key) as client, pytest.raises(openai.APIStatusError) as error:
         client.models.list()
     assert error.value.status_code == 401
     response = error.value.response
@@ -60,7 +67,7 @@ def test_a_wrong_password_is_logged_for_fail2ban_without_the_password(protected:
 
 
 def test_the_env_output_carries_the_headers(protected: Rendered) -> None:
-    env = protected.outputs["openaiEnv"]
+    env = dev_client(protected)["openaiEnv"]
     line = next(line for line in env.splitlines() if line.startswith("export LLMSTACK_DEFAULT_HEADERS="))
     quoted = line.split("=", 1)[1]
-    assert json.loads(quoted.strip("'")) == protected.outputs["clientHeaders"]
+    assert json.loads(quoted.strip("'")) == dev_client(protected)["headers"]

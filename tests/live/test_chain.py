@@ -30,7 +30,7 @@ def openai_client(stack: Rendered, api_key: str, default_headers: dict[str, str]
 
 @pytest.fixture
 def client(edge: Rendered) -> Iterator[openai.OpenAI]:
-    with openai_client(edge, edge.outputs["apiKey"]) as sdk:
+    with openai_client(edge, edge.outputs["clients"]["dev"]["apiKey"]) as sdk:
         yield sdk
 
 
@@ -72,7 +72,7 @@ def test_a_wrong_key_is_refused(edge: Rendered) -> None:
      "/model/info", "/v1/model/info", "/config/update", "/metrics", "/docs", "/v1/chat/completions/x"],
 )  # fmt: skip
 def test_admin_and_info_routes_are_not_reachable_from_the_edge(path: str, edge: Rendered) -> None:
-    headers = {"Authorization": f"Bearer {edge.outputs['apiKey']}"}
+    headers = {"Authorization": f"Bearer {edge.outputs['masterKey']}"}  # even the admin key
     with edge.client() as https:
         for method in ("GET", "POST"):
             response = https.request(method, path, headers=headers)
@@ -84,7 +84,7 @@ def test_internal_headers_are_stripped(edge: Rendered) -> None:
     with edge.client() as https:
         response = https.post(
             "/v1/chat/completions",
-            headers={"Authorization": f"Bearer {edge.outputs['apiKey']}"},
+            headers={"Authorization": f"Bearer {edge.outputs['clients']['dev']['apiKey']}"},
             json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
         )
     assert response.status_code == 200
@@ -93,8 +93,9 @@ def test_internal_headers_are_stripped(edge: Rendered) -> None:
     assert leaked == []
 
 
-def test_the_master_key_never_reaches_a_log(edge: Rendered, edges: EdgeRunner) -> None:
-    key = edge.outputs["apiKey"]
+@pytest.mark.parametrize("which", ["master", "client"])
+def test_keys_never_reach_a_log(which: str, edge: Rendered, edges: EdgeRunner) -> None:
+    key = edge.outputs["masterKey"] if which == "master" else edge.outputs["clients"]["dev"]["apiKey"]
     with edge.client() as https:
         https.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"}, json={"model": MODEL})
         https.get("/v1/models", headers={"Authorization": f"Bearer {key}x"})
@@ -108,7 +109,7 @@ def test_gateway_down_gives_a_fast_json_502(edges: EdgeRunner, dev: Rendered) ->
     edges.serve(dev, UNREACHABLE_ADDRESS)
     with dev.client() as https:
         started = time.monotonic()
-        response = https.get("/v1/models", headers={"Authorization": f"Bearer {dev.outputs['apiKey']}"})
+        response = https.get("/v1/models", headers={"Authorization": f"Bearer {dev.outputs['masterKey']}"})
         elapsed = time.monotonic() - started
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "gateway_unavailable"

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live.conftest import EdgeRunner, Rendered
+from tests.live.conftest import EdgeRunner, Gateway, Rendered
 from tests.support import PROJECT_DIR
 
 SSLYZE = Path(os.environ.get("LLMSTACK_SSLYZE", PROJECT_DIR / ".venv-sslyze/bin/sslyze"))
@@ -56,9 +56,9 @@ def handshake(stack: Rendered, version: ssl.TLSVersion) -> None:
 
 
 def test_modern_profile_accepts_tls_1_3_only(
-    render: Callable[..., Rendered], edges: EdgeRunner, gateway: str, tmp_path: Path
+    render: Callable[..., Rendered], edges: EdgeRunner, gateway: Gateway, tmp_path: Path
 ) -> None:
-    stack = edges.serve(render("modern"), gateway)
+    stack = edges.serve(render("modern"), gateway.address)
     assert list(scan(tmp_path)) == ["tls_1_3"]
     with pytest.raises(httpx.ConnectError):
         handshake(stack, ssl.TLSVersion.TLSv1_2)
@@ -66,9 +66,9 @@ def test_modern_profile_accepts_tls_1_3_only(
 
 
 def test_intermediate_profile_adds_tls_1_2_with_forward_secret_aead_suites_only(
-    render: Callable[..., Rendered], edges: EdgeRunner, gateway: str, tmp_path: Path
+    render: Callable[..., Rendered], edges: EdgeRunner, gateway: Gateway, tmp_path: Path
 ) -> None:
-    stack = edges.serve(render("intermediate", tlsProfile="intermediate"), gateway)
+    stack = edges.serve(render("intermediate", tlsProfile="intermediate"), gateway.address)
     accepted = scan(tmp_path)
     assert set(accepted) == {"tls_1_2", "tls_1_3"}
     assert accepted["tls_1_2"]

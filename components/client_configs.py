@@ -1,0 +1,51 @@
+"""Ready-to-use configuration for each API client, as secret stack outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.render.clients import (
+    ClientContext,
+    client_headers,
+    render_continue_config,
+    render_curl_example,
+    render_openai_env,
+)
+from components.settings_model import Settings
+from components.stack import BuiltStack
+
+
+def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[str, dict[str, Any]]]:
+    """Per client: its key, a Continue config, OpenAI SDK environment, extra headers and a curl test."""
+    ca_file = f".config/llmstack/{settings.stack}-ca.pem" if stack.ca_certificate_pem is not None else None
+    basic_auth = (
+        pulumi.Output.concat(stack.basic_auth.user, ":", stack.basic_auth.password) if stack.basic_auth else None
+    )
+    allowed = {client.name: client.models or stack.model_names for client in settings.clients}
+
+    def configs(values: list[Any]) -> dict[str, dict[str, Any]]:
+        credentials, *keys = values
+        rendered = {}
+        for (name, models), key in zip(allowed.items(), keys, strict=True):
+            context = ClientContext(
+                stack=settings.stack,
+                endpoint_url=stack.endpoint_url,
+                api_key=key,
+                models=models,
+                ca_file_in_home=ca_file,
+                basic_auth=credentials,
+            )
+            rendered[name] = {
+                "apiKey": key,
+                "models": list(models),
+                "continueConfig": render_continue_config(context),
+                "openaiEnv": render_openai_env(context),
+                "headers": client_headers(context),
+                "curl": render_curl_example(context, models[0]),
+            }
+        return rendered
+
+    keys = [stack.client_keys[name] for name in allowed]
+    return pulumi.Output.secret(pulumi.Output.all(basic_auth, *keys).apply(configs))

@@ -1,0 +1,104 @@
+"""Per-client API keys and their delivery to LiteLLM without restarting it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components import container_defaults as defaults
+from components.render.client_keys import ClientEntry, KeyDigest, key_digest, render_keys_file
+from components.settings_model import ClientSpec
+
+RESOURCE_TYPE = "llmstack:index:ClientKeys"
+GATEWAY_KEYS_DIR = "/run/llmstack/keys"
+"""Where LiteLLM sees the keys volume (read-only)."""
+KEYS_FILE = f"{GATEWAY_KEYS_DIR}/clients.json"
+WRITER_DIR = "/opt/llmstack"
+WRITER_VOLUME_DIR = "/keys"
+_WRITER_SCRIPT = (Path(__file__).parent / "render" / "write_keys.py").read_text()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientKeysArgs:
+    """Inputs of `ClientKeys`."""
+
+    docker_prefix: str
+    """Prefix of Docker object names."""
+    clients: tuple[ClientSpec, ...]
+    """The clients that get a key."""
+    writer_image: pulumi.Input[str]
+    """Image of the one-shot writer (LiteLLM's: it has python3)."""
+
+
+class ClientKeys(pulumi.ComponentResource):
+    """One pulumi-random key per client, and the one-shot container that delivers their digests.
+
+    The keys volume holds only SHA-256 digests. LiteLLM mounts it read-only and its auth hook
+    re-reads the file when it changes, so adding, removing or rotating a client replaces only the
+    writer container: LiteLLM and Ollama keep running. The writer has no network at all.
+    """
+
+    keys: dict[str, pulumi.Output[str]]
+    volume: docker.Volume
+    writer: docker.Container
+
+    def __init__(self, name: str, args: ClientKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RESOURCE_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.keys = {
+            client.name: pulumi.Output.secret(
+                pulumi.Output.concat(
+                    "sk-",
+                    random.RandomPassword(f"{name}-{client.name}", length=48, special=False, opts=child).result,
+                )
+            )
+            for client in args.clients
+        }
+        keys_file = pulumi.Output.all(*(self.keys[c.name] for c in args.clients)).apply(
+            lambda values: render_keys_file(
+                tuple(_entry(client, [str(key)]) for client, key in zip(args.clients, values, strict=True))
+            )
+        )
+        self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
+        self.writer = docker.Container(
+            f"{name}-writer",
+            name=f"{args.docker_prefix}-client-keys-writer",
+            image=args.writer_image,
+            entrypoints=["python3"],
+            command=[f"{WRITER_DIR}/write_keys.py", f"{WRITER_DIR}/clients.json", WRITER_VOLUME_DIR],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=f"{WRITER_DIR}/write_keys.py", content=_WRITER_SCRIPT, permissions="0444"
+                ),
+                docker.ContainerUploadArgs(
+                    file=f"{WRITER_DIR}/clients.json", content=pulumi.Output.secret(keys_file), permissions="0444"
+                ),
+            ],
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=WRITER_VOLUME_DIR)],
+            network_mode="none",
+            attach=True,
+            must_run=False,
+            restart="no",
+            memory=64,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            capabilities=defaults.capabilities(),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+        self.register_outputs({})
+
+
+def _entry(client: ClientSpec, keys: list[str]) -> ClientEntry:
+    return ClientEntry(
+        name=client.name,
+        models=client.models,
+        apis=client.apis,
+        rpm_limit=client.rpm_limit,
+        admin=client.admin,
+        keys=tuple(KeyDigest(sha256=key_digest(key)) for key in keys),
+    )

@@ -1,0 +1,99 @@
+"""llmstack's LiteLLM auth hook: one scoped, revocable key per client, without a database.
+
+Shipped into the LiteLLM container next to its config (`general_settings.custom_auth:
+llmstack_auth.user_api_key_auth`); this file is data to the Pulumi program, never imported by it.
+
+Keys live in the JSON file named by LLMSTACK_KEYS_FILE, which a one-shot container writes into a
+volume: only SHA-256 digests of the keys, never a key. The file is re-read when it changes, so
+adding, removing or rotating a client needs no restart. A key may carry `not_after` (epoch
+seconds): the previous key of a rotated client keeps working until then. Every digest is compared
+in constant time, and every entry is compared, so timing says nothing about which one matched.
+
+With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: it is
+the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
+(`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from typing import Any
+
+from fastapi import Request
+from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+
+KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+
+API_FAMILIES = {
+    "chat": ("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions"),
+    "embeddings": ("/v1/embeddings", "/embeddings"),
+    "models": ("/v1/models", "/models"),
+}
+
+_loaded: dict[str, Any] = {"stamp": None, "clients": []}
+
+
+def _clients() -> list[dict[str, Any]]:
+    """The clients from the keys file, re-read only when the file changed."""
+    path = os.environ.get(KEYS_FILE_ENV, "")
+    try:
+        status = os.stat(path)
+    except OSError:
+        return []
+    stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+    if stamp != _loaded["stamp"]:
+        with open(path, encoding="utf-8") as keys_file:
+            _loaded["clients"] = json.load(keys_file)["clients"]
+        _loaded["stamp"] = stamp
+    clients: list[dict[str, Any]] = _loaded["clients"]
+    return clients
+
+
+def _refuse(status: int, message: str) -> ProxyException:
+    error_type = ProxyErrorTypes.auth_error if status == 401 else "permission_error"
+    return ProxyException(message=message, type=error_type, param="api_key", code=status)
+
+
+def _find(presented: str, now: float) -> dict[str, Any] | None:
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    found = None
+    for client in _clients():
+        for key in client["keys"]:
+            matches = hmac.compare_digest(digest, key["sha256"])
+            live = key.get("not_after") is None or now < key["not_after"]
+            if matches and live:
+                found = client
+    return found
+
+
+async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
+    """LiteLLM's custom-auth entry point."""
+    presented = (api_key or "").strip()
+    if presented.lower().startswith("bearer "):
+        presented = presented[len("bearer ") :].strip()
+    if not presented:
+        raise _refuse(401, "Missing API key: send it as a bearer token.")
+    master = os.environ.get(MASTER_KEY_ENV, "")
+    if master and hmac.compare_digest(presented.encode(), master.encode()):
+        return UserAPIKeyAuth(api_key=presented, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
+    client = _find(presented, time.time())
+    if client is None:
+        raise _refuse(401, "Invalid API key.")
+    route = request.url.path
+    allowed = [path for family in client["apis"] for path in API_FAMILIES[family]]
+    if not client.get("admin") and route not in allowed:
+        raise _refuse(403, f"This key may not call {route}.")
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    return UserAPIKeyAuth(
+        api_key=digest,
+        token=digest,
+        key_alias=client["name"],
+        models=list(client["models"]),
+        rpm_limit=client.get("rpm_limit"),
+        user_role=LitellmUserRoles.PROXY_ADMIN if client.get("admin") else LitellmUserRoles.INTERNAL_USER,
+    )

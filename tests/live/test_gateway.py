@@ -1,0 +1,150 @@
+"""One scoped, revocable key per client, in the real LiteLLM running the rendered config and hook.
+
+A second LiteLLM (the dev one serves a single model) runs a stack with two models and four
+clients; Ollama is the stand-in. Keys reach it the way the stack delivers them: by running the
+key-writer container's command into the emulated keys volume, while LiteLLM keeps running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.live.conftest import EdgeRunner, Gateway, Rendered, start_gateway, stop_gateway
+from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
+from tests.live.test_chain import openai_client
+
+ADDRESS = "127.0.0.22"
+MODELS = ["small=qwen2.5:0.5b", "coder=qwen2.5-coder:1.5b"]
+CLIENTS: dict[str, dict[str, Any]] = {
+    "editor": {"models": ["coder"], "apis": ["chat", "models"]},
+    "indexer": {"apis": ["embeddings", "models"]},
+    "limited": {"models": ["small"], "rpmLimit": 3},
+    "ops": {"admin": True},
+}
+CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def stack(render: Callable[..., Rendered]) -> Rendered:
+    return render("clients", models=MODELS, clients=CLIENTS)
+
+
+@pytest.fixture(scope="module")
+def litellm(stack: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    ollama.models = (*ollama.models, "qwen2.5-coder:1.5b")
+    running = start_gateway(stack, ADDRESS, tmp_path_factory.mktemp("litellm-clients"))
+    yield running
+    stop_gateway(running)
+
+
+@pytest.fixture
+def direct(litellm: Gateway) -> Iterator[httpx.Client]:
+    """Straight to LiteLLM, as nginx would call it."""
+    with httpx.Client(base_url=f"http://{ADDRESS}:4000", timeout=30) as client:
+        yield client
+
+
+def key(stack: Rendered, client: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.outputs['clients'][client]['apiKey']}"}
+
+
+def chat(client: httpx.Client, headers: dict[str, str], model: str, **extra: Any) -> httpx.Response:
+    return client.post("/v1/chat/completions", headers=headers, json={"model": model, **CHAT, **extra})
+
+
+def test_no_key_and_a_wrong_key_get_401(direct: httpx.Client) -> None:
+    assert direct.get("/v1/models").status_code == 401
+    assert direct.get("/v1/models", headers={"Authorization": "Bearer sk-wrong"}).status_code == 401
+    wrong = chat(direct, {"Authorization": "Bearer sk-" + "x" * 48}, "small")
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["type"] == "auth_error"
+
+
+def test_an_allowed_model_answers_streamed_and_not(direct: httpx.Client, stack: Rendered) -> None:
+    plain = chat(direct, key(stack, "editor"), "coder")
+    assert plain.status_code == 200
+    assert plain.json()["choices"][0]["message"]["content"] == "".join(REPLY_WORDS)
+    with direct.stream("POST", "/v1/chat/completions", headers=key(stack, "editor"),
+                       json={"model": "coder", **CHAT, "stream": True}) as streamed:  # fmt: skip
+        assert streamed.status_code == 200
+        events = [line for line in streamed.iter_lines() if line.startswith("data: {")]
+    assert len(events) >= len(REPLY_WORDS)
+
+
+def test_a_model_outside_the_clients_list_gets_403(direct: httpx.Client, stack: Rendered) -> None:
+    refused = chat(direct, key(stack, "editor"), "small")
+    assert refused.status_code == 403
+    assert "not available for this API key" in refused.json()["error"]["message"]
+
+
+def test_an_api_family_outside_the_clients_list_gets_403(direct: httpx.Client, stack: Rendered) -> None:
+    assert chat(direct, key(stack, "indexer"), "small").status_code == 403
+    assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
+
+
+@pytest.mark.parametrize("route", ["/key/list", "/model/info", "/config/yaml", "/user/list"])
+def test_admin_routes_need_an_admin_key(route: str, direct: httpx.Client, stack: Rendered) -> None:
+    assert direct.get(route, headers=key(stack, "editor")).status_code in (401, 403)
+    assert direct.get(route, headers=key(stack, "limited")).status_code in (401, 403)
+
+
+def test_the_master_key_and_an_admin_client_work_for_admin(direct: httpx.Client, stack: Rendered) -> None:
+    master = {"Authorization": f"Bearer {stack.outputs['masterKey']}"}
+    assert direct.get("/model/info", headers=master).status_code == 200
+    assert direct.get("/model/info", headers=key(stack, "ops")).status_code == 200
+
+
+def test_a_revoked_key_gets_401_without_restarting_litellm(
+    direct: httpx.Client, stack: Rendered, litellm: Gateway, render: Callable[..., Rendered]
+) -> None:
+    pid = litellm.process.pid
+    revoked = render(
+        "clients-indexer-removed", models=MODELS, clients={k: v for k, v in CLIENTS.items() if k != "indexer"}
+    )
+    assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
+    try:
+        litellm.deliver_keys(revoked)
+        assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 401
+        assert direct.get("/v1/models", headers=key(stack, "editor")).status_code == 200
+    finally:
+        litellm.deliver_keys()
+    assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
+    assert litellm.process.pid == pid
+    assert litellm.process.poll() is None
+
+
+@pytest.fixture
+def through_edge(edges: EdgeRunner, stack: Rendered, litellm: Gateway) -> Rendered:
+    return edges.serve(stack, litellm.address)
+
+
+def test_full_chain_per_client_with_the_openai_client(through_edge: Rendered, ollama: OllamaStub) -> None:
+    editor = through_edge.outputs["clients"]["editor"]
+    with openai_client(through_edge, editor["apiKey"]) as client:
+        reply = client.chat.completions.create(model="coder", **CHAT)
+        assert reply.choices[0].message.content == "".join(REPLY_WORDS)
+        assert ollama.requests[-1]["body"]["model"] == "qwen2.5-coder:1.5b"
+        chunks = [c.choices[0].delta.content for c in client.chat.completions.create(model="coder", stream=True, **CHAT)
+                  if c.choices and c.choices[0].delta.content]  # fmt: skip
+        assert "".join(chunks) == "".join(REPLY_WORDS)
+        assert [model.id for model in client.models.list()] == ["coder"]
+        with pytest.raises(openai.PermissionDeniedError):
+            client.chat.completions.create(model="small", **CHAT)
+
+
+def test_a_rate_limited_client_gets_an_openai_style_429(through_edge: Rendered) -> None:
+    limited = through_edge.outputs["clients"]["limited"]
+    with openai_client(through_edge, limited["apiKey"]) as client:
+        for _ in range(3):
+            client.chat.completions.create(model="small", **CHAT)
+        with pytest.raises(openai.RateLimitError) as limited_error:
+            client.chat.completions.create(model="small", **CHAT)
+    body = limited_error.value.body
+    assert isinstance(body, dict)
+    assert "Rate limit exceeded" in body["message"]
+    assert limited["apiKey"] not in str(body)

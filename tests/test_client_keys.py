@@ -1,0 +1,116 @@
+"""Per-client keys under Pulumi mocks: what a client change touches, and where keys never appear."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from components.program import run
+from offline.engine import OfflineRun, reveal, run_offline
+from tests.support import namespaced
+
+TWO_MODELS = ["small=qwen2.5:0.5b", "coder=qwen2.5-coder:1.5b"]
+CLIENTS = {
+    "editor": {"models": ["coder"], "apis": ["chat", "models"], "rpmLimit": 60},
+    "indexer": {"apis": ["embeddings"]},
+    "ops": {"admin": True},
+}
+KEY_DELIVERY = {"llmstack:index:ClientKeys", "random:index/randomPassword:RandomPassword"}
+
+
+def deploy(clients: dict[str, Any], seed: bytes = b"same-state") -> OfflineRun:
+    """The stack with the same random state (seed) as a previous `pulumi up` would have."""
+    return run_offline(run, stack="keys", config=namespaced({"models": TWO_MODELS, "clients": clients}), seed=seed)
+
+
+def keys_file(result: OfflineRun) -> dict[str, Any]:
+    uploads = reveal(result.named("gateway-client-keys-writer").inputs)["uploads"]
+    content: dict[str, Any] = json.loads(next(u["content"] for u in uploads if u["file"].endswith("clients.json")))
+    return content
+
+
+def changed(before: OfflineRun, after: OfflineRun) -> set[str]:
+    """Resources whose inputs differ, or that exist on one side only: what `pulumi up` would touch."""
+    old = {r.name: reveal(r.inputs) for r in before.resources}
+    new = {r.name: reveal(r.inputs) for r in after.resources}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_each_client_gets_its_own_key_and_config() -> None:
+    result = deploy(CLIENTS)
+    clients = result.outputs["clients"]
+    assert set(clients) == set(CLIENTS)
+    assert len({c["apiKey"] for c in clients.values()}) == 3
+    assert clients["editor"]["models"] == ["coder"]
+    assert clients["ops"]["models"] == ["small", "coder"]
+    continue_models = yaml.safe_load(clients["editor"]["continueConfig"])["models"]
+    assert [m["model"] for m in continue_models] == ["coder"]
+    assert f"Bearer {clients['editor']['apiKey']}" in clients["editor"]["curl"]
+    assert "clients" in result.secret_outputs
+
+
+def test_the_keys_file_holds_digests_and_permissions_never_keys() -> None:
+    result = deploy(CLIENTS)
+    entries = {entry["name"]: entry for entry in keys_file(result)["clients"]}
+    for name, client in result.outputs["clients"].items():
+        digest = hashlib.sha256(client["apiKey"].encode()).hexdigest()
+        assert [k["sha256"] for k in entries[name]["keys"]] == [digest]
+    assert entries["editor"]["models"] == ["coder"]
+    assert entries["editor"]["apis"] == ["chat", "models"]
+    assert entries["editor"]["rpm_limit"] == 60
+    assert entries["indexer"]["models"] == []  # LiteLLM: every model
+    assert entries["ops"]["admin"] is True
+
+
+def test_no_client_key_is_in_any_container_input() -> None:
+    result = deploy(CLIENTS)
+    keys = [c["apiKey"] for c in result.outputs["clients"].values()]
+    for container in result.of_type("docker:index/container:Container"):
+        text = json.dumps(reveal(container.inputs))
+        assert [k for k in keys if k in text] == [], container.name
+
+
+def test_adding_removing_and_changing_clients_touches_only_key_delivery() -> None:
+    before = deploy(CLIENTS)
+    variants = {
+        "added": {**CLIENTS, "tester": {}},
+        "removed": {k: v for k, v in CLIENTS.items() if k != "indexer"},
+        "narrowed": {**CLIENTS, "ops": {"admin": False, "apis": ["models"]}},
+    }
+    for label, clients in variants.items():
+        touched = changed(before, deploy(clients))
+        assert touched, label
+        kinds = {r.type for r in [*before.resources, *deploy(clients).resources] if r.name in touched}
+        assert kinds <= {*KEY_DELIVERY, "docker:index/container:Container"}, (label, kinds)
+        # The only container touched is the one-shot writer: LiteLLM, Ollama and nginx keep running.
+        assert {n for n in touched if n.endswith("-container")} == set(), (label, touched)
+
+
+def test_removing_a_client_revokes_its_key() -> None:
+    before = deploy(CLIENTS)
+    after = deploy({k: v for k, v in CLIENTS.items() if k != "indexer"})
+    revoked = hashlib.sha256(before.outputs["clients"]["indexer"]["apiKey"].encode()).hexdigest()
+    digests = [k["sha256"] for entry in keys_file(after)["clients"] for k in entry["keys"]]
+    assert revoked not in digests
+    assert "gateway-client-keys-indexer" not in {r.name for r in after.resources}
+    assert len(digests) == 2
+
+
+def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> None:
+    result = deploy(CLIENTS)
+    gateway = reveal(result.named("gateway-container").inputs)
+    uploads = {u["file"]: u["content"] for u in gateway["uploads"]}
+    config = yaml.safe_load(uploads["/etc/litellm/config.yaml"])
+    assert config["general_settings"]["custom_auth"] == "llmstack_auth.user_api_key_auth"
+    assert config["general_settings"]["custom_auth_run_common_checks"] is True
+    assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
+    assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
+    (mount,) = gateway["volumes"]
+    assert mount["readOnly"] is True
+    assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]
+    writer = reveal(result.named("gateway-client-keys-writer").inputs)
+    assert writer["networkMode"] == "none"
+    assert writer["volumes"][0]["volumeName"] == mount["volumeName"]
