@@ -18,7 +18,11 @@ from components.stack import BuiltStack
 
 
 def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[str, dict[str, Any]]]:
-    """Per client: its key, a Continue config, OpenAI SDK environment, extra headers and a curl test."""
+    """Per client: its key, a Continue config, OpenAI SDK environment, extra headers and a curl test.
+
+    Extra headers are what the edge in front needs besides the key: basic auth (the key then moves
+    to x-litellm-api-key) and, behind Cloudflare Access, the service token's headers.
+    """
     ca_file = f".config/llmstack/{settings.stack}-ca.pem" if stack.ca_certificate_pem is not None else None
     basic_auth = (
         pulumi.Output.concat(stack.basic_auth.user, ":", stack.basic_auth.password) if stack.basic_auth else None
@@ -26,7 +30,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
     allowed = {client.name: client.models or stack.model_names for client in settings.clients}
 
     def configs(values: list[Any]) -> dict[str, dict[str, Any]]:
-        credentials, *keys = values
+        credentials, access, *keys = values
         rendered = {}
         for (name, models), key in zip(allowed.items(), keys, strict=True):
             context = ClientContext(
@@ -36,6 +40,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
                 models=models,
                 ca_file_in_home=ca_file,
                 basic_auth=credentials,
+                extra_headers=tuple(sorted((access or {}).items())),
             )
             rendered[name] = {
                 "apiKey": key,
@@ -48,4 +53,4 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
         return rendered
 
     keys = [stack.client_keys[name] for name in allowed]
-    return pulumi.Output.secret(pulumi.Output.all(basic_auth, *keys).apply(configs))
+    return pulumi.Output.secret(pulumi.Output.all(basic_auth, stack.access_headers, *keys).apply(configs))

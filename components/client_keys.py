@@ -32,12 +32,17 @@ class ClientKeysArgs:
     """The clients that get a key."""
     writer_image: pulumi.Input[str]
     """Image of the one-shot writer (LiteLLM's: it has python3)."""
+    stack_epoch: str
+    """Stack-wide rotation epoch: a keeper of every key."""
 
 
 class ClientKeys(pulumi.ComponentResource):
     """One pulumi-random key per client, and the one-shot container that delivers their digests.
 
-    The keys volume holds only SHA-256 digests. LiteLLM mounts it read-only and its auth hook
+    A client's key resource is named after its epoch, so a new epoch issues a new key while the
+    previous generation's resource (and key) can stay in state for a grace window; the auth hook
+    stops accepting it at `previousValidUntil` by itself. The stack-wide epoch is a keeper of
+    every key. The keys volume holds only SHA-256 digests. LiteLLM mounts it read-only and its auth hook
     re-reads the file when it changes, so adding, removing or rotating a client replaces only the
     writer container: LiteLLM and Ollama keep running. The writer has no network at all.
     """
@@ -49,18 +54,25 @@ class ClientKeys(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClientKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.keys = {
-            client.name: pulumi.Output.secret(
-                pulumi.Output.concat(
-                    "sk-",
-                    random.RandomPassword(f"{name}-{client.name}", length=48, special=False, opts=child).result,
-                )
+
+        def key(client: ClientSpec, epoch: str) -> pulumi.Output[str]:
+            password = random.RandomPassword(
+                f"{name}-{client.name}-{epoch}",
+                length=48,
+                special=False,
+                keepers={"rotationEpoch": args.stack_epoch, "epoch": epoch},
+                opts=child,
             )
-            for client in args.clients
-        }
-        keys_file = pulumi.Output.all(*(self.keys[c.name] for c in args.clients)).apply(
-            lambda values: render_keys_file(
-                tuple(_entry(client, [str(key)]) for client, key in zip(args.clients, values, strict=True))
+            return pulumi.Output.secret(pulumi.Output.concat("sk-", password.result))
+
+        self.keys = {client.name: key(client, client.epoch) for client in args.clients}
+        previous = {c.name: key(c, c.previous_epoch) for c in args.clients if c.previous_epoch is not None}
+        keys_file = pulumi.Output.all(
+            current=pulumi.Output.all(*(self.keys[c.name] for c in args.clients)),
+            previous=pulumi.Output.all(*previous.values()),
+        ).apply(
+            lambda values: _render(
+                args.clients, values["current"], dict(zip(previous, values["previous"], strict=True))
             )
         )
         self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
@@ -93,12 +105,20 @@ class ClientKeys(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-def _entry(client: ClientSpec, keys: list[str]) -> ClientEntry:
-    return ClientEntry(
-        name=client.name,
-        models=client.models,
-        apis=client.apis,
-        rpm_limit=client.rpm_limit,
-        admin=client.admin,
-        keys=tuple(KeyDigest(sha256=key_digest(key)) for key in keys),
-    )
+def _render(clients: tuple[ClientSpec, ...], current: list[str], previous: dict[str, str]) -> str:
+    entries = []
+    for client, key in zip(clients, current, strict=True):
+        digests = [KeyDigest(sha256=key_digest(key))]
+        if client.name in previous:
+            digests.append(KeyDigest(sha256=key_digest(previous[client.name]), not_after=client.previous_valid_until))
+        entries.append(
+            ClientEntry(
+                name=client.name,
+                models=client.models,
+                apis=client.apis,
+                rpm_limit=client.rpm_limit,
+                admin=client.admin,
+                keys=tuple(digests),
+            )
+        )
+    return render_keys_file(tuple(entries))

@@ -52,7 +52,7 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         type="string",
         default="local",
         description="Who can reach the API: local (127.0.0.1 only), lan (an explicit host "
-        "address, allow-listed) or tunnel (Cloudflare Tunnel, not yet available).",
+        "address, allow-listed) or tunnel (the Internet through a Cloudflare Tunnel, no host port).",
     ),
     ConfigKey(
         name="listenAddress",
@@ -71,7 +71,8 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         type="string",
         default="",
         description="Name clients use in the endpoint URL and the certificate. Empty means "
-        "localhost in local mode and listenAddress in lan mode.",
+        "localhost in local mode and listenAddress in lan mode; in tunnel mode, required: the public "
+        "name in your Cloudflare zone.",
     ),
     ConfigKey(
         name="allowedCidrs",
@@ -177,6 +178,31 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Largest request body in MB (1-1024); larger gets 413.",
     ),
     ConfigKey(
+        name="rotationEpoch",
+        type="string",
+        default="0",
+        description="Change to rotate every generated secret at once (master key, client keys, "
+        "basic-auth password, tunnel secret): the emergency rotation, with no grace window.",
+    ),
+    ConfigKey(
+        name="masterKeyEpoch",
+        type="string",
+        default="0",
+        description="Change to rotate the master (admin) key; restarts LiteLLM (bounded downtime).",
+    ),
+    ConfigKey(
+        name="basicAuthEpoch",
+        type="string",
+        default="0",
+        description="Change to rotate the basic-auth password; restarts nginx.",
+    ),
+    ConfigKey(
+        name="tunnelSecretEpoch",
+        type="string",
+        default="0",
+        description="Change to rotate the Cloudflare tunnel secret (tunnel mode).",
+    ),
+    ConfigKey(
         name="generationTimeoutSeconds",
         type="integer",
         default=900,
@@ -207,6 +233,59 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Docker engine to deploy to, e.g. ssh://user@gpu-host. Empty uses the "
         "operator's default engine (DOCKER_HOST or the local socket).",
     ),
+    ConfigKey(
+        name="cloudflareAccountId",
+        type="string",
+        default="",
+        description="Tunnel mode: the Cloudflare account id (32 hex characters). The API token is "
+        "the provider's secret: pulumi config set --secret cloudflare:apiToken.",
+    ),
+    ConfigKey(
+        name="cloudflareZoneId",
+        type="string",
+        default="",
+        description="Tunnel mode: the id of the Cloudflare zone holding hostname (32 hex characters).",
+    ),
+    ConfigKey(
+        name="cloudflaredImage",
+        type="string",
+        default="cloudflare/cloudflared:2025.8.1",
+        description="Tunnel mode: cloudflared image, repository:tag, optionally @sha256:digest; never latest.",
+    ),
+    ConfigKey(
+        name="tunnelSubnet",
+        type="string",
+        default="10.231.53.0/28",
+        description="Tunnel mode: private IPv4 subnet (/16 to /28) of the network only cloudflared and "
+        "nginx share; cloudflared gets its second address, the one nginx trusts CF-Connecting-IP from.",
+    ),
+    ConfigKey(
+        name="cloudflaredMemoryMb",
+        type="integer",
+        default=256,
+        description="Tunnel mode: memory limit of the cloudflared container in MB.",
+    ),
+    ConfigKey(
+        name="accessEmails",
+        type="array",
+        default=(),
+        description="Tunnel mode: people Cloudflare Access lets through to the hostname after login. "
+        "Setting it (or accessServiceToken) puts an Access application in front.",
+    ),
+    ConfigKey(
+        name="accessServiceToken",
+        type="boolean",
+        default=False,
+        description="Tunnel mode: let API clients through Cloudflare Access with a generated service "
+        "token (CF-Access-Client-Id/-Secret headers, output accessHeaders).",
+    ),
+    ConfigKey(
+        name="cloudflareRateLimit",
+        type="integer",
+        default=0,
+        description="Tunnel mode: requests per 10 seconds one client IP may send to hostname, enforced "
+        "by a Cloudflare rate-limiting rule (0-100000); 0 adds no rule.",
+    ),
 )
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
@@ -223,8 +302,9 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
 STRUCTURED_KEYS: tuple[SecretKey, ...] = (
     SecretKey(
         name="clients",
-        description="API clients: a map of client name to {models, apis, rpmLimit, admin}; each "
-        "gets its own key. Set with `pulumi config set --path 'clients.<name>.models[0]' <model>`.",
+        description="API clients: a map of client name to {models, apis, rpmLimit, admin, epoch, "
+        "previousEpoch, previousValidUntil}; each gets its own key. Set with "
+        "`pulumi config set --path 'clients.<name>.models[0]' <model>`.",
     ),
 )
 """Keys whose values are maps: Pulumi's project schema cannot declare objects, so they are

@@ -1,8 +1,8 @@
-"""nginx: the TLS edge, the only container that publishes a port."""
+"""nginx: the TLS edge, the only container that publishes a port (none behind the tunnel)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
@@ -28,6 +28,18 @@ _HEALTH_PROBE = (
 
 
 @dataclass(frozen=True, kw_only=True)
+class PublishedPort:
+    """Where the edge's HTTPS port is published on the Docker host."""
+
+    address: str
+    """Host address the HTTPS port is published on."""
+    port: int
+    """Host port the HTTPS port is published on."""
+    network: docker.Network
+    """nginx's own network, the one its port is published from."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EdgeArgs:
     """Inputs of `Edge`."""
 
@@ -37,10 +49,6 @@ class EdgeArgs:
     """Pinned nginx image."""
     nginx: NginxContext
     """What the rendered nginx.conf contains."""
-    publish_address: str
-    """Host address the HTTPS port is published on."""
-    publish_port: int
-    """Host port the HTTPS port is published on."""
     certificate_pem: pulumi.Input[str]
     """Certificate chain served to clients."""
     private_key_pem: pulumi.Input[str]
@@ -49,8 +57,12 @@ class EdgeArgs:
     """Container limits."""
     gateway_network: docker.Network
     """Internal network shared with LiteLLM."""
-    publish_network: docker.Network
-    """nginx's own network, the one its port is published from."""
+    publish: PublishedPort | None
+    """The host port; None behind the tunnel, where nothing is published."""
+    tunnel_network: docker.Network | None = None
+    """In tunnel mode, the internal network shared with cloudflared only."""
+    basic_auth_keepers: dict[str, str] = field(default_factory=dict)
+    """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +74,14 @@ class BasicAuth:
 
 
 class Edge(pulumi.ComponentResource):
-    """The nginx container: HTTPS on `publish_address:publish_port` and nothing else.
+    """The nginx container: HTTPS on `publish.address:publish.port` (or to cloudflared only) and nothing else.
 
     It proxies only the OpenAI client routes to LiteLLM, re-resolving `litellm` through Docker's
     DNS so a replaced gateway is followed without a restart.
     """
 
     conf_text: str
+    container_name: str
     container: docker.Container
     basic_auth: BasicAuth | None
 
@@ -88,28 +101,34 @@ class Edge(pulumi.ComponentResource):
         ]
         self.basic_auth = None
         if args.nginx.basic_auth_file is not None:
-            self.basic_auth, htpasswd = self._basic_auth(name, child)
+            self.basic_auth, htpasswd = self._basic_auth(name, args.basic_auth_keepers, child)
             # Workers (user nginx) read it on every request; it holds a hash, not the password.
             uploads.append(
                 docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
             )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        networks = [args.gateway_network]
+        ports = None
+        if args.publish is not None:
+            networks.append(args.publish.network)
+            ports = [
+                docker.ContainerPortArgs(
+                    internal=args.nginx.listen_port, external=args.publish.port, ip=args.publish.address, protocol="tcp"
+                )
+            ]
+        if args.tunnel_network is not None:
+            networks.append(args.tunnel_network)
+        # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
+        self.container_name = f"{args.docker_prefix}-nginx"
         self.container = docker.Container(
             f"{name}-container",
-            name=f"{args.docker_prefix}-nginx",
+            name=self.container_name,
             image=image.image_id,
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
             uploads=uploads,
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=args.nginx.listen_port, external=args.publish_port, ip=args.publish_address, protocol="tcp"
-                )
-            ],
+            ports=ports,
             memory=args.limits.memory_mb,
-            networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name),
-                docker.ContainerNetworksAdvancedArgs(name=args.publish_network.name),
-            ],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period="10s"),
             restart=defaults.RESTART_POLICY,
             log_driver=defaults.LOG_DRIVER,
@@ -121,8 +140,12 @@ class Edge(pulumi.ComponentResource):
         )
         self.register_outputs({})
 
-    def _basic_auth(self, name: str, child: pulumi.ResourceOptions) -> tuple[BasicAuth, pulumi.Output[str]]:
-        password = random.RandomPassword(f"{name}-basic-auth-password", length=32, special=False, opts=child)
+    def _basic_auth(
+        self, name: str, keepers: dict[str, str], child: pulumi.ResourceOptions
+    ) -> tuple[BasicAuth, pulumi.Output[str]]:
+        password = random.RandomPassword(
+            f"{name}-basic-auth-password", length=32, special=False, keepers=keepers or None, opts=child
+        )
         # A salt kept in state makes the hash stable: no new hash, no nginx replacement, per update.
         salt = random.RandomString(f"{name}-basic-auth-salt", length=8, special=False, opts=child)
         htpasswd = pulumi.Output.all(password.result, salt.result).apply(

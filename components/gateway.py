@@ -18,7 +18,7 @@ from components.render.litellm import (
     LiteLLMContext,
     render_litellm_config,
 )
-from components.settings_model import ClientSpec, ContainerLimits, ImageRef
+from components.settings_model import ClientSpec, ContainerLimits, ImageRef, Rotation
 
 RESOURCE_TYPE = "llmstack:index:Gateway"
 GATEWAY_ALIAS = "litellm"
@@ -41,6 +41,8 @@ class GatewayArgs:
     """What the rendered LiteLLM config contains."""
     clients: tuple[ClientSpec, ...]
     """API clients, each given its own key."""
+    rotation: Rotation
+    """Epochs the keys follow."""
     limits: ContainerLimits
     """Container limits."""
     models_network: docker.Network
@@ -65,13 +67,24 @@ class Gateway(pulumi.ComponentResource):
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        key = random.RandomPassword(f"{name}-master-key", length=48, special=False, opts=child)
+        key = random.RandomPassword(
+            f"{name}-master-key",
+            length=48,
+            special=False,
+            keepers={"rotationEpoch": args.rotation.stack_epoch, "masterKeyEpoch": args.rotation.master_key_epoch},
+            opts=child,
+        )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
         self.config_text = render_litellm_config(args.config)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         keys = ClientKeys(
             f"{name}-client-keys",
-            ClientKeysArgs(docker_prefix=args.docker_prefix, clients=args.clients, writer_image=image.image_id),
+            ClientKeysArgs(
+                docker_prefix=args.docker_prefix,
+                clients=args.clients,
+                writer_image=image.image_id,
+                stack_epoch=args.rotation.stack_epoch,
+            ),
             opts=child,
         )
         self.client_keys = keys.keys

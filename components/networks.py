@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.settings_model import TunnelSubnet
+
 RESOURCE_TYPE = "llmstack:index:StackNetworks"
 
 
@@ -16,6 +18,8 @@ class StackNetworksArgs:
 
     docker_prefix: str
     """Prefix of Docker object names, so several stacks can share one engine."""
+    tunnel_subnet: TunnelSubnet | None = None
+    """In tunnel mode, the pinned subnet of the network cloudflared and nginx share."""
 
 
 class StackNetworks(pulumi.ComponentResource):
@@ -23,15 +27,20 @@ class StackNetworks(pulumi.ComponentResource):
 
     - `models` (internal): Ollama and LiteLLM. Nothing else can reach Ollama.
     - `gateway` (internal): LiteLLM and nginx.
-    - `publish`: nginx alone; the only network with a published port.
+    - `publish`: nginx alone; the only network with a published port (local and lan modes).
     - `model_egress`: Ollama alone; its way out for model pulls, shared with no container.
+    In tunnel mode `publish` gives way to two networks, so cloudflared reaches nginx and nothing else:
+    - `tunnel` (internal, pinned subnet): cloudflared, at a fixed address, and nginx.
+    - `tunnel_egress`: cloudflared alone; its way out to Cloudflare, shared with no container.
     Internal networks have no route off the host and cannot publish ports.
     """
 
     models: docker.Network
     gateway: docker.Network
-    publish: docker.Network
+    publish: docker.Network | None
     model_egress: docker.Network
+    tunnel: docker.Network | None
+    tunnel_egress: docker.Network | None
 
     def __init__(self, name: str, args: StackNetworksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -42,9 +51,13 @@ class StackNetworks(pulumi.ComponentResource):
         self.gateway = docker.Network(
             f"{name}-gateway", name=f"{args.docker_prefix}-gateway", driver="bridge", internal=True, opts=child
         )
-        self.publish = docker.Network(
-            f"{name}-publish", name=f"{args.docker_prefix}-publish", driver="bridge", internal=False, opts=child
-        )
+        self.publish = self.tunnel = self.tunnel_egress = None
+        if args.tunnel_subnet is None:
+            self.publish = docker.Network(
+                f"{name}-publish", name=f"{args.docker_prefix}-publish", driver="bridge", internal=False, opts=child
+            )
+        else:
+            self.tunnel, self.tunnel_egress = self._tunnel_networks(name, args.docker_prefix, args.tunnel_subnet)
         self.model_egress = docker.Network(
             f"{name}-model-egress",
             name=f"{args.docker_prefix}-model-egress",
@@ -53,3 +66,25 @@ class StackNetworks(pulumi.ComponentResource):
             opts=child,
         )
         self.register_outputs({})
+
+    def _tunnel_networks(self, name: str, prefix: str, subnet: TunnelSubnet) -> tuple[docker.Network, docker.Network]:
+        tunnel = docker.Network(
+            f"{name}-tunnel",
+            name=f"{prefix}-tunnel",
+            driver="bridge",
+            internal=True,
+            # Docker hands out addresses from the upper half only, so cloudflared's fixed one stays free.
+            ipam_configs=[
+                docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway, ip_range=subnet.dynamic_range)
+            ],
+            # A replacement with the same pinned subnet cannot exist next to the old network.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        egress = docker.Network(
+            f"{name}-tunnel-egress",
+            name=f"{prefix}-tunnel-egress",
+            driver="bridge",
+            internal=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return tunnel, egress

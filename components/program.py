@@ -23,3 +23,5 @@ def run() -> None:
     if stack.basic_auth:
         pulumi.export("basicAuthUser", stack.basic_auth.user)
         pulumi.export("basicAuthPassword", stack.basic_auth.password)
+    if stack.access_headers is not None:
+        pulumi.export("accessHeaders", stack.access_headers)

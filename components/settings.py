@@ -24,10 +24,12 @@ from components.settings_model import (
     Images,
     ModelSpec,
     RateLimit,
+    Rotation,
     Settings,
     TlsSource,
 )
 from components.settings_rules import ConfigErrors, RawConfig
+from components.settings_tunnel import parse_tunnel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +53,6 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     raw.reject_unknown_keys()
 
     exposure: Exposure = raw.choice("exposure", ("local", "lan", "tunnel"))
-    if exposure == "tunnel":
-        errors.add("exposure", "tunnel", "local or lan (the Cloudflare Tunnel mode is not built yet)")
     listen_address = _listen_address(raw, exposure, errors)
     allowed_cidrs = raw.cidr_list("allowedCidrs")
     if exposure == "lan" and not allowed_cidrs:
@@ -80,6 +80,12 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         ),
         tls_source=tls_source,
         clients=parse_clients(raw, tuple(m.name for m in models)),
+        rotation=Rotation(
+            stack_epoch=raw.epoch("rotationEpoch"),
+            master_key_epoch=raw.epoch("masterKeyEpoch"),
+            basic_auth_epoch=raw.epoch("basicAuthEpoch"),
+            tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
+        ),
         edge=EdgePolicy(
             tls_profile=raw.choice("tlsProfile", ("modern", "intermediate")),
             basic_auth=raw.boolean("basicAuth"),
@@ -98,12 +104,15 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
+        tunnel=parse_tunnel(raw, exposure, hostname),
     )
     errors.raise_if_any()
     return settings
 
 
 def _listen_address(raw: RawConfig, exposure: Exposure, errors: ConfigErrors) -> str:
+    if exposure == "tunnel":
+        return ""  # nothing is published; `parse_tunnel` refuses a set value
     value = raw.text("listenAddress")
     if exposure == "lan":
         if not value:

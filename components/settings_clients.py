@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from typing import Any
 
 from components.settings_model import API_FAMILIES, ApiFamily, ClientSpec
-from components.settings_rules import RawConfig
+from components.settings_rules import EPOCH, RawConfig
 
 _CLIENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-_FIELDS = ("models", "apis", "rpmLimit", "admin")
+_FIELDS = ("models", "apis", "rpmLimit", "admin", "epoch", "previousEpoch", "previousValidUntil")
 
 
 def parse_clients(raw: RawConfig, served_models: tuple[str, ...]) -> tuple[ClientSpec, ...]:
@@ -45,6 +46,7 @@ def _client(raw: RawConfig, name: str, spec: Any, served_models: tuple[str, ...]
         apis=_apis(raw, key, spec.get("apis")),
         rpm_limit=_rpm(raw, key, spec.get("rpmLimit")),
         admin=_admin(raw, key, spec.get("admin", False)),
+        **_epochs(raw, key, spec),
     )
 
 
@@ -83,3 +85,34 @@ def _admin(raw: RawConfig, key: str, value: Any) -> bool:
         raw.errors.add(f"{key}.admin", json.dumps(value), "true or false")
         return False
     return value
+
+
+def _epochs(raw: RawConfig, key: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The key generation, and the previous one kept for a grace window."""
+    epoch = str(spec.get("epoch", "0"))
+    previous = spec.get("previousEpoch")
+    until_text = spec.get("previousValidUntil")
+    for field, value in (("epoch", epoch), ("previousEpoch", previous)):
+        if value is not None and not EPOCH.match(str(value)):
+            raw.errors.add(f"{key}.{field}", str(value), "a label of letters, digits, . _ - (at most 32), e.g. 2026-11")
+    if previous is not None and str(previous) == epoch:
+        raw.errors.add(f"{key}.previousEpoch", str(previous), "a generation other than the current epoch")
+    if (previous is None) != (until_text is None):
+        raw.errors.add(f"{key}.previousValidUntil", str(until_text), "set together with previousEpoch")
+    until = None
+    if until_text is not None:
+        try:
+            parsed = datetime.datetime.fromisoformat(str(until_text).replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raw.errors.add(
+                f"{key}.previousValidUntil", str(until_text), "an ISO 8601 time with a zone, e.g. 2026-12-01T00:00:00Z"
+            )
+        else:
+            until = parsed.timestamp()
+    return {
+        "epoch": epoch,
+        "previous_epoch": None if previous is None else str(previous),
+        "previous_valid_until": until,
+    }

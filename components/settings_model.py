@@ -90,6 +90,26 @@ class ClientSpec:
     """Requests per minute LiteLLM allows this key; None: only the edge limits apply."""
     admin: bool
     """Whether the key may use LiteLLM's admin routes (where the edge lets them through)."""
+    epoch: str
+    """Key generation: changing it issues a new key (the resource is named after it)."""
+    previous_epoch: str | None
+    """A previous generation whose key stays valid until `previous_valid_until`."""
+    previous_valid_until: float | None
+    """Epoch seconds (UTC) until which the previous key is accepted."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rotation:
+    """Epochs that pulumi-random keepers follow: change one, `pulumi up` rotates that secret."""
+
+    stack_epoch: str
+    """Rotates every generated secret."""
+    master_key_epoch: str
+    """Rotates the master key."""
+    basic_auth_epoch: str
+    """Rotates the basic-auth password."""
+    tunnel_secret_epoch: str
+    """Rotates the tunnel secret."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +143,61 @@ class EdgePolicy:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TunnelSubnet:
+    """The pinned IPv4 subnet of the network only cloudflared and nginx share.
+
+    Pinned so the connector's address is known before Docker runs anything: nginx trusts the
+    real-client header from that one address.
+    """
+
+    cidr: str
+    """The network, e.g. `10.231.53.0/28`."""
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's own address: the first host address."""
+        return str(ipaddress.ip_network(self.cidr)[1])
+
+    @property
+    def connector(self) -> str:
+        """The fixed address of cloudflared: the second host address, outside the dynamic range."""
+        return str(ipaddress.ip_network(self.cidr)[2])
+
+    @property
+    def dynamic_range(self) -> str:
+        """Where Docker picks addresses for other containers (nginx): the upper half."""
+        _lower, upper = ipaddress.ip_network(self.cidr).subnets(prefixlen_diff=1)
+        return str(upper)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TunnelSettings:
+    """The Cloudflare side of `exposure: tunnel` (the API token is the provider's secret, not here)."""
+
+    account_id: str
+    """Cloudflare account id (32 hex characters)."""
+    zone_id: str
+    """Id of the Cloudflare zone that holds the public hostname."""
+    image: ImageRef
+    """Pinned cloudflared image."""
+    subnet: TunnelSubnet
+    """The network cloudflared and nginx share, with cloudflared's fixed address."""
+    limits: ContainerLimits
+    """Limits of the cloudflared container."""
+    access_emails: tuple[str, ...]
+    """People Cloudflare Access lets through (after they log in); empty: no people policy."""
+    access_service_token: bool
+    """Whether Access admits API clients carrying a generated service token."""
+    edge_rate_limit: int
+    """Requests per 10 s per client IP Cloudflare accepts for the hostname; 0: no edge rule."""
+
+    @property
+    def access(self) -> bool:
+        """Whether a Cloudflare Access application guards the hostname."""
+        return bool(self.access_emails) or self.access_service_token
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -150,6 +225,8 @@ class Settings:
     """What nginx enforces."""
     clients: tuple[ClientSpec, ...]
     """API clients, each with its own key, in name order."""
+    rotation: Rotation
+    """Secret-rotation epochs."""
     generation_timeout_seconds: int
     """How long one generation may take end to end."""
     ollama_limits: ContainerLimits
@@ -160,10 +237,15 @@ class Settings:
     """Limits of the nginx container."""
     docker_host: str
     """Docker engine address; empty means the operator's default engine."""
+    tunnel: TunnelSettings | None
+    """The Cloudflare Tunnel, in tunnel mode only."""
 
     @property
     def endpoint_url(self) -> str:
         """The OpenAI-compatible base URL clients use."""
+        if self.tunnel is not None:
+            # Clients reach Cloudflare's edge on 443; nginx publishes no port.
+            return f"https://{self.hostname}/v1"
         host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
         return f"https://{host}:{self.https_port}/v1"
 

@@ -23,6 +23,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _OLLAMA_TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+EPOCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _DOCKER_HOST = re.compile(r"^(unix|tcp|ssh|npipe)://\S+$")
 _MALICIOUS_LITELLM = ("1.82.7", "1.82.8")
 
@@ -189,6 +190,13 @@ class RawConfig:
                 "'client-name=ollama-tag', e.g. 'qwen2.5-0.5b=qwen2.5:0.5b' (name: lowercase letters, digits, . _ -)",
             )
         return ModelSpec(name=name, tag=tag)
+
+    def epoch(self, key: str) -> str:
+        """A rotation epoch: a short label such as 2026-11 (it becomes part of resource names)."""
+        value = self.text(key)
+        if not EPOCH.match(value):
+            self.errors.add(key, value, "a label of letters, digits, . _ - (at most 32), e.g. 2026-11")
+        return value
 
     def docker_host(self, key: str) -> str:
         """Empty, or a Docker engine URL."""

@@ -17,6 +17,7 @@ from components.edge import (
     BasicAuth,
     Edge,
     EdgeArgs,
+    PublishedPort,
 )
 from components.gateway import GATEWAY_ALIAS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
@@ -24,7 +25,7 @@ from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
-from components.settings_model import Settings
+from components.settings_model import Settings, TunnelSettings
 
 DOCKER_DNS = "127.0.0.11"
 
@@ -45,13 +46,18 @@ class BuiltStack:
     """CA clients must trust, when the certificate is self-signed."""
     basic_auth: BasicAuth | None
     """Edge basic-auth credentials, when basic auth is on."""
+    access_headers: pulumi.Output[dict[str, str]] | None
+    """Cloudflare Access service-token headers clients must send (secret), in tunnel mode with a token."""
 
 
 def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     """Declare every resource of the stack described by `settings`."""
     prefix = f"llmstack-{settings.stack}"
     opts = _engine_options(settings)
-    networks = StackNetworks("network", StackNetworksArgs(docker_prefix=prefix), opts)
+    tunnel = settings.tunnel
+    networks = StackNetworks(
+        "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
+    )
     ModelServer(
         "ollama",
         ModelServerArgs(
@@ -76,6 +82,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
                 generation_timeout_seconds=settings.generation_timeout_seconds,
             ),
             clients=settings.clients,
+            rotation=settings.rotation,
             limits=settings.litellm_limits,
             models_network=networks.models,
             gateway_network=networks.gateway,
@@ -99,23 +106,33 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             docker_prefix=prefix,
             image=settings.images.nginx,
             nginx=nginx_context(settings),
-            publish_address=settings.listen_address,
-            publish_port=settings.https_port,
             certificate_pem=certificate.certificate_pem,
             private_key_pem=certificate.private_key_pem,
             limits=settings.nginx_limits,
             gateway_network=networks.gateway,
-            publish_network=networks.publish,
+            publish=PublishedPort(address=settings.listen_address, port=settings.https_port, network=networks.publish)
+            if networks.publish
+            else None,
+            tunnel_network=networks.tunnel,
+            basic_auth_keepers={
+                "rotationEpoch": settings.rotation.stack_epoch,
+                "basicAuthEpoch": settings.rotation.basic_auth_epoch,
+            },
         ),
         opts,
     )
+    access_headers = None
+    if tunnel is not None:
+        access_headers = _tunnel(settings, tunnel, prefix, networks, edge, certificate, opts)
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         api_key=gateway.master_key,
         client_keys=gateway.client_keys,
         model_names=tuple(m.name for m in settings.models),
-        ca_certificate_pem=certificate.ca_certificate_pem,
+        # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
+        ca_certificate_pem=certificate.ca_certificate_pem if tunnel is None else None,
         basic_auth=edge.basic_auth,
+        access_headers=access_headers,
     )
 
 
@@ -138,7 +155,44 @@ def nginx_context(settings: Settings) -> NginxContext:
         connections_per_client=settings.edge.connections_per_client,
         generation_timeout_seconds=settings.generation_timeout_seconds,
         max_body_mb=settings.edge.max_body_mb,
+        # Behind the tunnel every connection comes from cloudflared: the client is in CF-Connecting-IP,
+        # believed from cloudflared's fixed address only.
+        trusted_proxy_cidrs=(f"{settings.tunnel.subnet.connector}/32",) if settings.tunnel else (),
     )
+
+
+def _tunnel(
+    settings: Settings,
+    tunnel: TunnelSettings,
+    prefix: str,
+    networks: StackNetworks,
+    edge: Edge,
+    certificate: EdgeCertificate,
+    opts: pulumi.ResourceOptions | None,
+) -> pulumi.Output[dict[str, str]] | None:
+    """The Cloudflare Tunnel to nginx; its Access service-token headers, if any."""
+    from components.tunnel import Tunnel, TunnelArgs  # imports pulumi_cloudflare: seconds, tunnel mode only
+
+    if networks.tunnel is None or networks.tunnel_egress is None:
+        raise ValueError("tunnel mode needs the tunnel networks")
+    built = Tunnel(
+        "tunnel",
+        TunnelArgs(
+            docker_prefix=prefix,
+            cloudflare=tunnel,
+            hostname=settings.hostname,
+            origin_url=f"https://{edge.container_name}:{HTTPS_PORT}",
+            origin_ca_pem=certificate.ca_certificate_pem,
+            tunnel_network=networks.tunnel,
+            egress_network=networks.tunnel_egress,
+            secret_keepers={
+                "rotationEpoch": settings.rotation.stack_epoch,
+                "tunnelSecretEpoch": settings.rotation.tunnel_secret_epoch,
+            },
+        ),
+        opts,
+    )
+    return built.access_headers
 
 
 def _engine_options(settings: Settings) -> pulumi.ResourceOptions | None:

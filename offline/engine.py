@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from offline.standins import STAND_INS
+from offline.standins import STAND_IN_INVOKES, STAND_INS
 
 PROJECT = "llmstack"
 SECRET_SIG = rpc._special_secret_sig  # noqa: SLF001 - the wire marker for secret values
@@ -82,18 +83,27 @@ class _StandInProviders(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = reveal(args.inputs)
         stand_in = STAND_INS.get(args.typ)
-        outputs = stand_in(inputs, self._random_for(args.name)) if stand_in else dict(inputs)
+        outputs = stand_in(inputs, self._random_for(args.name, inputs)) if stand_in else dict(inputs)
         return f"{args.name}-id", outputs
 
-    def _random_for(self, name: str) -> random.Random:
-        """Fresh system randomness; with a seed, the same values per resource name in every run."""
+    def _random_for(self, name: str, inputs: dict[str, Any]) -> random.Random:
+        """Fresh system randomness; with a seed, values that stand for a resource kept in state.
+
+        Seeded values depend on the resource's name and inputs: the same resource with the same
+        inputs (keepers included) keeps its value across runs, as in a real stack's state, and a
+        changed input gives a new value, as the provider's replacement does.
+        """
         if self._seed is None:
             return random.SystemRandom()
-        # A test hook: renders of different stack configs share e.g. the master key.
-        return random.Random(hashlib.sha256(self._seed + name.encode()).digest())  # noqa: S311
+        identity = self._seed + name.encode() + json.dumps(inputs, sort_keys=True, default=str).encode()
+        return random.Random(hashlib.sha256(identity).digest())  # noqa: S311
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        raise NotImplementedError(f"no offline stand-in for the invoke {args.token}")
+        stand_in = STAND_IN_INVOKES.get(args.token)
+        if stand_in is None:
+            raise NotImplementedError(f"no offline stand-in for the invoke {args.token}")
+        arguments = reveal(args.args)
+        return stand_in(arguments, self._random_for(args.token, arguments)), []
 
 
 class _RecordingMonitor(mocks.MockMonitor):

@@ -1,9 +1,10 @@
 """Stand-ins for the providers' generated values (test double: not the real providers).
 
-The Pulumi engine and the random/tls/docker provider plugins cannot run here. These functions
-produce what those providers would return for the inputs the program gives them: random strings
-of the requested length and alphabet, real ECDSA keys, and real X.509 certificates signed the way
-pulumi-tls signs them. Every value is freshly generated, so no real stack's secret is ever shown.
+The Pulumi engine and the random/tls/docker/cloudflare provider plugins cannot run here. These
+functions produce what those providers would return for the inputs the program gives them: random
+strings of the requested length and alphabet, real ECDSA keys, real X.509 certificates signed the
+way pulumi-tls signs them, and Cloudflare credentials shaped like the real ones (which no Cloudflare
+account accepts). Every value is freshly generated, so no real stack's secret is ever shown.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import json
 import random
 import string
 from collections.abc import Callable, Mapping
@@ -119,6 +121,27 @@ def _image_id(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Ou
     return {**inputs, "imageId": inputs["name"]}
 
 
+def access_service_token(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:
+    """cloudflare.ZeroTrustAccessServiceToken: a client id (`<32 hex>.access`) and a 64-hex secret."""
+    return {
+        **inputs,
+        "clientId": f"{rng.getrandbits(128):032x}.access",
+        "clientSecret": f"{rng.getrandbits(256):064x}",
+    }
+
+
+def stand_in_tunnel_token(args: Mapping[str, Any], rng: random.Random) -> Outputs:
+    """The connector-token lookup (getZeroTrustTunnelCloudflaredToken), as a stand-in.
+
+    Shaped like Cloudflare's token (base64 JSON of account tag, tunnel id and a secret), but its
+    secret is fresh randomness: no tunnel accepts it.
+    """
+    secret = base64.b64encode(rng.randbytes(32)).decode()
+    claims = {"a": args["accountId"], "t": args["tunnelId"], "s": secret}
+    token = base64.b64encode(json.dumps(claims).encode()).decode()
+    return {"accountId": args["accountId"], "tunnelId": args["tunnelId"], "token": token}
+
+
 STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "random:index/randomPassword:RandomPassword": random_password,
     "random:index/randomString:RandomString": random_password,
@@ -128,7 +151,13 @@ STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "tls:index/certRequest:CertRequest": cert_request,
     "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
     "docker:index/remoteImage:RemoteImage": _image_id,
+    "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken": access_service_token,
 }
+
+STAND_IN_INVOKES: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
+    "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken": stand_in_tunnel_token,
+}
+"""Provider functions (invokes) the program calls, by token."""
 
 
 def _load_key(pem: str) -> ec.EllipticCurvePrivateKey:

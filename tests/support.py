@@ -16,3 +16,12 @@ LAN = {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": ["19
 def namespaced(config: Mapping[str, object]) -> dict[str, str]:
     """Stack config as the engine passes it: namespaced keys, strings, lists as JSON."""
     return {f"llmstack:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+TUNNEL = {
+    "exposure": "tunnel",
+    "hostname": "llm.example.com",
+    "cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+    "cloudflareZoneId": "fedcba9876543210fedcba9876543210",
+}
+"""A tunnel-mode config with placeholder Cloudflare ids (rendered only: nothing talks to Cloudflare)."""

@@ -95,7 +95,7 @@ def test_removing_a_client_revokes_its_key() -> None:
     revoked = hashlib.sha256(before.outputs["clients"]["indexer"]["apiKey"].encode()).hexdigest()
     digests = [k["sha256"] for entry in keys_file(after)["clients"] for k in entry["keys"]]
     assert revoked not in digests
-    assert "gateway-client-keys-indexer" not in {r.name for r in after.resources}
+    assert "gateway-client-keys-indexer-0" not in {r.name for r in after.resources}
     assert len(digests) == 2
 
 

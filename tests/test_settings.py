@@ -9,6 +9,7 @@ import pytest
 from components.settings import parse_settings
 from components.settings_rules import SettingsError
 from offline.engine import OfflineRun, ProgramFailedError
+from tests.support import TUNNEL
 
 NO_SECRETS: frozenset[str] = frozenset()
 
@@ -29,7 +30,7 @@ def test_defaults_are_the_dev_stack() -> None:
 
 BAD_CONFIG = [
     pytest.param({"exposure": "public"}, "exposure", "'public'", "local or lan or tunnel", id="exposure-unknown"),
-    pytest.param({"exposure": "tunnel"}, "exposure", "'tunnel'", "not built yet", id="exposure-tunnel-not-yet"),
+    pytest.param({"exposure": "tunnel"}, "cloudflareAccountId", "''", "account id", id="tunnel-needs-account"),
     pytest.param({"httpsPort": "70000"}, "httpsPort", "'70000'", "from 1 to 65535", id="port-range"),
     pytest.param({"httpsPort": "https"}, "httpsPort", "'https'", "whole number", id="port-not-a-number"),
     pytest.param({"listenAddress": "0.0.0.0"}, "listenAddress", "'0.0.0.0'", "loopback", id="local-not-loopback"),  # noqa: S104
@@ -122,6 +123,47 @@ BAD_CONFIG = [
         "inside allowedCidrs",
         id="admin-outside-allowed",
     ),
+    pytest.param({"exposure": "tunnel"}, "cloudflareZoneId", "''", "zone (of hostname) id", id="tunnel-needs-zone"),
+    pytest.param({"exposure": "tunnel"}, "hostname", "''", "public DNS name", id="tunnel-needs-hostname"),
+    pytest.param({**TUNNEL, "hostname": "192.0.2.1"}, "hostname", "192.0.2.1", "public DNS name", id="tunnel-ip-host"),
+    pytest.param(
+        {**TUNNEL, "cloudflareAccountId": "acc-1"}, "cloudflareAccountId", "acc-1", "32 hex", id="tunnel-account-id"
+    ),
+    pytest.param(
+        {**TUNNEL, "tunnelSubnet": "8.8.8.0/28"},
+        "tunnelSubnet",
+        "8.8.8.0/28",
+        "private IPv4",
+        id="tunnel-subnet-public",
+    ),
+    pytest.param(
+        {**TUNNEL, "tunnelSubnet": "10.1.2.0/30"}, "tunnelSubnet", "10.1.2.0/30", "/16 to /28", id="tunnel-subnet-small"
+    ),
+    pytest.param(
+        {**TUNNEL, "accessEmails": '["nobody"]'}, "accessEmails", "nobody", "an email address", id="tunnel-email"
+    ),
+    pytest.param({**TUNNEL, "accessServiceToken": "yes"}, "accessServiceToken", "yes", "true or false", id="token"),
+    pytest.param(
+        {**TUNNEL, "cloudflareRateLimit": "-1"}, "cloudflareRateLimit", "-1", "from 0 to 100000", id="edge-rate-limit"
+    ),
+    pytest.param(
+        {**TUNNEL, "cloudflaredImage": "cloudflare/cloudflared:latest"},
+        "cloudflaredImage",
+        "latest",
+        "not latest",
+        id="cloudflared-latest",
+    ),
+    pytest.param(
+        {**TUNNEL, "listenAddress": "127.0.0.1"}, "listenAddress", "127.0.0.1", "no host port", id="tunnel-no-listen"
+    ),
+    pytest.param({**TUNNEL, "httpsPort": "443"}, "httpsPort", "443", "no host port", id="tunnel-no-port"),
+    pytest.param(
+        {"cloudflareZoneId": TUNNEL["cloudflareZoneId"]},
+        "cloudflareZoneId",
+        TUNNEL["cloudflareZoneId"],
+        "unless exposure is tunnel",
+        id="tunnel-key-in-local-mode",
+    ),
 ]
 
 
@@ -193,3 +235,28 @@ def test_clients_are_parsed_in_name_order_with_defaults() -> None:
     assert ops.admin
     assert zed.models == ("qwen2.5-0.5b",)
     assert zed.rpm_limit == 30
+
+
+def test_tunnel_mode_publishes_nothing_and_pins_the_connector_address() -> None:
+    settings = parse_settings(TUNNEL, stack="t", secret_keys=NO_SECRETS)
+    assert settings.endpoint_url == "https://llm.example.com/v1"
+    assert settings.listen_address == ""
+    assert settings.certificate_names == (("llm.example.com", "localhost"), ("127.0.0.1",))
+    tunnel = settings.tunnel
+    assert tunnel is not None
+    assert (tunnel.subnet.gateway, tunnel.subnet.connector) == ("10.231.53.1", "10.231.53.2")
+    assert tunnel.subnet.dynamic_range == "10.231.53.8/29", "Docker must never hand out the connector's address"
+    assert not tunnel.access
+    assert tunnel.edge_rate_limit == 0
+
+
+def test_other_modes_have_no_tunnel() -> None:
+    assert parse_settings({}, stack="t", secret_keys=NO_SECRETS).tunnel is None
+
+
+def test_missing_tunnel_config_names_every_key_at_once() -> None:
+    with pytest.raises(SettingsError) as error:
+        parse(exposure="tunnel")
+    message = str(error.value)
+    for key in ("cloudflareAccountId", "cloudflareZoneId", "hostname"):
+        assert f"llmstack:{key} " in message

@@ -125,7 +125,7 @@ def test_every_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
         assert key.startswith("sk-")
         assert len(key) - len("sk-") >= 32
     passwords = {r.name for r in any_mode.of_type("random:index/randomPassword:RandomPassword")}
-    assert passwords == {"gateway-master-key", "gateway-client-keys-editor", "gateway-client-keys-ops"}
+    assert passwords == {"gateway-master-key", "gateway-client-keys-editor-0", "gateway-client-keys-ops-0"}
 
 
 def test_master_key_reaches_litellm_only_as_a_secret_environment_variable(any_mode: OfflineRun) -> None:
@@ -216,7 +216,7 @@ def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Depl
     first = deploy(basicAuth="true", clients={"dev": {}})
     assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
         "gateway-master-key",
-        "gateway-client-keys-dev",
+        "gateway-client-keys-dev-0",
         "edge-basic-auth-password",
     }
     uploads = {u["file"]: u for u in reveal(first.named("edge-container").inputs)["uploads"]}

@@ -89,9 +89,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     if not client.get("admin") and route not in allowed:
         raise _refuse(403, f"This key may not call {route}.")
     digest = hashlib.sha256(presented.encode()).hexdigest()
+    # No `token`: there is no database row behind the key. `api_key` (the digest, never the key)
+    # is what LiteLLM's rate limiter counts by and what its error messages show.
     return UserAPIKeyAuth(
         api_key=digest,
-        token=digest,
         key_alias=client["name"],
         models=list(client["models"]),
         rpm_limit=client.get("rpm_limit"),

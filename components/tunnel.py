@@ -1,0 +1,254 @@
+"""The Cloudflare Tunnel: the public hostname, Cloudflare's side, and the cloudflared connector.
+
+Imported only when a stack runs in tunnel mode: `import pulumi_cloudflare` takes seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+import pulumi_docker as docker
+import pulumi_random as random
+
+from components import container_defaults as defaults
+from components.render.nginx import KEEPALIVE_SECONDS
+from components.settings_model import TunnelSettings
+
+RESOURCE_TYPE = "llmstack:index:Tunnel"
+METRICS_PORT = 20241
+"""cloudflared's metrics server (`/ready`, `/metrics`): on its tunnel-network address only."""
+ORIGIN_CA_FILE = "/etc/cloudflared/origin-ca.pem"
+SERVICE_TOKEN_LIFETIME = "8760h"  # noqa: S105 - a duration, not a secret
+"""Access service tokens expire after a year (the provider's default, made explicit)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TunnelArgs:
+    """Inputs of `Tunnel`."""
+
+    docker_prefix: str
+    """Prefix of Docker object names; also names the tunnel and the Access objects."""
+    cloudflare: TunnelSettings
+    """Account, zone, connector image and address, Access and edge rate limit."""
+    hostname: str
+    """The public hostname the tunnel serves."""
+    origin_url: str
+    """nginx as cloudflared reaches it on the tunnel network, e.g. `https://llmstack-prod-nginx:8443`."""
+    origin_ca_pem: pulumi.Input[str] | None
+    """CA that signed nginx's certificate; None: the connector's system roots (a provided certificate)."""
+    tunnel_network: docker.Network
+    """The internal network shared with nginx only (pinned subnet)."""
+    egress_network: docker.Network
+    """cloudflared's own network, its route out to Cloudflare."""
+    secret_keepers: dict[str, str] = field(default_factory=dict)
+    """Rotation epochs the tunnel secret follows (pulumi-random keepers)."""
+
+
+class Tunnel(pulumi.ComponentResource):
+    """A remotely managed Cloudflare Tunnel from `hostname` to nginx, and its connector container.
+
+    Cloudflare's edge takes every request for `hostname` (a proxied CNAME to the tunnel), optionally
+    behind Cloudflare Access and a rate-limiting rule, and sends it down the tunnel to cloudflared.
+    cloudflared dials out (no port is published) and can reach nginx and nothing else: it shares
+    only the internal tunnel network with nginx, at the fixed address nginx trusts `CF-Connecting-IP`
+    from. Its ingress sends `hostname` to nginx over TLS, verified, and answers 404 for anything else.
+    """
+
+    container: docker.Container
+    access_headers: pulumi.Output[dict[str, str]] | None
+
+    def __init__(self, name: str, args: TunnelArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(RESOURCE_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.cloudflare
+        secret = random.RandomBytes(f"{name}-secret", length=32, keepers=args.secret_keepers or None, opts=child)
+        tunnel = cloudflare.ZeroTrustTunnelCloudflared(
+            f"{name}-tunnel",
+            account_id=settings.account_id,
+            name=args.docker_prefix,
+            config_src="cloudflare",
+            tunnel_secret=secret.base64,
+            opts=child,
+        )
+        cloudflare.ZeroTrustTunnelCloudflaredConfig(
+            f"{name}-config",
+            account_id=settings.account_id,
+            tunnel_id=tunnel.id,
+            config=cloudflare.ZeroTrustTunnelCloudflaredConfigConfigArgs(
+                ingresses=[
+                    cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs(
+                        hostname=args.hostname,
+                        service=args.origin_url,
+                        origin_request=cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressOriginRequestArgs(
+                            # nginx's certificate names the public hostname, not its container name.
+                            origin_server_name=args.hostname,
+                            ca_pool=ORIGIN_CA_FILE if args.origin_ca_pem is not None else None,
+                            # Idle connections end on cloudflared's side first: no request meets a closing one.
+                            keep_alive_timeout=KEEPALIVE_SECONDS - 5,
+                        ),
+                    ),
+                    cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs(service="http_status:404"),
+                ]
+            ),
+            opts=child,
+        )
+        cloudflare.DnsRecord(
+            f"{name}-dns",
+            zone_id=settings.zone_id,
+            name=args.hostname,
+            type="CNAME",
+            content=pulumi.Output.concat(tunnel.id, ".cfargotunnel.com"),
+            proxied=True,
+            ttl=1,
+            comment=f"llmstack {args.docker_prefix}: Cloudflare Tunnel",
+            opts=child,
+        )
+        lookup = cloudflare.get_zero_trust_tunnel_cloudflared_token_output(
+            account_id=settings.account_id, tunnel_id=tunnel.id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        # The provider does not mark the connector token secret.
+        token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
+        self.container = self._connector(name, args, token, child)
+        self.access_headers = self._access(name, args, child) if settings.access else None
+        if settings.edge_rate_limit:
+            self._rate_limit(name, args, child)
+        self.register_outputs({})
+
+    def _connector(
+        self, name: str, args: TunnelArgs, token: pulumi.Output[str], child: pulumi.ResourceOptions
+    ) -> docker.Container:
+        settings = args.cloudflare
+        metrics = f"{settings.subnet.connector}:{METRICS_PORT}"
+        uploads = None
+        if args.origin_ca_pem is not None:
+            uploads = [docker.ContainerUploadArgs(file=ORIGIN_CA_FILE, content=args.origin_ca_pem, permissions="0444")]
+        image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
+        return docker.Container(
+            f"{name}-container",
+            name=f"{args.docker_prefix}-cloudflared",
+            image=image.image_id,
+            entrypoints=["cloudflared"],
+            command=["tunnel", "--no-autoupdate", "--metrics", metrics, "run"],
+            envs=[pulumi.Output.concat("TUNNEL_TOKEN=", token)],
+            uploads=uploads,
+            memory=settings.limits.memory_mb,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
+                docker.ContainerNetworksAdvancedArgs(
+                    name=args.tunnel_network.name, ipv4_address=settings.subnet.connector
+                ),
+            ],
+            # The image is distroless (no shell, no curl): cloudflared itself asks its /ready endpoint,
+            # which answers 200 once at least one connection to Cloudflare's edge is up.
+            healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", metrics, "ready"]),
+            restart=defaults.RESTART_POLICY,
+            log_driver=defaults.LOG_DRIVER,
+            log_opts=defaults.LOG_OPTS,
+            capabilities=defaults.capabilities(),
+            security_opts=defaults.SECURITY_OPTS,
+            opts=child,
+        )
+
+    def _access(
+        self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions
+    ) -> pulumi.Output[dict[str, str]] | None:
+        """An Access application for the hostname; the service token's headers when there is one."""
+        settings = args.cloudflare
+        policies: list[cloudflare.ZeroTrustAccessPolicy] = []
+        headers: pulumi.Output[dict[str, str]] | None = None
+        if settings.access_emails:
+            policies.append(
+                cloudflare.ZeroTrustAccessPolicy(
+                    f"{name}-access-people",
+                    account_id=settings.account_id,
+                    name=f"{args.docker_prefix}: people",
+                    decision="allow",
+                    includes=[
+                        cloudflare.ZeroTrustAccessPolicyIncludeArgs(
+                            email=cloudflare.ZeroTrustAccessPolicyIncludeEmailArgs(email=email)
+                        )
+                        for email in settings.access_emails
+                    ],
+                    opts=child,
+                )
+            )
+        if settings.access_service_token:
+            service_token = cloudflare.ZeroTrustAccessServiceToken(
+                f"{name}-access-token",
+                account_id=settings.account_id,
+                name=f"{args.docker_prefix}: API clients",
+                duration=SERVICE_TOKEN_LIFETIME,
+                opts=child,
+            )
+            policies.append(
+                cloudflare.ZeroTrustAccessPolicy(
+                    f"{name}-access-clients",
+                    account_id=settings.account_id,
+                    name=f"{args.docker_prefix}: API clients",
+                    # Service tokens are not identities: Access admits them with non_identity only.
+                    decision="non_identity",
+                    includes=[
+                        cloudflare.ZeroTrustAccessPolicyIncludeArgs(
+                            service_token=cloudflare.ZeroTrustAccessPolicyIncludeServiceTokenArgs(
+                                token_id=service_token.id
+                            )
+                        )
+                    ],
+                    opts=child,
+                )
+            )
+            headers = pulumi.Output.secret(
+                pulumi.Output.all(service_token.client_id, service_token.client_secret).apply(_access_headers)
+            )
+        cloudflare.ZeroTrustAccessApplication(
+            f"{name}-access",
+            account_id=settings.account_id,
+            name=f"llmstack {args.docker_prefix}",
+            type="self_hosted",
+            domain=args.hostname,
+            destinations=[cloudflare.ZeroTrustAccessApplicationDestinationArgs(type="public", uri=args.hostname)],
+            policies=[
+                cloudflare.ZeroTrustAccessApplicationPolicyArgs(id=policy.id, precedence=index)
+                for index, policy in enumerate(policies, start=1)
+            ],
+            # API clients get a 401 they can report, not a redirect to a login page.
+            service_auth401_redirect=settings.access_service_token,
+            session_duration="24h",
+            opts=child,
+        )
+        return headers
+
+    def _rate_limit(self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions) -> None:
+        """A rate-limiting rule at Cloudflare's edge, per client IP (the zone's http_ratelimit ruleset)."""
+        settings = args.cloudflare
+        cloudflare.Ruleset(
+            f"{name}-rate-limit",
+            zone_id=settings.zone_id,
+            kind="zone",
+            phase="http_ratelimit",
+            name=f"llmstack {args.docker_prefix}: rate limit",
+            rules=[
+                cloudflare.RulesetRuleArgs(
+                    action="block",
+                    expression=f'(http.host eq "{args.hostname}")',
+                    description=f"llmstack {args.docker_prefix}: {settings.edge_rate_limit} requests per 10 s per IP",
+                    # The values every plan accepts: 10 s period and timeout, counted per IP and data centre.
+                    ratelimit=cloudflare.RulesetRuleRatelimitArgs(
+                        characteristics=["cf.colo.id", "ip.src"],
+                        period=10,
+                        requests_per_period=settings.edge_rate_limit,
+                        mitigation_timeout=10,
+                    ),
+                )
+            ],
+            opts=child,
+        )
+
+
+def _access_headers(credentials: list[Any]) -> dict[str, str]:
+    """What a client sends to pass Access with the service token."""
+    client_id, client_secret = credentials
+    return {"CF-Access-Client-Id": str(client_id), "CF-Access-Client-Secret": str(client_secret)}
