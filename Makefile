@@ -59,6 +59,7 @@ audit: venv
 bench: venv
 	$(PYTHON) benchmarks/render_speed.py
 	$(PYTHON) -m tests.sandbox --script benchmarks/edge_latency.py
+	$(PYTHON) -m tests.sandbox --script benchmarks/gateway_latency.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:
