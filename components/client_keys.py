@@ -92,14 +92,8 @@ class ClientKeys(pulumi.ComponentResource):
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=WRITER_VOLUME_DIR)],
             network_mode="none",
-            attach=True,
-            must_run=False,
-            restart="no",
             memory=64,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
-            capabilities=defaults.capabilities(),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.one_shot(),
             opts=child,
         )
         self.register_outputs({})

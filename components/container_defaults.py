@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi_docker as docker
 
@@ -24,3 +25,30 @@ def healthcheck(test: Sequence[str], *, start_period: str = "30s") -> docker.Con
     return docker.ContainerHealthcheckArgs(
         tests=list(test), interval="15s", timeout="5s", retries=3, start_period=start_period
     )
+
+
+def long_running(*capabilities_needed: str) -> dict[str, Any]:
+    """Container arguments every serving container shares: restart, log rotation, least privilege."""
+    return {
+        "restart": RESTART_POLICY,
+        "log_driver": LOG_DRIVER,
+        "log_opts": LOG_OPTS,
+        "capabilities": capabilities(*capabilities_needed),
+        "security_opts": SECURITY_OPTS,
+    }
+
+
+def one_shot() -> dict[str, Any]:
+    """Container arguments of a job that runs to completion on `pulumi up` (pulls, key delivery).
+
+    The provider waits for it to exit and records its exit code; it is never restarted.
+    """
+    return {
+        "attach": True,
+        "must_run": False,
+        "restart": "no",
+        "log_driver": LOG_DRIVER,
+        "log_opts": LOG_OPTS,
+        "capabilities": capabilities(),
+        "security_opts": SECURITY_OPTS,
+    }

@@ -130,12 +130,8 @@ class Edge(pulumi.ComponentResource):
             memory=args.limits.memory_mb,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period="10s"),
-            restart=defaults.RESTART_POLICY,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
             # The master binds, reads the key and switches workers to the nginx user.
-            capabilities=defaults.capabilities("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.long_running("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
             opts=child,
         )
         self.register_outputs({})

@@ -126,11 +126,7 @@ class Gateway(pulumi.ComponentResource):
                 ],
                 start_period="60s",
             ),
-            restart=defaults.RESTART_POLICY,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
-            capabilities=defaults.capabilities(),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.long_running(),
             opts=child,
         )
         self.register_outputs({})

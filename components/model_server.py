@@ -73,11 +73,7 @@ class ModelServer(pulumi.ComponentResource):
             healthcheck=defaults.healthcheck(["CMD", "ollama", "list"]),
             wait=True,
             wait_timeout=180,
-            restart=defaults.RESTART_POLICY,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
-            capabilities=defaults.capabilities(),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.long_running(),
             opts=child,
         )
         pulls = [self._pull(name, args.docker_prefix, model, image, child) for model in args.models]
@@ -99,15 +95,9 @@ class ModelServer(pulumi.ComponentResource):
             command=["pull", model.tag],
             envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}"],
             network_mode=pulumi.Output.concat("container:", self.container.id),
-            attach=True,
             logs=True,
-            must_run=False,
-            restart="no",
             memory=256,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
-            capabilities=defaults.capabilities(),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.one_shot(),
             opts=child,
         )
         return pulumi.Output.all(puller.exit_code, puller.container_logs).apply(

@@ -144,11 +144,7 @@ class Tunnel(pulumi.ComponentResource):
             # The image is distroless (no shell, no curl): cloudflared itself asks its /ready endpoint,
             # which answers 200 once at least one connection to Cloudflare's edge is up.
             healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", metrics, "ready"]),
-            restart=defaults.RESTART_POLICY,
-            log_driver=defaults.LOG_DRIVER,
-            log_opts=defaults.LOG_OPTS,
-            capabilities=defaults.capabilities(),
-            security_opts=defaults.SECURITY_OPTS,
+            **defaults.long_running(),
             opts=child,
         )
 
