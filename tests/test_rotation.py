@@ -13,7 +13,7 @@ import pytest
 
 from components.program import run
 from offline.engine import OfflineRun, reveal, run_offline
-from tests.support import namespaced
+from tests.support import TUNNEL, namespaced
 
 BASE: dict[str, Any] = {
     "basicAuth": "true",
@@ -86,3 +86,16 @@ def test_the_stack_wide_epoch_rotates_every_secret_but_never_ollama(before: Offl
     assert after.outputs["masterKey"] != before.outputs["masterKey"]
     for name in BASE["clients"]:
         assert after.outputs["clients"][name]["apiKey"] != before.outputs["clients"][name]["apiKey"]
+
+
+def test_a_tunnel_secret_rotation_touches_the_tunnel_only() -> None:
+    def tunnel(**changes: Any) -> OfflineRun:
+        config = namespaced({**TUNNEL, "clients": {"editor": {}}, **changes})
+        return run_offline(run, stack="rot", config=config, seed=b"one-state")
+
+    before, after = tunnel(), tunnel(tunnelSecretEpoch="2026-12")
+    changed = touched(before, after)
+    assert "tunnel-secret" in changed
+    assert all(name.startswith("tunnel-") for name in changed), changed
+    assert SERVING.isdisjoint(changed)
+    assert NEVER.isdisjoint(changed)
