@@ -215,6 +215,20 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Memory limit of the Ollama container in MB (the model must fit).",
     ),
     ConfigKey(
+        name="ollamaNumParallel",
+        type="integer",
+        default=1,
+        description="Requests one loaded model serves at once (OLLAMA_NUM_PARALLEL, 1-64); more "
+        "needs more memory per model.",
+    ),
+    ConfigKey(
+        name="ollamaMaxQueue",
+        type="integer",
+        default=16,
+        description="Requests Ollama queues beyond those running (OLLAMA_MAX_QUEUE, 1-512); past it "
+        "clients get a fast 503 with Retry-After instead of an ever-longer wait.",
+    ),
+    ConfigKey(
         name="litellmMemoryMb",
         type="integer",
         default=2048,

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
-from components.settings_model import ContainerLimits, GpuRequest, ImageRef, ModelSpec
+from components.settings_model import Admission, ContainerLimits, GpuRequest, ImageRef, ModelSpec
 
 RESOURCE_TYPE = "llmstack:index:ModelServer"
 OLLAMA_ALIAS = "ollama"
@@ -30,6 +30,8 @@ class ModelServerArgs:
     """Models that must be present after `pulumi up`."""
     limits: ContainerLimits
     """Container limits."""
+    admission: Admission
+    """Concurrency and queue bound: past them Ollama answers 503 at once."""
     models_network: docker.Network
     """Internal network shared with LiteLLM only."""
     egress_network: docker.Network
@@ -62,7 +64,12 @@ class ModelServer(pulumi.ComponentResource):
             f"{name}-container",
             name=f"{args.docker_prefix}-ollama",
             image=image.image_id,
-            envs=[f"OLLAMA_HOST=0.0.0.0:{OLLAMA_PORT}"],
+            envs=[
+                f"OLLAMA_HOST=0.0.0.0:{OLLAMA_PORT}",
+                # Admission control: a bounded queue, so overload is a fast 503, not a pile-up.
+                f"OLLAMA_NUM_PARALLEL={args.admission.num_parallel}",
+                f"OLLAMA_MAX_QUEUE={args.admission.max_queue}",
+            ],
             gpus=args.gpus.docker_gpus,
             memory=args.limits.memory_mb,
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR)],

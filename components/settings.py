@@ -17,6 +17,7 @@ from pulumi.runtime import config as runtime_config
 from components.config_keys import NAMESPACE, SECRET_KEYS
 from components.settings_clients import parse_clients
 from components.settings_model import (
+    Admission,
     ContainerLimits,
     EdgePolicy,
     Exposure,
@@ -100,6 +101,9 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
             max_body_mb=raw.integer("maxBodyMb", 1, 1024),
         ),
         generation_timeout_seconds=raw.integer("generationTimeoutSeconds", 60, 86400),
+        admission=Admission(
+            num_parallel=raw.integer("ollamaNumParallel", 1, 64), max_queue=raw.integer("ollamaMaxQueue", 1, 512)
+        ),
         ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
         litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),

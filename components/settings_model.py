@@ -65,6 +65,16 @@ class GpuRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Admission:
+    """How much work Ollama takes on before it refuses more."""
+
+    num_parallel: int
+    """Requests served at once per loaded model."""
+    max_queue: int
+    """Requests waiting beyond those; more get 503."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContainerLimits:
     """Resource limits of one container."""
 
@@ -231,6 +241,8 @@ class Settings:
     """How long one generation may take end to end."""
     ollama_limits: ContainerLimits
     """Limits of the Ollama container."""
+    admission: Admission
+    """Ollama's concurrency and queue bound."""
     litellm_limits: ContainerLimits
     """Limits of the LiteLLM container."""
     nginx_limits: ContainerLimits

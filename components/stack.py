@@ -66,6 +66,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             gpus=settings.gpus,
             models=settings.models,
             limits=settings.ollama_limits,
+            admission=settings.admission,
             models_network=networks.models,
             egress_network=networks.model_egress,
         ),

@@ -144,6 +144,12 @@ def test_tls_private_key_is_uploaded_as_a_secret_readable_by_root_only(any_mode:
     assert "PRIVATE KEY" in key_upload["content"]
 
 
+def test_ollama_queue_is_bounded_for_admission_control(deploy: Deploy) -> None:
+    envs = containers(deploy(ollamaMaxQueue="4", ollamaNumParallel="2"))["ollama-container"]["envs"]
+    assert "OLLAMA_MAX_QUEUE=4" in envs
+    assert "OLLAMA_NUM_PARALLEL=2" in envs
+
+
 def test_gpus_are_requested_only_when_configured(deploy: Deploy) -> None:
     assert "gpus" not in containers(deploy(gpus="none"))["ollama-container"]
     assert containers(deploy(gpus="all"))["ollama-container"]["gpus"] == "all"

@@ -57,6 +57,8 @@ SECURITY_HEADERS = (
 
 RETRY_AFTER_SECONDS = 1
 """Rates are at least 1 r/s, so a refused client may retry after a second."""
+BUSY_RETRY_AFTER_SECONDS = 5
+"""Sent with 502 and 503 (gateway restarting, Ollama's queue full): try again shortly."""
 
 KEEPALIVE_SECONDS = 65
 """How long nginx keeps an idle client connection; a proxy in front must give up on it sooner."""
@@ -140,6 +142,7 @@ def render_nginx_conf(context: NginxContext) -> str:
         tls_ciphers=ciphers,
         security_headers=[(name, _quoted(value)) for name, value in SECURITY_HEADERS],
         retry_after=RETRY_AFTER_SECONDS,
+        busy_retry_after=BUSY_RETRY_AFTER_SECONDS,
         keepalive_seconds=KEEPALIVE_SECONDS,
         api_location="~ ^(" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
         admin_location="~ ^/$|^/(" + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES) + ")(/|$)",

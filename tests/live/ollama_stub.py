@@ -3,7 +3,8 @@
 Serves the slice of the Ollama API that LiteLLM's `ollama_chat/` provider uses, `POST /api/chat`
 (streamed NDJSON or `stream: false`), plus `GET /api/tags` and `GET /api/version`. Replies are
 fixed words, sent `chunk_delay` seconds apart when streamed, so tests can see whether the
-proxies in front pass each chunk on as it is produced.
+proxies in front pass each chunk on as it is produced. With `busy` set it answers chats as Ollama
+does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class OllamaStub:
     def __init__(self, address: str, port: int, models: tuple[str, ...], chunk_delay: float = 0.0) -> None:
         self.models = models
         self.chunk_delay = chunk_delay
+        self.busy = False
         self.requests: list[dict[str, Any]] = []
         handler = type("Handler", (_Handler,), {"stub": self})
         self._server = ThreadingHTTPServer((address, port), handler)
@@ -57,6 +59,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.stub.requests.append({"path": self.path, "body": body})
         if self.path != "/api/chat":
             self._json(404, {"error": f"stand-in does not serve {self.path}"})
+        elif self.stub.busy:
+            self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
         elif body.get("model") not in self.stub.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
         elif body.get("stream", True):

@@ -14,6 +14,7 @@ from tests.live.conftest import UNREACHABLE_ADDRESS, EdgeRunner, Rendered
 from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
 
 MODEL = "qwen2.5-0.5b"
+CHAT_BODY = {"messages": [{"role": "user", "content": "hi"}]}
 
 
 def openai_client(stack: Rendered, api_key: str, default_headers: dict[str, str] | None = None) -> openai.OpenAI:
@@ -122,3 +123,27 @@ def test_tls_1_2_is_refused_by_the_default_profile(edge: Rendered) -> None:
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(httpx.ConnectError), httpx.Client(verify=context) as old_client:
         old_client.get(edge.origin + "/healthz")
+
+
+def test_an_overloaded_ollama_gives_a_fast_503_with_retry_after(edge: Rendered, ollama: OllamaStub) -> None:
+    # The stand-in answers as Ollama does when its OLLAMA_MAX_QUEUE is full.
+    key = {"Authorization": f"Bearer {edge.outputs['clients']['dev']['apiKey']}"}
+    before = len(ollama.requests)
+    ollama.busy = True
+    try:
+        with edge.client() as https:
+            response = https.post("/v1/chat/completions", headers=key, json={"model": MODEL, **CHAT_BODY})
+    finally:
+        ollama.busy = False
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "server busy" in response.json()["error"]["message"]
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert len(ollama.requests) == before + 1, "no retries pile more work onto a full queue"
+
+
+def test_successful_responses_carry_no_retry_after(edge: Rendered) -> None:
+    with edge.client() as https:
+        response = https.get("/v1/models", headers={"Authorization": f"Bearer {edge.outputs['masterKey']}"})
+    assert response.status_code == 200
+    assert "retry-after" not in response.headers
