@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze up test lint pytest render audit bench lock clean
+.PHONY: venv venv-sslyze up test lint pytest render audit bench lock clean docker-up docker-down test-docker
 
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes
 
@@ -48,6 +48,20 @@ lint: venv
 # the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
 pytest: venv venv-sslyze
 	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
+
+# Docker tier (root): Debian's docker.io started by hand (no systemd), stopped by its PID; docker-down
+# also undoes what dockerd leaves behind (iptables rules, bridges, ip_forward).
+docker-up:
+	tests/docker/engine.sh install
+	tests/docker/engine.sh up
+
+docker-down:
+	tests/docker/engine.sh down
+
+# The rendered stack on that engine, stand-in images built offline. Runs outside the sandbox: the
+# tests reach the stack through ports published on 127.0.0.1 in the host's network namespace.
+test-docker: venv
+	$(PYTHON) -m pytest tests/docker $(PYTEST_ARGS)
 
 render: venv
 	$(PYTHON) -m offline.render --stack $(STACK) --out $(OUT)

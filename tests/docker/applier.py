@@ -1,0 +1,455 @@
+"""Applies a program's registrations to a real Docker engine, as `pulumi up` would.
+
+Test double: it stands in for the Pulumi engine and the pulumi-docker provider, which cannot run
+here. It takes exactly what the program registered (`offline.engine.run_offline`: type, name, wire inputs,
+options) and does what `pulumi up` with the docker provider does, through the Engine API on the local
+socket, in the provider's order: networks and volumes, image lookups, then containers in dependency
+order — create (every mapped option), connect the additional networks (aliases, fixed addresses),
+upload files with their modes before start, start; `attach` containers run to completion and a
+non-zero exit fails the apply; `wait` containers are waited for healthy. Changes are applied as the
+provider applies them: `restart`/`memory` in place, any other container input by delete-then-create.
+
+It never second-guesses the program: an input it cannot map is a failure, never a silent skip. There
+is no registry: `RemoteImage` must already be present (the stand-in images, `tests/docker/images.py`),
+and a GPU request fails (there is no GPU here).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import socket
+import tarfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from offline.engine import OfflineRun, Registration, reveal
+
+SOCKET = "/var/run/docker.sock"
+API = "http://docker/v1.41"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+CONTAINER = "docker:index/container:Container"
+TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+REMOTE_CONFIG_FILE = "/etc/cloudflared/standin-remote-config.json"
+"""Where the cloudflared stand-in finds its tunnel's remotely managed ingress (see `_remote_config`)."""
+PROVIDER_DEFAULT_IP = "0.0.0.0"  # noqa: S104 - what the provider publishes on when `ip` is unset
+IN_PLACE = frozenset({"restart", "memory"})
+"""Container inputs the provider updates without replacing the container."""
+_CONTAINER_KEYS = frozenset(
+    {
+        "name",
+        "image",
+        "envs",
+        "command",
+        "entrypoints",
+        "ports",
+        "networksAdvanced",
+        "networkMode",
+        "volumes",
+        "uploads",
+        "healthcheck",
+        "memory",
+        "capabilities",
+        "securityOpts",
+        "logDriver",
+        "logOpts",
+        "restart",
+        "attach",
+        "mustRun",
+        "logs",
+        "wait",
+        "waitTimeout",
+        "gpus",
+        "start",
+    }
+)
+
+
+class ApplyError(Exception):
+    """The engine refused something, or an input has no mapping here."""
+
+
+def engine_available(path: str = SOCKET) -> str | None:
+    """The engine's version when one answers on the socket at `path`, else None."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+            connection.settimeout(3)
+            connection.connect(path)
+            connection.sendall(b"GET /v1.41/version HTTP/1.0\r\nHost: docker\r\n\r\n")
+            response = b""
+            while chunk := connection.recv(65536):
+                response += chunk
+        return str(json.loads(response.split(b"\r\n\r\n", 1)[1])["Version"])
+    except (OSError, KeyError, IndexError, ValueError):
+        return None
+
+
+def _duration_ns(text: str) -> int:
+    """A Go duration ("15s", "1m30s", "500ms") in nanoseconds."""
+    units = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ApplyError(f"cannot parse duration {text!r}")
+    return int(sum(float(n) * units[u] for n, u in parts))
+
+
+@dataclass
+class Applier:
+    """One stack's resources on the local engine; `ids` maps container resource names to Docker ids."""
+
+    log: Callable[[str], None] = print
+    ids: dict[str, str] = field(default_factory=dict)
+    applied: OfflineRun | None = None
+
+    def __post_init__(self) -> None:
+        self._tunnels: dict[str, Any] = {}
+        self._http = httpx.Client(transport=httpx.HTTPTransport(uds=SOCKET), timeout=httpx.Timeout(30, read=None))
+
+    # --- Engine API -------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, ok: Iterable[int] = (200, 201, 204), **kwargs: Any) -> Any:
+        response = self._http.request(method, f"{API}{path}", **kwargs)
+        if response.status_code not in tuple(ok):
+            raise ApplyError(f"{method} {path}: {response.status_code} {response.text.strip()}")
+        return response.json() if response.headers.get("content-type", "").startswith("application/json") else None
+
+    def inspect(self, resource: str) -> dict[str, Any]:
+        """`docker inspect` of a container resource."""
+        result: dict[str, Any] = self._call("GET", f"/containers/{self.ids[resource]}/json")
+        return result
+
+    def logs(self, resource: str) -> str:
+        """Stdout and stderr of a container resource (the multiplexed stream, demultiplexed)."""
+        raw = self._http.get(f"{API}/containers/{self.ids[resource]}/logs?stdout=1&stderr=1&tail=200").content
+        out, offset = [], 0
+        while offset + 8 <= len(raw):
+            size = int.from_bytes(raw[offset + 4 : offset + 8], "big")
+            out.append(raw[offset + 8 : offset + 8 + size].decode(errors="replace"))
+            offset += 8 + size
+        return "".join(out)
+
+    # --- apply / update / destroy -----------------------------------------------------------
+    def apply(self, run: OfflineRun) -> None:
+        """Create every resource of `run` (a fresh stack)."""
+        self._tunnels = _tunnel_configs(run)
+        for registration in _in_dependency_order(run.resources):
+            self._create(registration)
+        self.applied = run
+
+    def update(self, run: OfflineRun) -> list[str]:
+        """Apply what changed since the last apply/update, as `pulumi up` would; returns what was replaced."""
+        if self.applied is None:
+            raise ApplyError("nothing applied yet")
+        before = {r.name: r for r in self.applied.resources}
+        self._tunnels = _tunnel_configs(run)
+        replaced = []
+        for registration in _in_dependency_order(run.resources):
+            old = before.get(registration.name)
+            if old is None:
+                self._create(registration)
+                continue
+            if reveal(old.inputs) == reveal(registration.inputs):
+                continue
+            if registration.type not in (CONTAINER, IMAGE) and registration.type.startswith("docker:"):
+                raise ApplyError(f"{registration.name}: replacing a {registration.type} is not supported here")
+            if registration.type != CONTAINER:
+                continue
+            changed = {
+                k for k in {*old.inputs, *registration.inputs} if old.inputs.get(k) != registration.inputs.get(k)
+            }
+            if changed <= IN_PLACE:
+                self._update_in_place(registration)
+            else:
+                self.log(f"apply: replace {registration.name} (changed: {', '.join(sorted(changed))})")
+                self.delete_container(registration.name)
+                self._create(registration)
+                replaced.append(registration.name)
+        removed = set(before) - {r.name for r in run.resources}
+        for name in removed:
+            if before[name].type == CONTAINER:
+                self.delete_container(name)
+        self.applied = run
+        return replaced
+
+    def replace(self, name: str) -> None:
+        """Replace one container resource the provider's way: delete, then create and start."""
+        if self.applied is None:
+            raise ApplyError("nothing applied yet")
+        self.delete_container(name)
+        self._create(self.applied.named(name))
+
+    def destroy(self, run: OfflineRun | None = None) -> None:
+        """Remove every container, volume and network of `run` (default: the last applied), by name.
+
+        Test cleanup, not `pulumi destroy`: protected volumes go too, and leftovers of an earlier,
+        interrupted session are removed the same way.
+        """
+        run = run or self.applied
+        if run is None:
+            return
+        for registration in reversed(_in_dependency_order(run.resources)):
+            inputs = reveal(registration.inputs)
+            if registration.type == CONTAINER:
+                self.ids.pop(registration.name, None)
+                self._call("DELETE", f"/containers/{inputs['name']}?force=1&v=1", ok=(204, 404))
+            elif registration.type == VOLUME:
+                self._call("DELETE", f"/volumes/{inputs['name']}", ok=(204, 404))
+            elif registration.type == NETWORK:
+                self._call("DELETE", f"/networks/{inputs['name']}", ok=(204, 404))
+        self.applied = None
+
+    def close(self) -> None:
+        """Close the connection to the engine."""
+        self._http.close()
+
+    def delete_container(self, name: str) -> None:
+        """What the provider's delete does: force-remove (SIGKILL) unless a grace period is set."""
+        container_id = self.ids.pop(name)
+        self._call("DELETE", f"/containers/{container_id}?force=1&v=1", ok=(204, 404))
+
+    # --- per type ---------------------------------------------------------------------------
+    def _create(self, registration: Registration) -> None:
+        inputs = reveal(registration.inputs)
+        if registration.type == NETWORK:
+            self._network(registration.name, inputs)
+        elif registration.type == VOLUME:
+            _only(registration.name, inputs, {"name", "driver", "driverOpts", "labels"})
+            self._call(
+                "POST", "/volumes/create", json={"Name": inputs["name"], "Driver": inputs.get("driver", "local")}
+            )
+        elif registration.type == IMAGE:
+            reference = inputs["name"]
+            if not self._image_present(reference):
+                raise ApplyError(
+                    f"{registration.name}: image {reference} is not on the engine and there is no registry "
+                    "here: build the stand-ins (python -m tests.docker.images)"
+                )
+        elif registration.type == CONTAINER:
+            self._container(registration.name, inputs)
+        elif registration.type.startswith("docker:"):
+            raise ApplyError(f"{registration.name}: no mapping for {registration.type}")
+
+    def _image_present(self, reference: str) -> bool:
+        return self._http.get(f"{API}/images/{reference}/json").status_code == 200
+
+    def _network(self, name: str, inputs: dict[str, Any]) -> None:
+        _only(name, inputs, {"name", "driver", "internal", "ipamConfigs", "attachable", "options"})
+        ipam = [
+            {
+                k: v
+                for k, v in {
+                    "Subnet": c.get("subnet"),
+                    "Gateway": c.get("gateway"),
+                    "IPRange": c.get("ipRange"),
+                }.items()
+                if v
+            }
+            for c in inputs.get("ipamConfigs") or []
+        ]
+        self._call(
+            "POST",
+            "/networks/create",
+            json={
+                "Name": inputs["name"],
+                "Driver": inputs.get("driver", "bridge"),
+                "Internal": bool(inputs.get("internal", False)),
+                "Attachable": bool(inputs.get("attachable", False)),
+                "Options": inputs.get("options") or {},
+                "IPAM": {"Driver": "default", "Config": ipam},
+                "CheckDuplicate": True,
+            },
+        )
+
+    def _container(self, name: str, inputs: dict[str, Any]) -> None:
+        _only(name, inputs, _CONTAINER_KEYS)
+        gpus = inputs.get("gpus")
+        if gpus not in (None, "", "none"):
+            raise ApplyError(
+                f"{name}: gpus={gpus!r} needs a GPU and the NVIDIA container toolkit; this engine has neither"
+            )
+        host: dict[str, Any] = {
+            "RestartPolicy": {"Name": inputs.get("restart", "no")},
+            "SecurityOpt": inputs.get("securityOpts") or None,
+            "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
+            "CapAdd": (inputs.get("capabilities") or {}).get("adds"),
+            "CapDrop": (inputs.get("capabilities") or {}).get("drops"),
+            "Binds": [_bind(name, v) for v in inputs.get("volumes") or []] or None,
+        }
+        if "memory" in inputs:
+            host["Memory"] = int(inputs["memory"]) * 1024 * 1024
+        exposed: dict[str, dict[str, Any]] = {}
+        bindings: dict[str, list[dict[str, str]]] = {}
+        for port in inputs.get("ports") or []:
+            key = f"{int(port['internal'])}/{port.get('protocol', 'tcp')}"
+            exposed[key] = {}
+            bindings.setdefault(key, []).append(
+                {"HostIp": port.get("ip", PROVIDER_DEFAULT_IP), "HostPort": str(int(port["external"]))}
+            )
+        host["PortBindings"] = bindings or None
+        networks = inputs.get("networksAdvanced") or []
+        endpoints: dict[str, Any] = {}
+        if networks:
+            host["NetworkMode"] = networks[0]["name"]
+            endpoints = {networks[0]["name"]: _endpoint(networks[0])}
+        elif "networkMode" in inputs:
+            host["NetworkMode"] = self._network_mode(name, inputs["networkMode"])
+        config: dict[str, Any] = {
+            "Image": inputs["image"],
+            "Env": inputs.get("envs") or [],
+            "Cmd": inputs.get("command"),
+            "Entrypoint": inputs.get("entrypoints"),
+            "ExposedPorts": exposed or None,
+            "Healthcheck": _healthcheck(inputs.get("healthcheck")),
+            "HostConfig": host,
+            "NetworkingConfig": {"EndpointsConfig": endpoints},
+        }
+        container = self._call("POST", f"/containers/create?name={inputs['name']}", json=config)
+        self.ids[name] = container_id = container["Id"]
+        for network in networks[1:]:
+            self._call(
+                "POST",
+                f"/networks/{network['name']}/connect",
+                json={"Container": container_id, "EndpointConfig": _endpoint(network)},
+            )
+        uploads = [*(inputs.get("uploads") or []), *self._remote_config(inputs)]
+        if uploads:
+            self._call("PUT", f"/containers/{container_id}/archive?path=/", content=_upload_tar(name, uploads))
+        if not inputs.get("start", True):
+            return
+        self._call("POST", f"/containers/{container_id}/start")
+        if inputs.get("attach"):
+            status = self._call("POST", f"/containers/{container_id}/wait", json=None)
+            if status["StatusCode"] != 0:
+                raise ApplyError(f"{name} exited with {status['StatusCode']}:\n{self.logs(name)}")
+            self.log(f"apply: {name} ran to completion (exit 0)")
+        elif inputs.get("wait"):
+            self.wait_healthy(name, float(inputs.get("waitTimeout", 60)))
+
+    def wait_healthy(self, name: str, timeout: float) -> float:
+        """Wait until the container's own healthcheck says healthy; returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            state = self.inspect(name)["State"]
+            if not state["Running"]:
+                raise ApplyError(f"{name} stopped (exit {state['ExitCode']}):\n{self.logs(name)}")
+            if state.get("Health", {}).get("Status") == "healthy":
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise ApplyError(f"{name} not healthy after {timeout} s:\n{self.logs(name)}")
+
+    def _remote_config(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """Cloudflare's side of a tunnel, for a connector container (one with TUNNEL_TOKEN).
+
+        With `config_src="cloudflare"` the real cloudflared fetches its ingress from Cloudflare's API
+        with its token. There is no Cloudflare here: the program's `ZeroTrustTunnelCloudflaredConfig`
+        for the token's tunnel is delivered as a file the stand-in reads (the only file this applier
+        adds to a container, and only to a tunnel connector).
+        """
+        tokens = [e.split("=", 1)[1] for e in inputs.get("envs") or [] if e.startswith("TUNNEL_TOKEN=")]
+        if not tokens:
+            return []
+        tunnel = json.loads(base64.b64decode(tokens[0]))["t"]
+        if tunnel not in self._tunnels:
+            raise ApplyError(f"{inputs['name']}: no tunnel configuration registered for tunnel {tunnel}")
+        content = json.dumps({tunnel: self._tunnels[tunnel]})
+        return [{"file": REMOTE_CONFIG_FILE, "content": content, "permissions": "0444"}]
+
+    def _network_mode(self, name: str, mode: str) -> str:
+        if not mode.startswith("container:"):
+            return mode
+        # The program passes another container's resource id (the mocks' `<resource>-id`).
+        target = mode.removeprefix("container:").removesuffix("-id")
+        if target not in self.ids:
+            raise ApplyError(f"{name}: networkMode {mode!r} names no container applied here")
+        return f"container:{self.ids[target]}"
+
+    def _update_in_place(self, registration: Registration) -> None:
+        inputs = reveal(registration.inputs)
+        update: dict[str, Any] = {"RestartPolicy": {"Name": inputs.get("restart", "no")}}
+        if "memory" in inputs:
+            update["Memory"] = int(inputs["memory"]) * 1024 * 1024
+        self._call("POST", f"/containers/{self.ids[registration.name]}/update", json=update)
+
+
+def _tunnel_configs(run: OfflineRun) -> dict[str, Any]:
+    """Tunnel id → remotely managed config, from the program's Cloudflare resources."""
+    return {reveal(r.inputs)["tunnelId"]: reveal(r.inputs)["config"] for r in run.of_type(TUNNEL_CONFIG)}
+
+
+def _only(name: str, inputs: dict[str, Any], known: set[str] | frozenset[str]) -> None:
+    unknown = set(inputs) - set(known)
+    if unknown:
+        raise ApplyError(f"{name}: no mapping for input(s) {sorted(unknown)}")
+
+
+def _bind(name: str, volume: dict[str, Any]) -> str:
+    _only(name, volume, {"volumeName", "hostPath", "containerPath", "readOnly"})
+    source = volume.get("volumeName") or volume.get("hostPath")
+    if not source:
+        raise ApplyError(f"{name}: volume without a source: {volume}")
+    return f"{source}:{volume['containerPath']}" + (":ro" if volume.get("readOnly") else "")
+
+
+def _endpoint(network: dict[str, Any]) -> dict[str, Any]:
+    endpoint: dict[str, Any] = {"Aliases": network.get("aliases") or []}
+    if network.get("ipv4Address"):
+        endpoint["IPAMConfig"] = {"IPv4Address": network["ipv4Address"]}
+    return endpoint
+
+
+def _healthcheck(check: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not check:
+        return None
+    return {
+        "Test": check["tests"],
+        "Interval": _duration_ns(check.get("interval", "0s")),
+        "Timeout": _duration_ns(check.get("timeout", "0s")),
+        "StartPeriod": _duration_ns(check.get("startPeriod", "0s")),
+        "Retries": int(check.get("retries", 0)),
+    }
+
+
+def _upload_tar(name: str, uploads: list[dict[str, Any]]) -> bytes:
+    """One tar of the uploads, each at its absolute path with its mode, as the provider builds it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for upload in uploads:
+            _only(name, upload, {"file", "content", "contentBase64", "permissions", "executable", "source"})
+            if "content" in upload:
+                data = str(upload["content"]).encode()
+            elif "contentBase64" in upload:
+                data = base64.b64decode(upload["contentBase64"])
+            else:
+                raise ApplyError(f"{name}: upload {upload.get('file')} has no content")
+            mode = int(upload.get("permissions") or ("0744" if upload.get("executable") else "0644"), 8)
+            info = tarfile.TarInfo(upload["file"])
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _in_dependency_order(resources: list[Registration]) -> list[Registration]:
+    """Registration order, each resource after what it depends on (as the engine schedules creates)."""
+    by_name = {r.name: r for r in resources}
+    ordered: list[Registration] = []
+    seen: set[str] = set()
+
+    def visit(registration: Registration) -> None:
+        if registration.name in seen:
+            return
+        seen.add(registration.name)
+        for dependency in registration.options.get("dependsOn") or []:
+            if dependency in by_name:
+                visit(by_name[dependency])
+        ordered.append(registration)
+
+    for registration in resources:
+        visit(registration)
+    return ordered

@@ -1,0 +1,204 @@
+"""Docker tier: the rendered stack on a real Docker engine, with stand-in images.
+
+What runs: `tests/docker/applier.py` (standing in for the Pulumi engine and docker provider) applies
+exactly what the program registers to the local engine; the images are the offline-built stand-ins
+of `tests/docker/images.py`, tagged as the render references them. Tests talk to the stack only
+through ports published on 127.0.0.1 and through `docker exec`.
+
+Needs an engine on /var/run/docker.sock (`make docker-up`) and runs outside the live tier's network
+sandbox (published ports live in the host's network namespace): `make test-docker`. Without an engine
+every test here is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from offline.engine import OfflineRun, reveal
+from offline.render import read_stack_file, render_config
+from tests.docker.applier import CONTAINER, Applier, engine_available
+from tests.docker.images import DOCKER, ensure_images, references_of
+from tests.sandbox import in_sandbox
+from tests.support import PROJECT_DIR, namespaced
+
+SEED = b"llmstack-docker-tests"
+HEALTHY_WITHIN = 150.0
+"""Seconds for every serving container to report healthy (LiteLLM: ~20 s to start, 15 s interval)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/docker is in the docker tier."""
+    for item in items:
+        if "tests/docker/" in str(item.fspath):
+            item.add_marker(pytest.mark.docker)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A rendered stack applied to the engine."""
+
+    run: OfflineRun
+    applier: Applier
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """Stack outputs (the render's stand-in secrets)."""
+        return self.run.outputs
+
+    def inputs(self, name: str) -> dict[str, Any]:
+        """Inputs of resource `name`, secrets revealed."""
+        inputs: dict[str, Any] = reveal(self.run.named(name).inputs)
+        return inputs
+
+    def container_name(self, resource: str) -> str:
+        """The Docker name of container resource `resource`."""
+        return str(self.inputs(resource)["name"])
+
+    def serving(self) -> list[str]:
+        """Container resources that keep running (not one-shot jobs)."""
+        return [r.name for r in self.run.of_type(CONTAINER) if not reveal(r.inputs).get("attach")]
+
+    def one_shots(self) -> list[str]:
+        """Container resources that run to completion on apply."""
+        return [r.name for r in self.run.of_type(CONTAINER) if reveal(r.inputs).get("attach")]
+
+    def trust(self) -> ssl.SSLContext:
+        """TLS context trusting the stack's CA only."""
+        return ssl.create_default_context(cadata=self.outputs["caCertificate"])
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTPS client for the edge's published endpoint."""
+        origin = str(self.outputs["endpoint"]).removesuffix("/v1")
+        return httpx.Client(base_url=origin, verify=self.trust(), timeout=30, **kwargs)
+
+    def exec(
+        self, resource: str, *command: str, user: str | None = None, timeout: float = 20
+    ) -> subprocess.CompletedProcess[str]:
+        """`docker exec` in container resource `resource`."""
+        options = ["--user", user] if user else []
+        return subprocess.run(
+            [DOCKER, "exec", *options, self.container_name(resource), *command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def wait_until_healthy(self) -> None:
+        """Every serving container healthy by its own healthcheck."""
+        for name in self.serving():
+            self.applier.wait_healthy(name, HEALTHY_WITHIN)
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    if in_sandbox():
+        pytest.skip("the docker tier talks to ports published in the host's network namespace: `make test-docker`")
+    version = engine_available()
+    if version is None:
+        pytest.skip(
+            "no Docker engine on /var/run/docker.sock: start one with `make docker-up` "
+            "(as root: tests/docker/engine.sh install && tests/docker/engine.sh up), then `make test-docker`"
+        )
+    return version
+
+
+@pytest.fixture(scope="session")
+def render_stack() -> Iterator[Callable[..., OfflineRun]]:
+    """Render a stack (plain config keys) with the session's seed into a fresh directory."""
+    base = Path(tempfile.mkdtemp(prefix="llmstack-docker-"))
+
+    def _render(stack: str, **config: object) -> OfflineRun:
+        directory = base / f"{stack}-{len(list(base.iterdir()))}"
+        return render_config(stack, directory, namespaced(config), notify=lambda _: None, seed=SEED)
+
+    yield _render
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def dev_config() -> dict[str, Any]:
+    """The dev stack's config as `Pulumi.dev.yaml` sets it (plain keys)."""
+    config, _ = read_stack_file("dev", PROJECT_DIR, notify=lambda _: None)
+    return {key.removeprefix("llmstack:"): _plain(value) for key, value in config.items()}
+
+
+def _plain(value: str) -> object:
+    try:
+        decoded: object = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, list | dict) else value
+
+
+def apply_stack(run: OfflineRun) -> Stack:
+    """Build the stand-ins the run references, apply it, wait until it is healthy."""
+    images = [(r.name, reveal(r.inputs)["name"]) for r in run.of_type("docker:index/remoteImage:RemoteImage")]
+    started = time.monotonic()
+    ensure_images(references_of(images), log=lambda line: None)
+    built = time.monotonic() - started
+    applier = Applier(log=lambda line: None)
+    applier.destroy(run)  # leftovers of an interrupted session
+    started = time.monotonic()
+    stack = Stack(run, applier)
+    try:
+        applier.apply(run)
+        stack.wait_until_healthy()
+    except BaseException:
+        applier.destroy(run)
+        applier.close()
+        raise
+    TIMINGS.append(
+        f"{run.outputs['endpoint']}: images {built:.0f} s, apply until healthy {time.monotonic() - started:.0f} s"
+    )
+    return stack
+
+
+TIMINGS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def dev(engine: str, render_stack: Callable[..., OfflineRun]) -> Iterator[Stack]:
+    """The dev stack, exactly as Pulumi.dev.yaml describes it, running on the engine."""
+    stack = apply_stack(render_stack("dev", **dev_config()))
+    yield stack
+    stack.applier.destroy()
+    stack.applier.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report what the tier measured (image builds, time to healthy, outages)."""
+    if TIMINGS or MEASURED:
+        terminalreporter.section("docker tier measurements")
+        for line in [*TIMINGS, *MEASURED]:
+            terminalreporter.write_line(line)
+
+
+MEASURED: list[str] = []
+"""Lines the tests report at the end of the session (e.g. the outage of a replacement)."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On failure, attach the last log lines of every running container of the stacks in use."""
+    report = yield
+    if report.failed and call.when == "call":
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, Stack):
+                for name in value.serving():
+                    if name in value.applier.ids:
+                        report.sections.append((f"docker logs {name}", value.applier.logs(name)[-3000:]))
+    return report
