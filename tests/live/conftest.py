@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,12 +199,21 @@ def stop_gateway(gateway: Gateway) -> None:
     gateway.process.wait(timeout=20)
 
 
+@contextmanager
+def running_gateway(rendered: Rendered, address: str, workdir: Path) -> Iterator[Gateway]:
+    """A LiteLLM for `rendered` at `address`, stopped on leaving the block."""
+    running = start_gateway(rendered, address, workdir)
+    try:
+        yield running
+    finally:
+        stop_gateway(running)
+
+
 @pytest.fixture(scope="session")
 def gateway(dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """The real LiteLLM proxy running the dev stack's gateway container."""
-    running = start_gateway(dev, GATEWAY_ADDRESS, tmp_path_factory.mktemp("litellm"))
-    yield running
-    stop_gateway(running)
+    with running_gateway(dev, GATEWAY_ADDRESS, tmp_path_factory.mktemp("litellm")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

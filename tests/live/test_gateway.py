@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.live.conftest import EdgeRunner, Gateway, Rendered, start_gateway, stop_gateway
+from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
 from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
 from tests.live.test_chain import openai_client
 
@@ -37,9 +37,8 @@ def stack(render: Callable[..., Rendered]) -> Rendered:
 @pytest.fixture(scope="module")
 def litellm(stack: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     ollama.models = (*ollama.models, "qwen2.5-coder:1.5b")
-    running = start_gateway(stack, ADDRESS, tmp_path_factory.mktemp("litellm-clients"))
-    yield running
-    stop_gateway(running)
+    with running_gateway(stack, ADDRESS, tmp_path_factory.mktemp("litellm-clients")) as running:
+        yield running
 
 
 @pytest.fixture

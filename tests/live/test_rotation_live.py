@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live.conftest import Gateway, Rendered, start_gateway, stop_gateway
+from tests.live.conftest import Gateway, Rendered, running_gateway
 from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
 
 ADDRESS = "127.0.0.23"
@@ -32,9 +32,8 @@ def before(render: Callable[..., Rendered]) -> Rendered:
 
 @pytest.fixture(scope="module")
 def litellm(before: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    running = start_gateway(before, ADDRESS, tmp_path_factory.mktemp("litellm-rotation"))
-    yield running
-    stop_gateway(running)
+    with running_gateway(before, ADDRESS, tmp_path_factory.mktemp("litellm-rotation")) as running:
+        yield running
 
 
 @pytest.fixture
