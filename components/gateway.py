@@ -15,6 +15,7 @@ from components.render.litellm import (
     AUTH_MODULE,
     MASTER_KEY_ENV,
     OFFLINE_ENV,
+    SPEEDUPS_MODULE,
     LiteLLMContext,
     render_litellm_config,
 )
@@ -26,7 +27,9 @@ GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
-_AUTH_HOOK = (Path(__file__).parent / "render" / f"{AUTH_MODULE}.py").read_text()
+_SHIPPED_MODULES = {
+    module: (Path(__file__).parent / "render" / f"{module}.py").read_text() for module in (AUTH_MODULE, SPEEDUPS_MODULE)
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,8 +105,9 @@ class Gateway(pulumi.ComponentResource):
             envs=envs,
             uploads=[
                 docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444"),
-                docker.ContainerUploadArgs(
-                    file=f"{CONFIG_DIR}/{AUTH_MODULE}.py", content=_AUTH_HOOK, permissions="0444"
+                *(
+                    docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
+                    for module, text in _SHIPPED_MODULES.items()
                 ),
             ],
             volumes=[

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
+
+# Tests that import LiteLLM in-process use its packaged model map, as the container does
+# (components/render/litellm.py OFFLINE_ENV), instead of fetching one from the internet.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from components.program import run
 from offline.engine import OfflineRun, run_offline

@@ -108,6 +108,7 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     assert config["general_settings"]["custom_auth_run_common_checks"] is True
     assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
     assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
+    assert "def apply(" in uploads["/etc/litellm/llmstack_speedups.py"]
     (mount,) = gateway["volumes"]
     assert mount["readOnly"] is True
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]

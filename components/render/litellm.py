@@ -13,6 +13,8 @@ MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 """The environment variable that carries the master key; the file only names it."""
 AUTH_MODULE = "llmstack_auth"
 """The auth hook's module, a file next to config.yaml (LiteLLM resolves it there)."""
+SPEEDUPS_MODULE = "llmstack_speedups"
+"""A fix for one slow LiteLLM lookup, next to the auth hook, which applies it."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
 import time
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from fastapi import Request
@@ -35,7 +38,23 @@ API_FAMILIES = {
     "models": ("/v1/models", "/models"),
 }
 
+SPEEDUPS_MODULE = "llmstack_speedups"
+
 _loaded: dict[str, Any] = {"stamp": None, "clients": []}
+
+
+def _sibling(name: str) -> ModuleType:
+    """A module shipped next to this one (LiteLLM loads this file by path, not from a package)."""
+    path = Path(__file__).with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"llmstack: cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_sibling(SPEEDUPS_MODULE).apply()
 
 
 def _clients() -> list[dict[str, Any]]:
