@@ -232,7 +232,14 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="litellmMemoryMb",
         type="integer",
         default=2048,
-        description="Memory limit of the LiteLLM container in MB.",
+        description="Memory limit of the LiteLLM container in MB (512 per worker, plus 512 when there are several).",
+    ),
+    ConfigKey(
+        name="litellmWorkers",
+        type="integer",
+        default=2,
+        description="LiteLLM worker processes (1-32): match the CPU cores the host can give the "
+        "gateway. A client's rpmLimit is counted across all of them.",
     ),
     ConfigKey(
         name="nginxMemoryMb",

@@ -13,6 +13,7 @@ from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
 from components.render.litellm import (
     AUTH_MODULE,
+    LIMITS_MODULE,
     MASTER_KEY_ENV,
     OFFLINE_ENV,
     SPEEDUPS_MODULE,
@@ -27,9 +28,12 @@ GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
+RATES_FILE_ENV = "LLMSTACK_RATES_FILE"
 _SHIPPED_MODULES = {
-    module: (Path(__file__).parent / "render" / f"{module}.py").read_text() for module in (AUTH_MODULE, SPEEDUPS_MODULE)
+    module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
+    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE)
 }
+RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +52,8 @@ class GatewayArgs:
     """Epochs the keys follow."""
     limits: ContainerLimits
     """Container limits."""
+    workers: int
+    """LiteLLM worker processes; a client's request rate is counted across all of them."""
     models_network: docker.Network
     """Internal network shared with Ollama."""
     gateway_network: docker.Network
@@ -94,6 +100,7 @@ class Gateway(pulumi.ComponentResource):
         envs: list[pulumi.Input[str]] = [
             pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
             f"{KEYS_FILE_ENV}={KEYS_FILE}",
+            f"{RATES_FILE_ENV}={RATES_FILE}",
             *(f"{k}={v}" for k, v in OFFLINE_ENV.items()),
         ]
         self.container = docker.Container(
@@ -101,7 +108,10 @@ class Gateway(pulumi.ComponentResource):
             name=f"{args.docker_prefix}-litellm",
             image=image.image_id,
             # All interfaces of the container, which sits on internal networks only.
-            command=["--config", CONFIG_PATH, "--host", "0.0.0.0", "--port", str(GATEWAY_PORT)],  # noqa: S104
+            command=[
+                *("--config", CONFIG_PATH, "--num_workers", str(args.workers)),
+                *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
+            ],
             envs=envs,
             uploads=[
                 docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444"),

@@ -32,6 +32,10 @@ from components.settings_model import (
 from components.settings_rules import ConfigErrors, RawConfig
 from components.settings_tunnel import parse_tunnel
 
+LITELLM_PROCESS_MEMORY_MB = 512
+"""Memory per LiteLLM process: one per worker, plus a supervisor when there are several
+(measured with 2 workers: 324 MB supervisor, 333-381 MB per worker, resident after requests)."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class SecretConfig:
@@ -106,12 +110,27 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         ),
         ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
         litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
+        litellm_workers=_litellm_workers(raw),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
     )
     errors.raise_if_any()
     return settings
+
+
+def _litellm_workers(raw: RawConfig) -> int:
+    workers = raw.integer("litellmWorkers", 1, 32)
+    memory_mb = raw.integer("litellmMemoryMb", 512, 65536)
+    processes = workers + 1 if workers > 1 else 1
+    if memory_mb < LITELLM_PROCESS_MEMORY_MB * processes:
+        raw.errors.add(
+            "litellmWorkers",
+            str(workers),
+            f"a count whose processes fit litellmMemoryMb ({memory_mb}): {LITELLM_PROCESS_MEMORY_MB} MB "
+            "per worker plus one supervisor when there are several; raise litellmMemoryMb or lower litellmWorkers",
+        )
+    return workers
 
 
 def _listen_address(raw: RawConfig, exposure: Exposure, errors: ConfigErrors) -> str:

@@ -245,6 +245,8 @@ class Settings:
     """Ollama's concurrency and queue bound."""
     litellm_limits: ContainerLimits
     """Limits of the LiteLLM container."""
+    litellm_workers: int
+    """LiteLLM worker processes."""
     nginx_limits: ContainerLimits
     """Limits of the nginx container."""
     docker_host: str

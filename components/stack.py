@@ -85,6 +85,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             clients=settings.clients,
             rotation=settings.rotation,
             limits=settings.litellm_limits,
+            workers=settings.litellm_workers,
             models_network=networks.models,
             gateway_network=networks.gateway,
         ),

@@ -157,6 +157,10 @@ BAD_CONFIG = [
         {**TUNNEL, "listenAddress": "127.0.0.1"}, "listenAddress", "127.0.0.1", "no host port", id="tunnel-no-listen"
     ),
     pytest.param({**TUNNEL, "httpsPort": "443"}, "httpsPort", "443", "no host port", id="tunnel-no-port"),
+    pytest.param({"litellmWorkers": "0"}, "litellmWorkers", "0", "from 1 to 32", id="workers-none"),
+    pytest.param(
+        {"litellmWorkers": "4"}, "litellmWorkers", "4", "fit litellmMemoryMb (2048)", id="workers-over-memory"
+    ),
     pytest.param(
         {"cloudflareZoneId": TUNNEL["cloudflareZoneId"]},
         "cloudflareZoneId",

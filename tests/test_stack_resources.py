@@ -255,3 +255,16 @@ def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
     uploads = [reveal(r.named("edge-container").inputs)["uploads"] for r in (first, second)]
     htpasswd = [next(u["content"] for u in upload if u["file"].endswith("htpasswd")) for upload in uploads]
     assert htpasswd[0] == htpasswd[1]
+
+
+def test_litellm_runs_the_configured_workers_sharing_one_rate_count(deploy: Callable[..., OfflineRun]) -> None:
+    gateway = containers(deploy(litellmWorkers=3))["gateway-container"]
+    command = gateway["command"]
+    assert command[command.index("--num_workers") + 1] == "3"
+    limits_module = next(u["content"] for u in gateway["uploads"] if u["file"].endswith("/llmstack_limits.py"))
+    (rates_env,) = [env for env in gateway["envs"] if env.startswith("LLMSTACK_RATES_FILE=")]
+    assert 'RATES_FILE_ENV = "LLMSTACK_RATES_FILE"' in limits_module
+    # The container's own /tmp: shared by its workers, never by another container.
+    container_tmp = "/tmp/"  # noqa: S108 - a path inside the container, checked, not used
+    assert rates_env.removeprefix("LLMSTACK_RATES_FILE=").startswith(container_tmp)
+    assert not any(volume["containerPath"].startswith(container_tmp) for volume in gateway["volumes"])

@@ -15,6 +15,8 @@ AUTH_MODULE = "llmstack_auth"
 """The auth hook's module, a file next to config.yaml (LiteLLM resolves it there)."""
 SPEEDUPS_MODULE = "llmstack_speedups"
 """A fix for one slow LiteLLM lookup, next to the auth hook, which applies it."""
+LIMITS_MODULE = "llmstack_limits"
+"""Per-client request rates shared by all workers, next to the auth hook, which uses it."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",

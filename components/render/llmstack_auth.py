@@ -11,7 +11,8 @@ in constant time, and every entry is compared, so timing says nothing about whic
 
 With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: it is
 the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
-(`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here.
+(`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here, and
+each client's request rate, counted across all workers (llmstack_limits.py, shipped alongside).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ API_FAMILIES = {
 }
 
 SPEEDUPS_MODULE = "llmstack_speedups"
+LIMITS_MODULE = "llmstack_limits"
 
 _loaded: dict[str, Any] = {"stamp": None, "clients": []}
 
@@ -55,6 +57,15 @@ def _sibling(name: str) -> ModuleType:
 
 
 _sibling(SPEEDUPS_MODULE).apply()
+_limits = _sibling(LIMITS_MODULE)
+_rates: dict[str, Any] = {}
+
+
+def _shared_rate() -> Any:
+    """The per-client request counter all workers share, opened on first use."""
+    if "rate" not in _rates:
+        _rates["rate"] = _limits.SharedRate(os.environ[_limits.RATES_FILE_ENV])
+    return _rates["rate"]
 
 
 def _clients() -> list[dict[str, Any]]:
@@ -107,13 +118,25 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     allowed = [path for family in client["apis"] for path in API_FAMILIES[family]]
     if not client.get("admin") and route not in allowed:
         raise _refuse(403, f"This key may not call {route}.")
+    limit = client.get("rpm_limit")
+    if limit and route not in API_FAMILIES["models"]:
+        wait = _shared_rate().admit(client["name"], limit, time.time())
+        if wait:
+            raise ProxyException(
+                message=f"Rate limit exceeded for client {client['name']}: {limit} requests per minute. "
+                f"Retry after {wait} s.",
+                type="rate_limit_error",
+                param=None,
+                code=429,
+                headers={"retry-after": str(wait)},
+                openai_code="rate_limit_exceeded",
+            )
     digest = hashlib.sha256(presented.encode()).hexdigest()
-    # No `token`: there is no database row behind the key. `api_key` (the digest, never the key)
-    # is what LiteLLM's rate limiter counts by and what its error messages show.
+    # No `token`: there is no database row behind the key. `api_key` is the digest, never the key.
+    # No `rpm_limit`: LiteLLM would count it again, per worker; the shared count above is the limit.
     return UserAPIKeyAuth(
         api_key=digest,
         key_alias=client["name"],
         models=list(client["models"]),
-        rpm_limit=client.get("rpm_limit"),
         user_role=LitellmUserRoles.PROXY_ADMIN if client.get("admin") else LitellmUserRoles.INTERNAL_USER,
     )

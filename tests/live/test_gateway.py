@@ -8,6 +8,7 @@ key-writer container's command into the emulated keys volume, while LiteLLM keep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ CLIENTS: dict[str, dict[str, Any]] = {
     "editor": {"models": ["coder"], "apis": ["chat", "models"]},
     "indexer": {"apis": ["embeddings", "models"]},
     "limited": {"models": ["small"], "rpmLimit": 3},
+    "metered": {"models": ["small"], "rpmLimit": 4},
     "ops": {"admin": True},
 }
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
@@ -115,6 +117,27 @@ def test_a_revoked_key_gets_401_without_restarting_litellm(
     assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
     assert litellm.process.pid == pid
     assert litellm.process.poll() is None
+
+
+def worker_processes(gateway: Gateway) -> list[str]:
+    """LiteLLM's worker processes (uvicorn starts them with multiprocessing's spawn)."""
+    pid = gateway.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def test_a_clients_rate_is_counted_once_for_all_workers(litellm: Gateway, stack: Rendered) -> None:
+    assert len(worker_processes(litellm)) == 2  # litellmWorkers' default
+    replies = []
+    for _ in range(7):
+        # A new connection each time, so that any worker may take it.
+        with httpx.Client(base_url=f"http://{ADDRESS}:4000", timeout=30) as fresh:
+            replies.append(chat(fresh, key(stack, "metered"), "small"))
+    assert [reply.status_code for reply in replies] == [200] * 4 + [429] * 3
+    error = replies[-1].json()["error"]
+    assert error["type"] == "rate_limit_error"
+    assert error["message"].startswith("Rate limit exceeded for client metered: 4 requests per minute.")
+    assert 1 <= int(replies[-1].headers["retry-after"]) <= 120
 
 
 @pytest.fixture
