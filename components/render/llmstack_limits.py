@@ -4,8 +4,10 @@ Shipped into the LiteLLM container next to the auth hook, which loads it; this f
 the Pulumi program. Without Redis, LiteLLM's own limiter counts in each worker process, so with N
 workers a client could make N times its `rpmLimit`. Here the workers share one SQLite file (in the
 container's /tmp) and a sliding one-minute window: the previous minute's count, weighted by how
-much of that minute the window still covers, plus this minute's. Counting is by client name, so a
-client's old and new key share one budget during a rotation.
+much of that minute the window still covers, plus this minute's. The estimate spreads the previous
+minute's requests evenly, so it is strict for tiny limits: with a limit of 1 the next request may
+wait up to two minutes. Counting is by client name, so a client's old and new key share one budget
+during a rotation.
 """
 
 from __future__ import annotations
