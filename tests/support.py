@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted(PROJECT_DIR.glob("Pulumi.*.yaml"))
 
 LAN = {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": ["192.168.50.0/24"]}
 """A lan-mode config (rendered only: nothing is ever sent to these addresses)."""
+
+
+def load_shipped(module: str) -> ModuleType:
+    """A module llmstack ships into the LiteLLM container, loaded by path as the auth hook loads it."""
+    path = PROJECT_DIR / "components" / "render" / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(module, path)
+    assert spec is not None
+    assert spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
 
 
 def namespaced(config: Mapping[str, object]) -> dict[str, str]:

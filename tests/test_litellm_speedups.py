@@ -7,10 +7,8 @@ after start.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
-from pathlib import Path
 from types import ModuleType
 
 import litellm
@@ -20,19 +18,13 @@ from hypothesis import strategies as st
 from litellm.llms.ollama.common_utils import OllamaModelInfo
 
 from components.config_keys import TESTED_LITELLM_VERSION
+from tests.support import load_shipped
 
-SPEEDUPS_FILE = Path(__file__).resolve().parent.parent / "components" / "render" / "llmstack_speedups.py"
 ORIGINAL: Callable[[str], bool] = OllamaModelInfo._is_static_ollama_model
 
 
 def load_speedups() -> ModuleType:
-    """The shipped file, loaded by path the way the auth hook loads it in the container."""
-    spec = importlib.util.spec_from_file_location("llmstack_speedups", SPEEDUPS_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_shipped("llmstack_speedups")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ stand for several workers; the concurrency test runs real processes.
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 from pathlib import Path
 from types import ModuleType
@@ -14,17 +13,13 @@ from typing import Any
 
 import pytest
 
-LIMITS_FILE = Path(__file__).resolve().parent.parent / "components" / "render" / "llmstack_limits.py"
+from tests.support import load_shipped
+
 MINUTE_START = 1_800_000_000.0  # a whole minute: divisible by 60
 
 
 def load_limits() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("llmstack_limits", LIMITS_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_shipped("llmstack_limits")
 
 
 limits = load_limits()
