@@ -69,6 +69,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     models = _models(raw)
     admin_cidrs = raw.cidr_list("adminCidrs")
     _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
+    litellm_limits = ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536))
     settings = Settings(
         stack=stack,
         exposure=exposure,
@@ -109,8 +110,8 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
             num_parallel=raw.integer("ollamaNumParallel", 1, 64), max_queue=raw.integer("ollamaMaxQueue", 1, 512)
         ),
         ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
-        litellm_limits=ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536)),
-        litellm_workers=_litellm_workers(raw),
+        litellm_limits=litellm_limits,
+        litellm_workers=_litellm_workers(raw, litellm_limits.memory_mb),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
@@ -119,9 +120,8 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     return settings
 
 
-def _litellm_workers(raw: RawConfig) -> int:
+def _litellm_workers(raw: RawConfig, memory_mb: int) -> int:
     workers = raw.integer("litellmWorkers", 1, 32)
-    memory_mb = raw.integer("litellmMemoryMb", 512, 65536)
     processes = workers + 1 if workers > 1 else 1
     if memory_mb < LITELLM_PROCESS_MEMORY_MB * processes:
         raw.errors.add(

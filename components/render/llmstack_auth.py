@@ -17,6 +17,7 @@ each client's request rate, counted across all workers (llmstack_limits.py, ship
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import importlib.util
@@ -58,14 +59,12 @@ def _sibling(name: str) -> ModuleType:
 
 _sibling(SPEEDUPS_MODULE).apply()
 _limits = _sibling(LIMITS_MODULE)
-_rates: dict[str, Any] = {}
 
 
+@functools.cache
 def _shared_rate() -> Any:
     """The per-client request counter all workers share, opened on first use."""
-    if "rate" not in _rates:
-        _rates["rate"] = _limits.SharedRate(os.environ[_limits.RATES_FILE_ENV])
-    return _rates["rate"]
+    return _limits.SharedRate(os.environ[_limits.RATES_FILE_ENV])
 
 
 def _clients() -> list[dict[str, Any]]:

@@ -66,11 +66,10 @@ class SharedRate:
 
 
 def _wait(previous: int, current: int, limit: int, elapsed: float) -> int:
-    """Seconds until `previous * covered + current + 1 <= limit` holds again."""
+    """Seconds until `previous * covered + current + 1 <= limit` holds again (limit >= 1)."""
     if current + 1 > limit:
         # Not in this minute: in the next one, this minute's count is the weighted one.
-        later = WINDOW_SECONDS * (1 - (limit - 1) / current) if current else 0.0
-        seconds = WINDOW_SECONDS - elapsed + later
+        seconds = WINDOW_SECONDS - elapsed + WINDOW_SECONDS * (1 - (limit - 1) / current)
     else:
         seconds = WINDOW_SECONDS * (1 - (limit - 1 - current) / previous) - elapsed
     return max(1, math.ceil(seconds))
