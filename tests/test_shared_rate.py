@@ -64,23 +64,62 @@ def test_retry_after_is_when_a_request_fits_again(rates_file: str) -> None:
     assert rate.admit("editor", 4, MINUTE_START + 10 + wait) == 0
 
 
-PROCESSES, ATTEMPTS, LIMIT = 4, 150, 400
+def test_a_clock_set_back_neither_frees_nor_blocks_a_client_later(rates_file: str) -> None:
+    rate = limits.SharedRate(rates_file)
+    ahead = MINUTE_START + 600
+    assert [rate.admit("editor", 2, ahead) for _ in range(3)][2] > 0
+    # The clock is set back ten minutes: the budget is the present minute's, and it is spent here.
+    assert [rate.admit("editor", 2, MINUTE_START) for _ in range(3)][2] > 0
+    # Back at the later time, the count from before the step no longer stands.
+    assert rate.admit("editor", 2, ahead) == 0
 
 
-def _hammer(path: str, start: Any, results: Any) -> None:  # pragma: no cover - runs in a child
-    rate = load_limits().SharedRate(path)
-    start.wait()
-    results.put(sum(rate.admit("editor", LIMIT, MINUTE_START + 1) == 0 for _ in range(ATTEMPTS)))
+def test_an_unreadable_file_is_replaced_and_counting_goes_on(rates_file: str, caplog: pytest.LogCaptureFixture) -> None:
+    Path(rates_file).parent.mkdir()
+    Path(rates_file).write_bytes(b"not a database " * 512)
+    rate = limits.SharedRate(rates_file)
+    assert [rate.admit("editor", 2, MINUTE_START) for _ in range(3)][2] > 0
+    assert "replaced, it was unreadable" in caplog.text
 
 
-def test_workers_in_separate_processes_admit_the_limit_exactly(rates_file: str) -> None:
+def test_an_unusable_file_lets_requests_through_uncounted_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "rates"
+    blocker.write_text("a file where the directory should be")
+    path = str(blocker / "rates.sqlite3")
+    rate = limits.SharedRate(path)
+    assert [rate.admit("editor", 1, MINUTE_START) for _ in range(3)] == [0, 0, 0]
+    assert caplog.text.count(f"rate counter {path} unusable, request admitted uncounted") == 3
+    blocker.unlink()  # repaired: the next request opens the file and counts again
+    assert rate.admit("editor", 1, MINUTE_START) == 0
+    assert rate.admit("editor", 1, MINUTE_START) > 0
+
+
+PROCESSES, ROUNDS, ATTEMPTS, LIMIT = 4, 40, 150, 400
+
+
+def _hammer(paths: list[str], start: Any, results: Any) -> None:  # pragma: no cover - runs in a child
+    shipped = load_limits()
+    for path in paths:
+        start.wait()
+        # Each round on a new file: the workers create and set it up at the same time, too.
+        rate = shipped.SharedRate(path)
+        results.put((path, sum(rate.admit("editor", LIMIT, MINUTE_START + 1) == 0 for _ in range(ATTEMPTS))))
+
+
+def test_workers_in_separate_processes_admit_the_limit_exactly(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     results, start = context.Queue(), context.Barrier(PROCESSES)
-    limits.SharedRate(rates_file)  # creates the file and table before the race
-    processes = [context.Process(target=_hammer, args=(rates_file, start, results)) for _ in range(PROCESSES)]
+    paths = [str(tmp_path / f"round-{round_}" / "rates.sqlite3") for round_ in range(ROUNDS)]
+    processes = [context.Process(target=_hammer, args=(paths, start, results)) for _ in range(PROCESSES)]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(timeout=60)
+        process.join(timeout=120)
     assert [process.exitcode for process in processes] == [0] * PROCESSES
-    assert sum(results.get(timeout=5) for _ in processes) == LIMIT
+    admitted = dict.fromkeys(paths, 0)
+    for _ in range(PROCESSES * ROUNDS):
+        path, count = results.get(timeout=5)
+        admitted[path] += count
+    assert admitted == dict.fromkeys(paths, LIMIT)

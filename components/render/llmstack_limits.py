@@ -12,6 +12,9 @@ during a rotation.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import math
 import os
 import sqlite3
@@ -19,50 +22,103 @@ import threading
 
 RATES_FILE_ENV = "LLMSTACK_RATES_FILE"
 WINDOW_SECONDS = 60
+LOCK_TIMEOUT_SECONDS = 1
+"""How long a worker waits for another's write; a count takes microseconds, so this is a stall."""
+
+_log = logging.getLogger("llmstack.limits")
 
 
 class SharedRate:
-    """Requests per minute per client, in a file every worker of the container opens."""
+    """Requests per minute per client, in a file every worker of the container opens.
+
+    The count protects Ollama's capacity; it is not what keeps a client out (the key is). So when
+    the file cannot be used (an unwritable /tmp, a stalled disk) the request goes ahead uncounted
+    and the reason is logged as an error, instead of every limited client getting a 500. The file
+    is opened again, and repaired if it is no database, on the next request.
+    """
 
     def __init__(self, path: str) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        # Autocommit mode: transactions are begun explicitly, immediately taking the write lock.
-        self._db = sqlite3.connect(path, timeout=5, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # Counts are worth nothing after a crash of the container; no need to wait for the disk.
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS hits (client TEXT NOT NULL, minute INTEGER NOT NULL, "
-            "count INTEGER NOT NULL, PRIMARY KEY (client, minute))"
-        )
+        self._path = path
         self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
 
     def admit(self, client: str, limit: int, now: float) -> int:
         """0 if the request may go ahead (it is then counted), else whole seconds until one may."""
-        minute, elapsed = divmod(now, WINDOW_SECONDS)
-        covered = 1 - elapsed / WINDOW_SECONDS
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                rows = self._db.execute(
-                    "SELECT minute, count FROM hits WHERE client = ? AND minute >= ?", (client, minute - 1)
-                ).fetchall()
-                counts = {int(row_minute): int(count) for row_minute, count in rows}
-                previous, current = counts.get(int(minute) - 1, 0), counts.get(int(minute), 0)
-                if previous * covered + current + 1 > limit:
-                    self._db.execute("ROLLBACK")
-                    return _wait(previous, current, limit, elapsed)
-                self._db.execute(
-                    "INSERT INTO hits VALUES (?, ?, 1) ON CONFLICT (client, minute) DO UPDATE SET count = count + 1",
-                    (client, int(minute)),
-                )
-                self._db.execute("DELETE FROM hits WHERE minute < ?", (int(minute) - 1,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                if self._db is None:
+                    self._db = _open(self._path)
+                return _admit(self._db, client, limit, now)
+            except (sqlite3.Error, OSError) as error:
+                if self._db is not None:
+                    self._db.close()
+                self._db = None
+                _log.error("llmstack: rate counter %s unusable, request admitted uncounted: %s", self._path, error)
+                return 0
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """The shared file, set up by one worker at a time (two switching it to WAL at once fail)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _connect(path)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
                 raise
-        return 0
+            # Not a database (a crash with synchronous=OFF, say): counts are worth nothing; start over.
+            _log.error("llmstack: rate counter %s replaced, it was unreadable: %s", path, error)
+            for stale in (path, path + "-wal", path + "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(stale)
+            return _connect(path)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Autocommit mode: transactions are begun explicitly, immediately taking the write lock.
+    db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        # Counts are worth nothing after a crash of the container; no need to wait for the disk.
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS hits (client TEXT NOT NULL, minute INTEGER NOT NULL, "
+            "count INTEGER NOT NULL, PRIMARY KEY (client, minute))"
+        )
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _admit(db: sqlite3.Connection, client: str, limit: int, now: float) -> int:
+    minute, elapsed = divmod(now, WINDOW_SECONDS)
+    current_minute = int(minute)
+    covered = 1 - elapsed / WINDOW_SECONDS
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        rows = db.execute(
+            "SELECT minute, count FROM hits WHERE client = ? AND minute IN (?, ?)",
+            (client, current_minute - 1, current_minute),
+        ).fetchall()
+        counts = {int(row_minute): int(count) for row_minute, count in rows}
+        previous, current = counts.get(current_minute - 1, 0), counts.get(current_minute, 0)
+        if previous * covered + current + 1 > limit:
+            db.execute("ROLLBACK")
+            return _wait(previous, current, limit, elapsed)
+        db.execute(
+            "INSERT INTO hits VALUES (?, ?, 1) ON CONFLICT (client, minute) DO UPDATE SET count = count + 1",
+            (client, current_minute),
+        )
+        # Minutes ahead of now too: after the clock is set back they would count again later.
+        db.execute("DELETE FROM hits WHERE minute < ? OR minute > ?", (current_minute - 1, current_minute))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return 0
 
 
 def _wait(previous: int, current: int, limit: int, elapsed: float) -> int:
