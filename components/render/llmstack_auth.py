@@ -30,6 +30,7 @@ from typing import Any
 
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
@@ -100,6 +101,19 @@ def _find(presented: str, now: float) -> dict[str, Any] | None:
     return found
 
 
+async def _model_allowed(request: Request, client: dict[str, Any]) -> bool:
+    """Whether LiteLLM's allow-list check, which runs after this hook, lets the model through.
+
+    A request it refuses (403) must not use up the client's rate.
+    """
+    models = client["models"]
+    if not models:
+        return True
+    # LiteLLM has read and parsed the body before calling the hook; this is its cached copy.
+    requested = (await read_request_body(request)).get("model")
+    return requested in models
+
+
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     """LiteLLM's custom-auth entry point."""
     presented = (api_key or "").strip()
@@ -118,7 +132,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     if not client.get("admin") and route not in allowed:
         raise _refuse(403, f"This key may not call {route}.")
     limit = client.get("rpm_limit")
-    if limit and route not in API_FAMILIES["models"]:
+    if limit and route not in API_FAMILIES["models"] and await _model_allowed(request, client):
         wait = _shared_rate().admit(client["name"], limit, time.time())
         if wait:
             raise ProxyException(

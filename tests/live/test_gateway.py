@@ -8,6 +8,7 @@ key-writer container's command into the emulated keys volume, while LiteLLM keep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from components.gateway import RATES_FILE
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
 from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
 from tests.live.test_chain import openai_client
@@ -126,14 +128,33 @@ def worker_processes(gateway: Gateway) -> list[str]:
     return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
 
 
-def test_a_clients_rate_is_counted_once_for_all_workers(litellm: Gateway, stack: Rendered) -> None:
+def holding(gateway: Gateway, path: Path) -> list[str]:
+    """The processes of `gateway` that have `path` open."""
+    return [
+        worker
+        for worker in worker_processes(gateway)
+        if any(fd.resolve() == path for fd in Path(f"/proc/{worker}/fd").iterdir() if fd.is_symlink())
+    ]
+
+
+def test_a_clients_rate_is_counted_once_for_all_workers(
+    litellm: Gateway, stack: Rendered, direct: httpx.Client
+) -> None:
     assert len(worker_processes(litellm)) == 2  # litellmWorkers' default
-    replies = []
-    for _ in range(7):
-        # A new connection each time, so that any worker may take it.
+    metered = key(stack, "metered")
+    # Refused for the model (LiteLLM's allow-list, after the hook): these do not use up the rate.
+    assert [chat(direct, metered, "coder").status_code for _ in range(3)] == [403] * 3
+
+    def fresh_chat(_: int) -> httpx.Response:
+        # A new connection each, all at once, so that both workers take some.
         with httpx.Client(base_url=f"http://{ADDRESS}:4000", timeout=30) as fresh:
-            replies.append(chat(fresh, key(stack, "metered"), "small"))
+            return chat(fresh, metered, "small")
+
+    with ThreadPoolExecutor(7) as pool:
+        replies = sorted(pool.map(fresh_chat, range(7)), key=lambda reply: reply.status_code)
     assert [reply.status_code for reply in replies] == [200] * 4 + [429] * 3
+    rates_file = stack.container_dir("gateway-container") / RATES_FILE.lstrip("/")
+    assert len(holding(litellm, rates_file.resolve())) == 2, "both workers counted"
     error = replies[-1].json()["error"]
     assert error["type"] == "rate_limit_error"
     assert error["message"].startswith("Rate limit exceeded for client metered: 4 requests per minute.")
