@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze up test lint pytest render audit bench lock clean docker-up docker-down test-docker
+.PHONY: venv venv-sslyze node-deps up test lint pytest render audit bench lock clean docker-up docker-down test-docker
 
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes
 
@@ -32,6 +32,14 @@ $(SSLYZE_VENV)/.installed: requirements-sslyze.txt
 
 venv-sslyze: $(SSLYZE_VENV)/.installed
 
+# Continue's own config parser and OpenAI client (npm, lock-pinned), to run the generated Continue
+# config for real (tests/live/test_continue.py).
+CONTINUE_DIR := tests/continue
+$(CONTINUE_DIR)/node_modules/.package-lock.json: $(CONTINUE_DIR)/package-lock.json
+	npm ci --prefix $(CONTINUE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+
+node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json
+
 up: $(VENV)/.runtime
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
@@ -46,7 +54,7 @@ lint: venv
 
 # Tests run in a private network namespace holding only a loopback interface (tests/sandbox.py):
 # the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
-pytest: venv venv-sslyze
+pytest: venv venv-sslyze node-deps
 	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
 
 # Docker tier (root): Debian's docker.io started by hand (no systemd), stopped by its PID; docker-down

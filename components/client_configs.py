@@ -27,18 +27,21 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
     basic_auth = (
         pulumi.Output.concat(stack.basic_auth.user, ":", stack.basic_auth.password) if stack.basic_auth else None
     )
-    allowed = {client.name: client.models or stack.model_names for client in settings.clients}
+    clients = {client.name: client for client in settings.clients}
 
     def configs(values: list[Any]) -> dict[str, dict[str, Any]]:
-        credentials, access, *keys = values
+        credentials, access, ca_pem, *keys = values
         rendered = {}
-        for (name, models), key in zip(allowed.items(), keys, strict=True):
+        for (name, client), key in zip(clients.items(), keys, strict=True):
+            models = client.models or stack.model_names
             context = ClientContext(
                 stack=settings.stack,
                 endpoint_url=stack.endpoint_url,
                 api_key=key,
                 models=models,
                 ca_file_in_home=ca_file,
+                ca_certificate_pem=ca_pem,
+                apis=client.apis,
                 basic_auth=credentials,
                 extra_headers=tuple(sorted((access or {}).items())),
             )
@@ -52,5 +55,6 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
             }
         return rendered
 
-    keys = [stack.client_keys[name] for name in allowed]
-    return pulumi.Output.secret(pulumi.Output.all(basic_auth, stack.access_headers, *keys).apply(configs))
+    keys = [stack.client_keys[name] for name in clients]
+    values = pulumi.Output.all(basic_auth, stack.access_headers, stack.ca_certificate_pem, *keys)
+    return pulumi.Output.secret(values.apply(configs))

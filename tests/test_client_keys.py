@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -50,6 +51,35 @@ def test_each_client_gets_its_own_key_and_config() -> None:
     assert [m["model"] for m in continue_models] == ["coder"]
     assert f"Bearer {clients['editor']['apiKey']}" in clients["editor"]["curl"]
     assert "clients" in result.secret_outputs
+
+
+def test_each_clients_configs_use_only_what_its_key_may_call() -> None:
+    result = deploy({**CLIENTS, "lister": {"apis": ["models"]}})
+    clients = result.outputs["clients"]
+    assert "/v1/chat/completions" in clients["editor"]["curl"]
+    assert [m["roles"] for m in yaml.safe_load(clients["editor"]["continueConfig"])["models"]] == [
+        ["chat", "edit", "apply"]
+    ]
+    # Embeddings only: the curl test embeds, and Continue gets the models for indexing only.
+    assert "/v1/embeddings" in clients["indexer"]["curl"]
+    assert '"input": "Say hello."' in clients["indexer"]["curl"]
+    assert {tuple(m["roles"]) for m in yaml.safe_load(clients["indexer"]["continueConfig"])["models"]} == {("embed",)}
+    # The model list only: a GET of it, and no Continue config (nothing there Continue could use).
+    assert clients["lister"]["curl"].rstrip().endswith("/v1/models")
+    assert " -d " not in clients["lister"]["curl"]
+    assert clients["lister"]["continueConfig"] is None
+
+
+def test_the_continue_config_carries_the_ca_itself_in_full_per_model() -> None:
+    result = deploy(CLIENTS)
+    models = yaml.safe_load(result.outputs["clients"]["ops"]["continueConfig"])["models"]
+    assert len(models) == 2
+    for model in models:
+        scheme, encoded = model["requestOptions"]["caBundlePath"].split(",", 1)
+        assert scheme == "data:application/x-pem-file;base64"
+        assert base64.b64decode(encoded).decode() == result.outputs["caCertificate"]
+    # No YAML anchors: editing one model's block by hand must not change the other's.
+    assert "&id" not in result.outputs["clients"]["ops"]["continueConfig"]
 
 
 def test_the_keys_file_holds_digests_and_permissions_never_keys() -> None:

@@ -28,6 +28,10 @@ class ClientContext:
     ca_file_in_home: str | None
     """Where the user saves the stack's CA certificate, relative to their home directory; None
     when the certificate is publicly trusted."""
+    ca_certificate_pem: str | None
+    """The stack's CA certificate itself (None when publicly trusted), for configs that carry it."""
+    apis: tuple[str, ...] = ("chat", "embeddings", "models")
+    """API families the key may call: what the configs and the curl test use."""
     basic_auth: str | None = None
     """`user:password` for the edge's basic auth, when it is on."""
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -47,11 +51,33 @@ def client_headers(context: ClientContext) -> dict[str, str]:
     return headers
 
 
-def render_continue_config(context: ClientContext) -> str:
-    """A Continue `config.yaml` listing every served model."""
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes shared values out in full: a user editing one model's block changes only that one."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def continue_roles(apis: tuple[str, ...]) -> list[str]:
+    """Continue roles the key can serve: chat covers edit and apply, embeddings covers embed."""
+    if "chat" in apis:
+        return ["chat", "edit", "apply"]
+    return ["embed"] if "embeddings" in apis else []
+
+
+def render_continue_config(context: ClientContext) -> str | None:
+    """A Continue `config.yaml` listing the client's models.
+
+    None for a client that may call neither chat nor embeddings: Continue would have nothing to use.
+    """
+    roles = continue_roles(context.apis)
+    if not roles:
+        return None
     request_options: dict[str, object] = {}
-    if context.ca_file_in_home:
-        request_options["caBundlePath"] = f"~/{context.ca_file_in_home}"
+    if context.ca_certificate_pem is not None:
+        # Inline: Continue reads a path literally (no `~`), and a data URI needs no file at all.
+        encoded = base64.b64encode(context.ca_certificate_pem.encode()).decode()
+        request_options["caBundlePath"] = f"data:application/x-pem-file;base64,{encoded}"
     headers = client_headers(context)
     if headers:
         request_options["headers"] = headers
@@ -67,12 +93,12 @@ def render_continue_config(context: ClientContext) -> str:
         }
         if send_api_key:
             model["apiKey"] = context.api_key
-        model["roles"] = ["chat", "edit", "apply"]
+        model["roles"] = roles
         if request_options:
             model["requestOptions"] = request_options
         models.append(model)
     document = {"name": f"llmstack-{context.stack}", "version": "1.0.0", "schema": "v1", "models": models}
-    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+    return yaml.dump(document, Dumper=_NoAliasDumper, sort_keys=False, default_flow_style=False)
 
 
 def render_openai_env(context: ClientContext) -> str:
@@ -84,7 +110,12 @@ def render_openai_env(context: ClientContext) -> str:
     if context.ca_file_in_home:
         # Double quotes so the shell expands $HOME; the path itself is ours and shell-safe.
         ca_file = f'"${{HOME}}/{context.ca_file_in_home}"'
-        lines += [f"export SSL_CERT_FILE={ca_file}", f"export NODE_EXTRA_CA_CERTS={ca_file}"]
+        lines += [
+            "# SSL_CERT_FILE replaces the CA list of Python, curl and Go tools with the stack's CA alone:",
+            "# source this file only where the stack is all you call, e.g. ( . ./this.env && python app.py ).",
+            f"export SSL_CERT_FILE={ca_file}",
+            f"export NODE_EXTRA_CA_CERTS={ca_file}",
+        ]
     headers = client_headers(context)
     if headers:
         lines += [
@@ -96,8 +127,8 @@ def render_openai_env(context: ClientContext) -> str:
 
 
 def render_curl_example(context: ClientContext, model: str) -> str:
-    """A one-request smoke test with curl."""
-    arguments = ["curl", "--fail-with-body"]
+    """A one-request smoke test with curl, on an API the key may call."""
+    arguments = ["curl", "-sS"]
     if context.ca_file_in_home:
         arguments += ["--cacert", f'"$HOME/{context.ca_file_in_home}"']
     headers = client_headers(context)
@@ -105,7 +136,17 @@ def render_curl_example(context: ClientContext, model: str) -> str:
         headers = {"Authorization": f"Bearer {context.api_key}", **headers}
     for name, value in headers.items():
         arguments += ["-H", shlex.quote(f"{name}: {value}")]
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "Say hello."}]})
-    arguments += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(body)]
-    arguments.append(shlex.quote(f"{context.endpoint_url}/chat/completions"))
+    path, body = _smoke_request(context.apis, model)
+    if body is not None:
+        arguments += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(json.dumps(body))]
+    arguments.append(shlex.quote(f"{context.endpoint_url}/{path}"))
     return " ".join(arguments) + "\n"
+
+
+def _smoke_request(apis: tuple[str, ...], model: str) -> tuple[str, dict[str, object] | None]:
+    """Path and JSON body (None: a GET) of the smallest request the key is allowed."""
+    if "chat" in apis:
+        return "chat/completions", {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
+    if "embeddings" in apis:
+        return "embeddings", {"model": model, "input": "Say hello."}
+    return "models", None
