@@ -101,17 +101,26 @@ def _find(presented: str, now: float) -> dict[str, Any] | None:
     return found
 
 
-async def _model_allowed(request: Request, client: dict[str, Any]) -> bool:
-    """Whether LiteLLM's allow-list check, which runs after this hook, lets the model through.
+MODEL_ROUTES = API_FAMILIES["chat"] + API_FAMILIES["embeddings"]
+"""Routes whose body names a model: the ones that reach Ollama."""
 
-    A request it refuses (403) must not use up the client's rate.
+
+async def _requested_model(request: Request) -> str:
+    """The one model the request names; refused (400) otherwise.
+
+    LiteLLM would turn `"model": "a,b,c"` into one Ollama call per name: a client could multiply its
+    load on Ollama, and one such request, counted once, would pass its rate limit.
     """
-    models = client["models"]
-    if not models:
-        return True
     # LiteLLM has read and parsed the body before calling the hook; this is its cached copy.
-    requested = (await read_request_body(request)).get("model")
-    return requested in models
+    model = (await read_request_body(request)).get("model")
+    if not isinstance(model, str) or not model or "," in model:
+        raise ProxyException(
+            message="Name exactly one model in `model` (llmstack does not fan a request out to several).",
+            type="invalid_request_error",
+            param="model",
+            code=400,
+        )
+    return model
 
 
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
@@ -131,8 +140,12 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     allowed = [path for family in client["apis"] for path in API_FAMILIES[family]]
     if not client.get("admin") and route not in allowed:
         raise _refuse(403, f"This key may not call {route}.")
+    if route not in MODEL_ROUTES:
+        return _authorized(presented, client)
+    model = await _requested_model(request)
     limit = client.get("rpm_limit")
-    if limit and route not in API_FAMILIES["models"] and await _model_allowed(request, client):
+    # LiteLLM refuses a model outside the client's list after this hook (403): that is not counted.
+    if limit and (not client["models"] or model in client["models"]):
         wait = _shared_rate().admit(client["name"], limit, time.time())
         if wait:
             raise ProxyException(
@@ -144,6 +157,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
                 headers={"retry-after": str(wait)},
                 openai_code="rate_limit_exceeded",
             )
+    return _authorized(presented, client)
+
+
+def _authorized(presented: str, client: dict[str, Any]) -> UserAPIKeyAuth:
     digest = hashlib.sha256(presented.encode()).hexdigest()
     # No `token`: there is no database row behind the key. `api_key` is the digest, never the key.
     # No `rpm_limit`: LiteLLM would count it again, per worker; the shared count above is the limit.

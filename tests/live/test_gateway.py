@@ -161,6 +161,16 @@ def test_a_clients_rate_is_counted_once_for_all_workers(
     assert 1 <= int(replies[-1].headers["retry-after"]) <= 120
 
 
+def test_a_request_names_one_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+    # LiteLLM would call Ollama once per name, and a rate-limited client would be counted once.
+    before = len(ollama.requests)
+    for client, model in (("metered", "small,small,small"), ("ops", "small,coder"), ("editor", "")):
+        reply = chat(direct, key(stack, client), model)
+        assert reply.status_code == 400, (client, reply.text)
+        assert reply.json()["error"]["type"] == "invalid_request_error"
+    assert len(ollama.requests) == before
+
+
 @pytest.fixture
 def through_edge(edges: EdgeRunner, stack: Rendered, litellm: Gateway) -> Rendered:
     return edges.serve(stack, litellm.address)
