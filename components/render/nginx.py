@@ -15,10 +15,25 @@ CLIENT_API_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings",
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
 ADMIN_PATH_PREFIXES = (
-    "key", "user", "team", "model", "config", "health", "metrics", "routes", "openapi.json", "ui",
-    "global", "spend", "cache", "v1/model",
+    "key", "user", "team", "model", "config", "health", "metrics", "routes", "global", "spend", "cache",
+    "v1/model",
 )  # fmt: skip
-"""LiteLLM admin and info routes, proxied only for `admin_cidrs` (and `/` itself)."""
+"""LiteLLM admin and info routes, proxied only for `admin_cidrs`. Not its API description
+(`/openapi.json`), UI or `/`: LiteLLM serves those without a key, and admins need none of them."""
+
+PROXIED_PATH = "proxied_path"
+"""The location's capture of the path it matched; LiteLLM gets that path, never the one sent.
+The match runs on nginx's normalized path (`..`, `//` and escapes resolved), which LiteLLM does not
+normalize itself: forwarded as sent, /files/../v1/models would pass as /v1/models and reach its
+files route. The captures admit no control characters, so no escaped CR/LF reaches a request line."""
+
+_SAFE_PATH_CHARACTERS = r"[\w./~:@+,=-]"
+"""What an admin route's path may contain after its prefix (ids, names, dates)."""
+
+FOREIGN_KEY_HEADERS = ("API-Key", "x-api-key", "x-goog-api-key", "Ocp-Apim-Subscription-Key")
+"""Headers LiteLLM also takes a key from (Azure, Anthropic, Google, APIM clients). The edge drops
+them: its per-key rate limit reads the key from `Authorization` and `x-litellm-api-key` only, and a
+key in any other header would get a fresh, unlimited budget."""
 
 INTERNAL_RESPONSE_HEADERS = (
     "x-litellm-model-api-base",
@@ -144,9 +159,14 @@ def render_nginx_conf(context: NginxContext) -> str:
         retry_after=RETRY_AFTER_SECONDS,
         busy_retry_after=BUSY_RETRY_AFTER_SECONDS,
         keepalive_seconds=KEEPALIVE_SECONDS,
-        api_location="~ ^(" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
-        admin_location="~ ^/$|^/(" + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES) + ")(/|$)",
+        # Each captures the path nginx matched, which is what LiteLLM gets (see PROXIED_PATH).
+        api_location=f"~ ^(?<{PROXIED_PATH}>" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
+        admin_location=f"~ ^(?<{PROXIED_PATH}>/(?:"
+        + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES)
+        + f")(?:/{_SAFE_PATH_CHARACTERS}*)?)$",
         hidden_headers=INTERNAL_RESPONSE_HEADERS,
+        foreign_key_headers=FOREIGN_KEY_HEADERS,
+        proxied_path=PROXIED_PATH,
         error_pages=[_ErrorPage(status, _error_body(status)) for status in sorted(_ERRORS)],
     )
 

@@ -7,6 +7,7 @@ allow-list, 127.0.0.9 is the admin network, 127.0.0.20 is outside.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.render.nginx import render_nginx_conf
+from components.render.nginx import FOREIGN_KEY_HEADERS, render_nginx_conf
 from components.settings import parse_settings
 from components.stack import nginx_context
 from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Rendered
@@ -154,7 +155,10 @@ def test_admin_routes_only_from_the_admin_network(hardened: Rendered, gateway_st
         assert response.json() == {"echo": "/key/info"}
     with hardened.client(INSIDE) as client:
         assert_json_error(client.get("/key/info"), 403, "forbidden")
-        assert_json_error(client.get("/"), 403, "forbidden")
+    for source in (INSIDE, ADMIN):  # LiteLLM answers these without a key: nobody gets them
+        with hardened.client(source) as client:
+            for path in ("/", "/openapi.json", "/ui/"):
+                assert_json_error(client.get(path), 404, "not_found")
 
 
 def test_bodies_over_the_limit_get_413_json(hardened: Rendered) -> None:
@@ -260,3 +264,58 @@ def test_rate_limits_follow_the_relayed_client_not_the_connector(behind_connecto
         other = connector.get("/v1/models", headers={"CF-Connecting-IP": "127.0.0.7"})
     assert 429 in [r.status_code for r in first], "one relayed client exhausts its own limit"
     assert other.status_code == 200, "another client behind the same connector is unaffected"
+
+
+def raw_get(stack: Rendered, path: str, source: str = INSIDE) -> int:
+    """GET `path` exactly as written (httpx would resolve `..` itself); the status."""
+    host, port = stack.origin.removeprefix("https://").rsplit(":", 1)
+    connection = http.client.HTTPSConnection(host, int(port), context=stack.trust(), source_address=(source, 0))
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/files/../v1/models", "/v1/%6dodels", "//v1//models", "/v1/./models"])
+def test_the_gateway_gets_the_path_nginx_checked(path: str, hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    # LiteLLM resolves neither `..` nor escapes: forwarded as sent, /files/../v1/models would pass
+    # nginx's allow-list as /v1/models and reach LiteLLM's files route.
+    assert raw_get(hardened, path) == 200
+    assert gateway_stub.requests[-1]["path"] == "/v1/models"
+
+
+def test_admin_networks_get_the_checked_path_too(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    assert raw_get(hardened, "/files/../key/info", source=ADMIN) == 200
+    assert gateway_stub.requests[-1]["path"] == "/key/info"
+    # An escaped line break would end up in the request line to LiteLLM: not a path nginx proxies.
+    assert raw_get(hardened, "/key/info%0d%0aX-Injected:%20yes", source=ADMIN) == 404
+
+
+def test_keys_in_other_headers_never_reach_the_gateway(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+    with hardened.client(INSIDE) as client:
+        assert client.get("/v1/models", headers=dict.fromkeys(FOREIGN_KEY_HEADERS, "sk-elsewhere")).status_code == 200
+    forwarded = {name.lower() for name in gateway_stub.requests[-1]["headers"]}
+    assert not forwarded & {name.lower() for name in FOREIGN_KEY_HEADERS}
+
+
+def test_rate_limit_per_key_holds_for_every_spelling_of_the_key(hardened: Rendered) -> None:
+    key = "sk-one-key-many-spellings"
+    spellings = [
+        {"Authorization": f"Bearer {key}"},
+        {"Authorization": f"Basic {key}"},
+        {"Authorization": f"bearer  {key}"},
+        {"x-litellm-api-key": f"Bearer {key}"},
+    ]
+    sources = ["127.0.0.3", "127.0.0.8", "127.0.0.13", "127.0.0.14"]
+    clients = [hardened.client(source) for source in sources]
+    try:
+        started = time.monotonic()
+        statuses = [clients[i % 4].get("/v1/models", headers=spellings[i // 4]).status_code for i in range(16)]
+        elapsed = time.monotonic() - started
+    finally:
+        for client in clients:
+            client.close()
+    # Four requests per address and per spelling: only one bucket for the key can refuse them.
+    assert statuses.count(200) <= allowed_at_most(5, 8, elapsed)
+    assert statuses[:8].count(200) == 8
