@@ -179,6 +179,9 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
     with log.open("w") as output:
         process = subprocess.Popen(
             [str(VENV_BIN / "litellm"), *command],
+            # Its own directory, as in a container: LiteLLM puts ../.. of its working directory
+            # first on sys.path, where any stray package would shadow its own.
+            cwd=workdir,
             env={"PATH": os.environ["PATH"], "HOME": str(workdir), **env},
             stdout=output,
             stderr=output,
