@@ -74,6 +74,14 @@ def test_a_clock_set_back_neither_frees_nor_blocks_a_client_later(rates_file: st
     assert rate.admit("editor", 2, ahead) == 0
 
 
+def test_a_worker_a_moment_behind_keeps_the_next_minutes_count(rates_file: str) -> None:
+    ahead, behind = limits.SharedRate(rates_file), limits.SharedRate(rates_file)
+    assert ahead.admit("editor", 2, MINUTE_START + 60) == 0
+    # Read the clock just before the minute turned, counted after the request above.
+    assert behind.admit("editor", 2, MINUTE_START + 59.9) == 0
+    assert ahead.admit("editor", 2, MINUTE_START + 60.1) > 0
+
+
 def test_an_unreadable_file_is_replaced_and_counting_goes_on(rates_file: str, caplog: pytest.LogCaptureFixture) -> None:
     Path(rates_file).parent.mkdir()
     Path(rates_file).write_bytes(b"not a database " * 512)

@@ -111,8 +111,10 @@ def _admit(db: sqlite3.Connection, client: str, limit: int, now: float) -> int:
             "INSERT INTO hits VALUES (?, ?, 1) ON CONFLICT (client, minute) DO UPDATE SET count = count + 1",
             (client, current_minute),
         )
-        # Minutes ahead of now too: after the clock is set back they would count again later.
-        db.execute("DELETE FROM hits WHERE minute < ? OR minute > ?", (current_minute - 1, current_minute))
+        # Minutes well ahead of now too: after the clock is set back they would count again later.
+        # The next minute stays: a worker that read the clock just before it turned may get here
+        # after another has already counted in it.
+        db.execute("DELETE FROM hits WHERE minute < ? OR minute > ?", (current_minute - 1, current_minute + 1))
         db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
