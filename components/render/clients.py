@@ -59,16 +59,17 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 def continue_roles(apis: tuple[str, ...]) -> list[str]:
-    """Continue roles the key can serve: chat covers edit and apply, embeddings covers embed."""
-    if "chat" in apis:
-        return ["chat", "edit", "apply"]
-    return ["embed"] if "embeddings" in apis else []
+    """Continue roles the key can serve: chat, edit and apply, with the chat API.
+
+    Not embed: the served models are `ollama_chat/` deployments, which LiteLLM cannot embed with.
+    """
+    return ["chat", "edit", "apply"] if "chat" in apis else []
 
 
 def render_continue_config(context: ClientContext) -> str | None:
     """A Continue `config.yaml` listing the client's models.
 
-    None for a client that may call neither chat nor embeddings: Continue would have nothing to use.
+    None for a client without the chat API: Continue would have nothing to use.
     """
     roles = continue_roles(context.apis)
     if not roles:
@@ -128,7 +129,8 @@ def render_openai_env(context: ClientContext) -> str:
 
 def render_curl_example(context: ClientContext, model: str) -> str:
     """A one-request smoke test with curl, on an API the key may call."""
-    arguments = ["curl", "-sS"]
+    # --fail-with-body (curl >= 7.76): a refusal shows its JSON and fails the shell pipeline.
+    arguments = ["curl", "-sS", "--fail-with-body"]
     if context.ca_file_in_home:
         arguments += ["--cacert", f'"$HOME/{context.ca_file_in_home}"']
     headers = client_headers(context)
@@ -144,9 +146,7 @@ def render_curl_example(context: ClientContext, model: str) -> str:
 
 
 def _smoke_request(apis: tuple[str, ...], model: str) -> tuple[str, dict[str, object] | None]:
-    """Path and JSON body (None: a GET) of the smallest request the key is allowed."""
+    """Path and JSON body (None: a GET) of a request the key is allowed: a chat, else the model list."""
     if "chat" in apis:
         return "chat/completions", {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
-    if "embeddings" in apis:
-        return "embeddings", {"model": model, "input": "Say hello."}
     return "models", None
