@@ -23,6 +23,7 @@ import hmac
 import importlib.util
 import json
 import os
+import re
 import time
 from pathlib import Path
 from types import ModuleType
@@ -111,6 +112,14 @@ async def _requested_model(request: Request) -> str:
     LiteLLM would turn `"model": "a,b,c"` into one Ollama call per name: a client could multiply its
     load on Ollama, and one such request, counted once, would pass its rate limit.
     """
+    if "model" in request.query_params:
+        # LiteLLM would take it over the body's, past the allow-list (the edge drops query strings).
+        raise ProxyException(
+            message="Name the model in the request body, not in the query string.",
+            type="invalid_request_error",
+            param="model",
+            code=400,
+        )
     # LiteLLM has read and parsed the body before calling the hook; this is its cached copy.
     model = (await read_request_body(request)).get("model")
     if not isinstance(model, str) or not model or "," in model:
@@ -123,13 +132,29 @@ async def _requested_model(request: Request) -> str:
     return model
 
 
+KEY_FORM = re.compile(r"(?:bearer )?([a-z0-9_-]+)", re.IGNORECASE)
+"""How a key may be sent: `Bearer <key>` or the bare key. The edge's per-key rate limit reads the
+same form (nginx.conf's `$api_key` map), so every accepted spelling of a key shares its bucket."""
+
+
+def _presented_key(request: Request) -> str | None:
+    """The key from x-litellm-api-key if sent, else from Authorization; one header, in KEY_FORM.
+
+    LiteLLM's own reading is laxer (it removes every `Bearer `, takes `Basic <key>` and an AWS
+    signature's credential): each such spelling would be a fresh bucket at the edge.
+    """
+    values = request.headers.getlist("x-litellm-api-key") or request.headers.getlist("authorization")
+    if len(values) != 1:
+        return None
+    match = KEY_FORM.fullmatch(values[0])
+    return match.group(1) if match else None
+
+
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
-    """LiteLLM's custom-auth entry point."""
-    presented = (api_key or "").strip()
-    if presented.lower().startswith("bearer "):
-        presented = presented[len("bearer ") :].strip()
-    if not presented:
-        raise _refuse(401, "Missing API key: send it as a bearer token.")
+    """LiteLLM's custom-auth entry point (`api_key` is LiteLLM's reading; see _presented_key)."""
+    presented = _presented_key(request)
+    if presented is None:
+        raise _refuse(401, "Missing or malformed API key: send `Authorization: Bearer <key>`.")
     master = os.environ.get(MASTER_KEY_ENV, "")
     if master and hmac.compare_digest(presented.encode(), master.encode()):
         return UserAPIKeyAuth(api_key=presented, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
