@@ -28,6 +28,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
         pulumi.Output.concat(stack.basic_auth.user, ":", stack.basic_auth.password) if stack.basic_auth else None
     )
     clients = {client.name: client for client in settings.clients}
+    embedding_models = frozenset(model.name for model in settings.models if model.kind == "embedding")
 
     def configs(values: list[Any]) -> dict[str, dict[str, Any]]:
         credentials, access, ca_pem, *keys = values
@@ -42,6 +43,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
                 ca_file_in_home=ca_file,
                 ca_certificate_pem=ca_pem,
                 apis=client.apis,
+                embedding_models=embedding_models,
                 basic_auth=credentials,
                 extra_headers=tuple(sorted((access or {}).items())),
             )
@@ -51,7 +53,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
                 "continueConfig": render_continue_config(context),
                 "openaiEnv": render_openai_env(context),
                 "headers": client_headers(context),
-                "curl": render_curl_example(context, models[0]),
+                "curl": render_curl_example(context),
             }
         return rendered
 

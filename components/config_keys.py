@@ -96,6 +96,14 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         "client name, which stays stable when the tag changes.",
     ),
     ConfigKey(
+        name="embeddingModels",
+        type="array",
+        default=(),
+        description="Embedding models to pull and serve, each 'client-name=ollama-tag' (e.g. "
+        "'embed=nomic-embed-text'), for clients with the embeddings API; names are unique across "
+        "both lists.",
+    ),
+    ConfigKey(
         name="ollamaImage",
         type="string",
         default="ollama/ollama:0.12.6",

@@ -199,14 +199,18 @@ def _is_gpu_device(device: str) -> bool:
 
 
 def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:
+    """Chat models (`models`, at least one), then embedding models (`embeddingModels`)."""
     entries = raw.string_list("models")
     if not entries:
         raw.errors.add("models", "[]", "at least one 'client-name=ollama-tag' entry")
-    models = tuple(raw.model(entry) for entry in entries)
-    names = [m.name for m in models]
-    for name in sorted({n for n in names if names.count(n) > 1}):
-        raw.errors.add("models", name, "each client-facing model name once")
-    return models
+    chat = tuple(raw.model(entry) for entry in entries)
+    embedding = tuple(raw.model(e, "embeddingModels", "embedding") for e in raw.string_list("embeddingModels"))
+    seen: set[str] = set()
+    for key, models in (("models", chat), ("embeddingModels", embedding)):
+        for name in sorted({m.name for m in models if m.name in seen or [n.name for n in models].count(m.name) > 1}):
+            raw.errors.add(key, name, "each client-facing model name once, across models and embeddingModels")
+        seen |= {m.name for m in models}
+    return chat + embedding
 
 
 def _read_raw_config() -> tuple[dict[str, str], frozenset[str]]:

@@ -41,6 +41,10 @@ class Images:
     """nginx edge."""
 
 
+ModelKind = Literal["chat", "embedding"]
+"""Chat models become `ollama_chat/` deployments, embedding models `ollama/` ones."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """One served model."""
@@ -49,6 +53,8 @@ class ModelSpec:
     """The stable name clients ask for."""
     tag: str
     """The Ollama tag pulled and served under that name."""
+    kind: ModelKind = "chat"
+    """What it serves: chat and text completions, or embeddings (LiteLLM routes the two apart)."""
 
 
 @dataclass(frozen=True)

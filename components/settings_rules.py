@@ -14,7 +14,7 @@ from components.config_keys import (
     NAMESPACE,
     TESTED_LITELLM_VERSION,
 )
-from components.settings_model import ImageRef, ModelSpec
+from components.settings_model import ImageRef, ModelKind, ModelSpec
 
 _DEFAULTS = {k.name: k.default for k in DECLARED_KEYS}
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
@@ -180,16 +180,16 @@ class RawConfig:
             )
         return image
 
-    def model(self, entry: str) -> ModelSpec:
-        """One 'client-name=ollama-tag' entry."""
+    def model(self, entry: str, key: str = "models", kind: ModelKind = "chat") -> ModelSpec:
+        """One 'client-name=ollama-tag' entry of `key`."""
         name, equals, tag = (part.strip() for part in entry.partition("="))
         if not equals or not _MODEL_NAME.match(name) or not _OLLAMA_TAG.match(tag):
             self.errors.add(
-                "models",
+                key,
                 entry,
                 "'client-name=ollama-tag', e.g. 'qwen2.5-0.5b=qwen2.5:0.5b' (name: lowercase letters, digits, . _ -)",
             )
-        return ModelSpec(name=name, tag=tag)
+        return ModelSpec(name=name, tag=tag, kind=kind)
 
     def epoch(self, key: str) -> str:
         """A rotation epoch: a short label such as 2026-11 (it becomes part of resource names)."""

@@ -78,7 +78,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             docker_prefix=prefix,
             image=settings.images.litellm,
             config=LiteLLMContext(
-                models=tuple(ServedModel(name=m.name, ollama_tag=m.tag) for m in settings.models),
+                models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
             ),

@@ -22,9 +22,10 @@ CLIENTS = {
 KEY_DELIVERY = {"llmstack:index:ClientKeys", "random:index/randomPassword:RandomPassword"}
 
 
-def deploy(clients: dict[str, Any], seed: bytes = b"same-state") -> OfflineRun:
+def deploy(clients: dict[str, Any], seed: bytes = b"same-state", **config: object) -> OfflineRun:
     """The stack with the same random state (seed) as a previous `pulumi up` would have."""
-    return run_offline(run, stack="keys", config=namespaced({"models": TWO_MODELS, "clients": clients}), seed=seed)
+    settings = {"models": TWO_MODELS, "clients": clients, **config}
+    return run_offline(run, stack="keys", config=namespaced(settings), seed=seed)
 
 
 def keys_file(result: OfflineRun) -> dict[str, Any]:
@@ -60,11 +61,31 @@ def test_each_clients_configs_use_only_what_its_key_may_call() -> None:
     assert [m["roles"] for m in yaml.safe_load(clients["editor"]["continueConfig"])["models"]] == [
         ["chat", "edit", "apply"]
     ]
-    # Without chat (embeddings, the model list): the curl test lists the models, no Continue config.
+    # Embeddings without an embedding model, or the model list only: the curl test lists the
+    # models, and there is no Continue config (nothing Continue could use).
     for client in ("indexer", "lister"):
         assert clients[client]["curl"].rstrip().endswith("/v1/models"), client
         assert " -d " not in clients[client]["curl"]
         assert clients[client]["continueConfig"] is None
+
+
+def test_embedding_models_are_served_by_the_ollama_provider_and_offered_for_embeddings() -> None:
+    result = deploy(CLIENTS, embeddingModels=["embed=nomic-embed-text"])
+    uploads = reveal(result.named("gateway-container").inputs)["uploads"]
+    config = yaml.safe_load(next(u["content"] for u in uploads if u["file"].endswith("config.yaml")))
+    deployments = {m["model_name"]: m for m in config["model_list"]}
+    assert deployments["embed"]["litellm_params"]["model"] == "ollama/nomic-embed-text"
+    assert deployments["embed"]["model_info"]["mode"] == "embedding"
+    assert deployments["coder"]["litellm_params"]["model"] == "ollama_chat/qwen2.5-coder:1.5b"
+    assert any(resource.name.endswith("-pull-embed") for resource in result.resources)
+    clients = result.outputs["clients"]
+    assert '"model": "embed", "input": "Say hello."' in clients["indexer"]["curl"]
+    assert "/v1/embeddings" in clients["indexer"]["curl"]
+    indexer = yaml.safe_load(clients["indexer"]["continueConfig"])["models"]
+    assert [(m["model"], m["roles"]) for m in indexer] == [("embed", ["embed"])]
+    # The admin client may call everything: chat roles for chat models, embed for the other.
+    ops = yaml.safe_load(clients["ops"]["continueConfig"])["models"]
+    assert [(m["model"], m["roles"][0]) for m in ops] == [("small", "chat"), ("coder", "chat"), ("embed", "embed")]
 
 
 def test_the_continue_config_carries_the_ca_itself_in_full_per_model() -> None:

@@ -25,6 +25,7 @@ def test_defaults_are_the_dev_stack() -> None:
     assert settings.endpoint_url == "https://localhost:8443/v1"
     assert settings.gpus.docker_gpus is None
     assert [m.name for m in settings.models] == ["qwen2.5-0.5b"]
+    assert [m.kind for m in settings.models] == ["chat"]
     assert settings.generation_timeout_seconds >= 600
 
 
@@ -61,6 +62,20 @@ BAD_CONFIG = [
     pytest.param({"models": '["Big Model=qwen:1b"]'}, "models", "'Big Model=qwen:1b'", "lowercase", id="model-name"),
     pytest.param(
         {"models": '["a=x:1", "a=y:2"]'}, "models", "'a'", "each client-facing model name once", id="model-duplicate"
+    ),
+    pytest.param(
+        {"embeddingModels": '["qwen2.5-0.5b=nomic-embed-text"]'},
+        "embeddingModels",
+        "'qwen2.5-0.5b'",
+        "across models and embeddingModels",
+        id="embedding-model-named-like-a-chat-model",
+    ),
+    pytest.param(
+        {"embeddingModels": '["nomic-embed-text"]'},
+        "embeddingModels",
+        "'nomic-embed-text'",
+        "client-name=ollama-tag",
+        id="embedding-model-no-name",
     ),
     pytest.param({"ollamaImage": "ollama/ollama"}, "ollamaImage", "'ollama/ollama'", "pinned tag", id="image-no-tag"),
     pytest.param({"nginxImage": "nginx:latest"}, "nginxImage", "'nginx:latest'", "not latest", id="image-latest"),

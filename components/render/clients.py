@@ -32,6 +32,8 @@ class ClientContext:
     """The stack's CA certificate itself (None when publicly trusted), for configs that carry it."""
     apis: tuple[str, ...] = ("chat", "embeddings", "models")
     """API families the key may call: what the configs and the curl test use."""
+    embedding_models: frozenset[str] = frozenset()
+    """Which of `models` are embedding models (the rest are chat models)."""
     basic_auth: str | None = None
     """`user:password` for the edge's basic auth, when it is on."""
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -58,21 +60,24 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
-def continue_roles(apis: tuple[str, ...]) -> list[str]:
-    """Continue roles the key can serve: chat, edit and apply, with the chat API.
+def continue_roles(context: ClientContext, model: str) -> list[str]:
+    """Continue roles `model` serves for this key.
 
-    Not embed: the served models are `ollama_chat/` deployments, which LiteLLM cannot embed with.
+    Chat, edit and apply for a chat model with the chat API; embed for an embedding model with the
+    embeddings API; else none.
     """
-    return ["chat", "edit", "apply"] if "chat" in apis else []
+    if model in context.embedding_models:
+        return ["embed"] if "embeddings" in context.apis else []
+    return ["chat", "edit", "apply"] if "chat" in context.apis else []
 
 
 def render_continue_config(context: ClientContext) -> str | None:
-    """A Continue `config.yaml` listing the client's models.
+    """A Continue `config.yaml` listing the client's models that Continue can use.
 
-    None for a client without the chat API: Continue would have nothing to use.
+    None when there is none: Continue would have nothing to use.
     """
-    roles = continue_roles(context.apis)
-    if not roles:
+    usable = [(name, roles) for name in context.models if (roles := continue_roles(context, name))]
+    if not usable:
         return None
     request_options: dict[str, object] = {}
     if context.ca_certificate_pem is not None:
@@ -85,7 +90,7 @@ def render_continue_config(context: ClientContext) -> str | None:
     # With basic auth the key travels in the headers; Continue must not also send it as a bearer token.
     send_api_key = context.basic_auth is None
     models = []
-    for name in context.models:
+    for name, roles in usable:
         model: dict[str, object] = {
             "name": f"{name} ({context.stack})",
             "provider": "openai",
@@ -127,7 +132,7 @@ def render_openai_env(context: ClientContext) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def render_curl_example(context: ClientContext, model: str) -> str:
+def render_curl_example(context: ClientContext) -> str:
     """A one-request smoke test with curl, on an API the key may call."""
     # --fail-with-body (curl >= 7.76): a refusal shows its JSON and fails the shell pipeline.
     arguments = ["curl", "-sS", "--fail-with-body"]
@@ -138,15 +143,23 @@ def render_curl_example(context: ClientContext, model: str) -> str:
         headers = {"Authorization": f"Bearer {context.api_key}", **headers}
     for name, value in headers.items():
         arguments += ["-H", shlex.quote(f"{name}: {value}")]
-    path, body = _smoke_request(context.apis, model)
+    path, body = _smoke_request(context)
     if body is not None:
         arguments += ["-H", shlex.quote("Content-Type: application/json"), "-d", shlex.quote(json.dumps(body))]
     arguments.append(shlex.quote(f"{context.endpoint_url}/{path}"))
     return " ".join(arguments) + "\n"
 
 
-def _smoke_request(apis: tuple[str, ...], model: str) -> tuple[str, dict[str, object] | None]:
-    """Path and JSON body (None: a GET) of a request the key is allowed: a chat, else the model list."""
-    if "chat" in apis:
-        return "chat/completions", {"model": model, "messages": [{"role": "user", "content": "Say hello."}]}
+def _smoke_request(context: ClientContext) -> tuple[str, dict[str, object] | None]:
+    """Path and JSON body (None: a GET) of a request the key is allowed.
+
+    A chat, else an embedding, else the model list.
+    """
+    chat_models = [name for name in context.models if name not in context.embedding_models]
+    embedding_models = [name for name in context.models if name in context.embedding_models]
+    if "chat" in context.apis and chat_models:
+        messages = [{"role": "user", "content": "Say hello."}]
+        return "chat/completions", {"model": chat_models[0], "messages": messages}
+    if "embeddings" in context.apis and embedding_models:
+        return "embeddings", {"model": embedding_models[0], "input": "Say hello."}
     return "models", None

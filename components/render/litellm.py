@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, Literal
 
 import yaml
 
@@ -46,6 +46,17 @@ a failed lookup is not cached, so without this entry every lookup rescans the wh
 models): more than half of the latency the gateway added (benchmarks/gateway_latency.py)."""
 
 
+_PROVIDERS: Final = {"chat": "ollama_chat", "embedding": "ollama"}
+"""LiteLLM provider per model kind (see ServedModel.kind)."""
+
+
+def _model_info(kind: Literal["chat", "embedding"]) -> dict[str, object]:
+    """LOCAL_MODEL_INFO for a model of `kind`."""
+    if kind == "chat":
+        return dict(LOCAL_MODEL_INFO)
+    return {**LOCAL_MODEL_INFO, "litellm_provider": _PROVIDERS[kind], "mode": "embedding"}
+
+
 @dataclass(frozen=True, kw_only=True)
 class ServedModel:
     """One model as LiteLLM routes it."""
@@ -54,6 +65,10 @@ class ServedModel:
     """The client-facing model name."""
     ollama_tag: str
     """The Ollama tag behind it."""
+    kind: Literal["chat", "embedding"] = "chat"
+    """Chat models go through `ollama_chat/` (it keeps tool calls; LiteLLM then only calls
+    POST /api/chat); embedding models through `ollama/` (POST /api/embed), which `ollama_chat/`
+    lacks."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,12 +90,11 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             {
                 "model_name": model.name,
                 "litellm_params": {
-                    # ollama_chat keeps tool calls; LiteLLM then only calls POST /api/chat.
-                    "model": f"ollama_chat/{model.ollama_tag}",
+                    "model": f"{_PROVIDERS[model.kind]}/{model.ollama_tag}",
                     "api_base": context.ollama_url,
                     "timeout": context.generation_timeout_seconds,
                 },
-                "model_info": dict(LOCAL_MODEL_INFO),
+                "model_info": _model_info(model.kind),
             }
             for model in context.models
         ],

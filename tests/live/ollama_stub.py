@@ -1,7 +1,8 @@
 """Stand-in for Ollama (Ollama itself needs model weights and cannot run here).
 
 Serves the slice of the Ollama API that LiteLLM's `ollama_chat/` provider uses, `POST /api/chat`
-(streamed NDJSON or `stream: false`), plus `GET /api/tags` and `GET /api/version`. Replies are
+(streamed NDJSON or `stream: false`), its `ollama/` provider's `POST /api/embed` (vectors made up
+from the input's length), plus `GET /api/tags` and `GET /api/version`. Replies are
 fixed words, sent `chunk_delay` seconds apart when streamed, so tests can see whether the
 proxies in front pass each chunk on as it is produced. With `busy` set it answers chats as Ollama
 does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text.
@@ -57,7 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         self.stub.requests.append({"path": self.path, "body": body})
-        if self.path != "/api/chat":
+        if self.path == "/api/embed":
+            self._embed(body)
+        elif self.path != "/api/chat":
             self._json(404, {"error": f"stand-in does not serve {self.path}"})
         elif self.stub.busy:
             self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
@@ -68,6 +71,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             message = {"role": "assistant", "content": "".join(REPLY_WORDS)}
             self._json(200, {**_final(body["model"]), "message": message})
+
+    def _embed(self, body: dict[str, Any]) -> None:
+        """Ollama's /api/embed: one vector per input (a string or a list of them)."""
+        if body.get("model") not in self.stub.models:
+            self._json(404, {"error": f"model '{body.get('model')}' not found"})
+            return
+        inputs = body["input"] if isinstance(body.get("input"), list) else [body.get("input")]
+        vectors = [[float(len(str(text))), 0.5, -0.5] for text in inputs]
+        self._json(200, {"model": body["model"], "embeddings": vectors, "prompt_eval_count": len(inputs)})
 
     def _stream(self, model: str) -> None:
         self.send_response(200)

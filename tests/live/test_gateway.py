@@ -23,6 +23,7 @@ from tests.live.test_chain import openai_client
 
 ADDRESS = "127.0.0.22"
 MODELS = ["small=qwen2.5:0.5b", "coder=qwen2.5-coder:1.5b"]
+EMBEDDING_MODELS = ["embed=nomic-embed-text"]
 CLIENTS: dict[str, dict[str, Any]] = {
     "editor": {"models": ["coder"], "apis": ["chat", "models"]},
     "indexer": {"apis": ["embeddings", "models"]},
@@ -35,12 +36,12 @@ CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
 
 @pytest.fixture(scope="module")
 def stack(render: Callable[..., Rendered]) -> Rendered:
-    return render("clients", models=MODELS, clients=CLIENTS)
+    return render("clients", models=MODELS, embeddingModels=EMBEDDING_MODELS, clients=CLIENTS)
 
 
 @pytest.fixture(scope="module")
 def litellm(stack: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    ollama.models = (*ollama.models, "qwen2.5-coder:1.5b")
+    ollama.models = (*ollama.models, "qwen2.5-coder:1.5b", "nomic-embed-text")
     with running_gateway(stack, ADDRESS, tmp_path_factory.mktemp("litellm-clients")) as running:
         yield running
 
@@ -98,6 +99,19 @@ def test_the_model_comes_from_the_body_only(direct: httpx.Client, stack: Rendere
     assert reply.status_code == 400
     assert reply.json()["error"]["type"] == "invalid_request_error"
     assert len(ollama.requests) == before
+
+
+def test_embeddings_come_from_the_embedding_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+    body = {"model": "embed", "input": ["one", "three"]}
+    reply = direct.post("/v1/embeddings", headers=key(stack, "indexer"), json=body)
+    assert reply.status_code == 200, reply.text
+    assert [item["embedding"] for item in reply.json()["data"]] == [[3.0, 0.5, -0.5], [5.0, 0.5, -0.5]]
+    assert ollama.requests[-1] == {
+        "path": "/api/embed",
+        "body": {"model": "nomic-embed-text", "input": ["one", "three"]},
+    }
+    # The API family decides, whatever the model: editor may chat, not embed.
+    assert direct.post("/v1/embeddings", headers=key(stack, "editor"), json=body).status_code == 403
 
 
 def test_an_allowed_model_answers_streamed_and_not(direct: httpx.Client, stack: Rendered) -> None:
@@ -226,6 +240,14 @@ def test_full_chain_per_client_with_the_openai_client(through_edge: Rendered, ol
         assert [model.id for model in client.models.list()] == ["coder"]
         with pytest.raises(openai.PermissionDeniedError):
             client.chat.completions.create(model="small", **CHAT)
+
+
+def test_embeddings_through_the_edge_with_the_openai_client(through_edge: Rendered) -> None:
+    indexer = through_edge.outputs["clients"]["indexer"]
+    with openai_client(through_edge, indexer["apiKey"]) as client:
+        vectors = client.embeddings.create(model="embed", input=["one", "three"])
+        assert [item.embedding for item in vectors.data] == [[3.0, 0.5, -0.5], [5.0, 0.5, -0.5]]
+        assert [model.id for model in client.models.list()] == ["small", "coder", "embed"]
 
 
 def test_a_rate_limited_client_gets_an_openai_style_429(through_edge: Rendered) -> None:
