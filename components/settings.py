@@ -207,9 +207,10 @@ def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:
     embedding = tuple(raw.model(e, "embeddingModels", "embedding") for e in raw.string_list("embeddingModels"))
     seen: set[str] = set()
     for key, models in (("models", chat), ("embeddingModels", embedding)):
-        for name in sorted({m.name for m in models if m.name in seen or [n.name for n in models].count(m.name) > 1}):
-            raw.errors.add(key, name, "each client-facing model name once, across models and embeddingModels")
-        seen |= {m.name for m in models}
+        for model in models:
+            if model.name in seen:
+                raw.errors.add(key, model.name, "each client-facing model name once, across models and embeddingModels")
+            seen.add(model.name)
     return chat + embedding
 
 

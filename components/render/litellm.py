@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final
 
 import yaml
+
+from components.settings_model import ModelKind
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 """The environment variable that carries the master key; the file only names it."""
@@ -46,11 +48,11 @@ a failed lookup is not cached, so without this entry every lookup rescans the wh
 models): more than half of the latency the gateway added (benchmarks/gateway_latency.py)."""
 
 
-_PROVIDERS: Final = {"chat": "ollama_chat", "embedding": "ollama"}
-"""LiteLLM provider per model kind (see ServedModel.kind)."""
+_PROVIDERS: Final[Mapping[ModelKind, str]] = MappingProxyType({"chat": "ollama_chat", "embedding": "ollama"})
+"""LiteLLM provider per model kind."""
 
 
-def _model_info(kind: Literal["chat", "embedding"]) -> dict[str, object]:
+def _model_info(kind: ModelKind) -> dict[str, object]:
     """LOCAL_MODEL_INFO for a model of `kind`."""
     if kind == "chat":
         return dict(LOCAL_MODEL_INFO)
@@ -65,7 +67,7 @@ class ServedModel:
     """The client-facing model name."""
     ollama_tag: str
     """The Ollama tag behind it."""
-    kind: Literal["chat", "embedding"] = "chat"
+    kind: ModelKind = "chat"
     """Chat models go through `ollama_chat/` (it keeps tool calls; LiteLLM then only calls
     POST /api/chat); embedding models through `ollama/` (POST /api/embed), which `ollama_chat/`
     lacks."""
