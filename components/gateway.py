@@ -20,6 +20,7 @@ from components.render.litellm import (
     LiteLLMContext,
     render_litellm_config,
 )
+from components.render.llmstack_limits import RATES_FILE_ENV
 from components.settings_model import ClientSpec, ContainerLimits, ImageRef, Rotation
 
 RESOURCE_TYPE = "llmstack:index:Gateway"
@@ -28,7 +29,6 @@ GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
-RATES_FILE_ENV = "LLMSTACK_RATES_FILE"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
     for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE)

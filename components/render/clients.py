@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from components.settings_model import API_FAMILIES
+
 HEADERS_ENV = "LLMSTACK_DEFAULT_HEADERS"
 """Environment variable holding the extra headers a basic-auth edge needs, as JSON."""
 
@@ -30,7 +32,7 @@ class ClientContext:
     when the certificate is publicly trusted."""
     ca_certificate_pem: str | None
     """The stack's CA certificate itself (None when publicly trusted), for configs that carry it."""
-    apis: tuple[str, ...] = ("chat", "embeddings", "models")
+    apis: tuple[str, ...] = API_FAMILIES
     """API families the key may call: what the configs and the curl test use."""
     embedding_models: frozenset[str] = frozenset()
     """Which of `models` are embedding models (the rest are chat models)."""
