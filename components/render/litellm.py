@@ -111,6 +111,10 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
         "router_settings": {
             "timeout": context.generation_timeout_seconds,
             "num_retries": 0,
+            # Cooldowns take a failing deployment out of rotation in favour of another. Each model
+            # has one deployment, so there is none: one client's error (a 404 for a model Ollama
+            # has lost) would become 429s for every client of that model for a while.
+            "disable_cooldowns": True,
         },
         "general_settings": {
             "master_key": f"os.environ/{MASTER_KEY_ENV}",

@@ -127,6 +127,23 @@ def test_an_allowed_model_answers_streamed_and_not(direct: httpx.Client, stack: 
     assert len(events) >= len(REPLY_WORDS)
 
 
+def test_one_failed_request_does_not_shut_off_a_model(
+    direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    # Ollama answers 404 for a model it no longer has. Each model has a single deployment: a
+    # cooldown would answer 429 to every client of that model for a while, after Ollama has it back.
+    served = ollama.models
+    ollama.models = tuple(tag for tag in served if tag != "qwen2.5-coder:1.5b")
+    try:
+        missing = chat(direct, key(stack, "editor"), "coder")
+    finally:
+        ollama.models = served
+    assert missing.status_code == 404
+    assert "model 'qwen2.5-coder:1.5b' not found" in missing.json()["error"]["message"]
+    assert chat(direct, key(stack, "ops"), "coder").status_code == 200
+    assert chat(direct, key(stack, "editor"), "coder").status_code == 200
+
+
 def test_a_model_outside_the_clients_list_gets_403(direct: httpx.Client, stack: Rendered) -> None:
     refused = chat(direct, key(stack, "editor"), "small")
     assert refused.status_code == 403
