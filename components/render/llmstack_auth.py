@@ -13,6 +13,8 @@ With a custom auth hook LiteLLM no longer checks the master key itself, so this 
 the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
 (`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here, and
 each client's request rate, counted across all workers (llmstack_limits.py, shipped alongside).
+A request to a model takes no settings from the client: only the OpenAI API's parameters, no
+LiteLLM control headers.
 """
 
 from __future__ import annotations
@@ -105,30 +107,79 @@ def _find(presented: str, now: float) -> dict[str, Any] | None:
 MODEL_ROUTES = API_FAMILIES["chat"] + API_FAMILIES["embeddings"]
 """Routes whose body names a model: the ones that reach Ollama."""
 
+_CHAT_PARAMETERS = frozenset(
+    {
+        "model", "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias",
+        "logprobs", "max_completion_tokens", "max_tokens", "modalities", "n", "parallel_tool_calls",
+        "prediction", "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format",
+        "safety_identifier", "seed", "service_tier", "stop", "store", "stream", "stream_options",
+        "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity",
+        "web_search_options",
+    }
+)  # fmt: skip
+_COMPLETION_PARAMETERS = frozenset(
+    {
+        "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens",
+        "n", "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature",
+        "top_p", "user",
+    }
+)  # fmt: skip
+_EMBEDDING_PARAMETERS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
+PARAMETERS = {
+    "/v1/chat/completions": _CHAT_PARAMETERS,
+    "/chat/completions": _CHAT_PARAMETERS,
+    "/v1/completions": _COMPLETION_PARAMETERS,
+    "/completions": _COMPLETION_PARAMETERS,
+    "/v1/embeddings": _EMBEDDING_PARAMETERS,
+    "/embeddings": _EMBEDDING_PARAMETERS,
+}
+"""The body parameters a client may send per model route: the OpenAI API's own (its `metadata`
+aside, which LiteLLM reads as its own). LiteLLM passes anything else on to Ollama as a model option
+(`num_ctx`, `num_gpu`, `keep_alive`: a client could make Ollama reload a model on the CPU, or unload
+it after each request, for every client), or reads it as a setting of its own (`num_retries`,
+`timeout`, `api_base`, `extra_body`)."""
 
-async def _requested_model(request: Request) -> str:
-    """The one model the request names; refused (400) otherwise.
+CONTROL_HEADER_PREFIX = "x-litellm-"
+"""LiteLLM reads request headers with this prefix as settings (`x-litellm-num-retries` would run one
+counted request several times on Ollama, `x-litellm-timeout` overrides the stack's); only its key
+header, `x-litellm-api-key`, is accepted from a client."""
+
+
+def _invalid(message: str, param: str | None) -> ProxyException:
+    return ProxyException(message=message, type="invalid_request_error", param=param, code=400)
+
+
+def _check_controls(request: Request, body: dict[str, Any]) -> None:
+    """Refuse (400) what would change how LiteLLM or Ollama serve a request, not only this one."""
+    headers = sorted(
+        {name for name in request.headers if name.startswith(CONTROL_HEADER_PREFIX)} - {"x-litellm-api-key"}
+    )
+    if headers:
+        raise _invalid(f"llmstack does not take LiteLLM settings from clients: remove {', '.join(headers)}.", None)
+    unknown = sorted(set(body) - PARAMETERS[request.url.path])
+    if unknown:
+        raise _invalid(
+            f"Unsupported parameter(s) for {request.url.path}: {', '.join(unknown)}. llmstack accepts the OpenAI "
+            "API's parameters only: Ollama's model options and LiteLLM's settings are the stack's.",
+            unknown[0],
+        )
+
+
+async def _checked_model(request: Request) -> str:
+    """The one model the request names, from a request that changes no setting; refused (400) otherwise.
 
     LiteLLM would turn `"model": "a,b,c"` into one Ollama call per name: a client could multiply its
     load on Ollama, and one such request, counted once, would pass its rate limit.
     """
     if "model" in request.query_params:
         # LiteLLM would take it over the body's, past the allow-list (the edge drops query strings).
-        raise ProxyException(
-            message="Name the model in the request body, not in the query string.",
-            type="invalid_request_error",
-            param="model",
-            code=400,
-        )
+        raise _invalid("Name the model in the request body, not in the query string.", "model")
     # LiteLLM has read and parsed the body before calling the hook; this is its cached copy.
-    model = (await read_request_body(request)).get("model")
+    body = await read_request_body(request)
+    model = body.get("model")
     if not isinstance(model, str) or not model or "," in model:
-        raise ProxyException(
-            message="Name exactly one model in `model` (llmstack does not fan a request out to several).",
-            type="invalid_request_error",
-            param="model",
-            code=400,
-        )
+        raise _invalid("Name exactly one model in `model` (llmstack does not fan a request out to several).", "model")
+    _check_controls(request, body)
     return model
 
 
@@ -167,7 +218,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         raise _refuse(403, f"This key may not call {route}.")
     if route not in MODEL_ROUTES:
         return _authorized(presented, client)
-    model = await _requested_model(request)
+    model = await _checked_model(request)
     limit = client.get("rpm_limit")
     # LiteLLM refuses a model outside the client's list after this hook (403): that is not counted.
     if limit and (not client["models"] or model in client["models"]):

@@ -230,6 +230,65 @@ def test_a_request_names_one_model(direct: httpx.Client, stack: Rendered, ollama
     assert len(ollama.requests) == before
 
 
+SETTINGS_IN_THE_BODY = [
+    # Ollama model options: a reload on the CPU, or no model kept loaded, for every client.
+    ("/v1/chat/completions", "editor", "coder", {"num_gpu": 0}),
+    ("/v1/chat/completions", "editor", "coder", {"keep_alive": 0}),
+    ("/v1/chat/completions", "editor", "coder", {"options": {"num_ctx": 131072}}),
+    ("/v1/chat/completions", "editor", "coder", {"extra_body": {"keep_alive": -1}}),
+    ("/v1/completions", "editor", "coder", {"num_ctx": 131072}),
+    ("/v1/embeddings", "indexer", "embed", {"keep_alive": -1}),
+    # LiteLLM settings: several Ollama calls per counted request, the stack's timeout replaced.
+    ("/v1/chat/completions", "ops", "small", {"num_retries": 3}),
+    ("/v1/chat/completions", "ops", "small", {"timeout": 2}),
+    ("/v1/chat/completions", "ops", "small", {"metadata": {"tags": ["x"]}}),
+]
+
+
+@pytest.mark.parametrize(("route", "client", "model", "setting"), SETTINGS_IN_THE_BODY)
+def test_a_client_cannot_send_settings_in_the_body(
+    route: str,
+    client: str,
+    model: str,
+    setting: dict[str, Any],
+    direct: httpx.Client,
+    stack: Rendered,
+    ollama: OllamaStub,
+) -> None:
+    payload = {"/v1/chat/completions": CHAT, "/v1/completions": {"prompt": "hi"}, "/v1/embeddings": {"input": ["one"]}}
+    before = len(ollama.requests)
+    reply = direct.post(route, headers=key(stack, client), json={"model": model, **payload[route], **setting})
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == next(iter(setting))
+    assert len(ollama.requests) == before
+
+
+@pytest.mark.parametrize("header", ["x-litellm-num-retries", "x-litellm-timeout", "X-LiteLLM-Stream-Timeout"])
+def test_a_client_cannot_send_litellm_settings_as_headers(
+    header: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    before = len(ollama.requests)
+    ollama.busy = True  # what retries would multiply: Ollama's full queue
+    try:
+        reply = chat(direct, {**key(stack, "ops"), header: "3"}, "small")
+    finally:
+        ollama.busy = False
+    assert reply.status_code == 400, reply.text
+    assert header.lower() in reply.json()["error"]["message"]
+    assert len(ollama.requests) == before
+
+
+def test_openai_parameters_reach_ollama(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+    sampling = {"temperature": 0.25, "top_p": 0.5, "max_tokens": 7, "seed": 11, "stop": ["END"], "user": "ana"}
+    reply = chat(direct, key(stack, "editor"), "coder", stream=True, stream_options={"include_usage": True}, **sampling)
+    assert reply.status_code == 200, reply.text
+    options = ollama.requests[-1]["body"]["options"]
+    assert options == {**options, "temperature": 0.25, "top_p": 0.5, "num_predict": 7, "seed": 11, "stop": ["END"]}
+    assert "keep_alive" not in ollama.requests[-1]["body"]
+
+
 @pytest.fixture
 def through_edge(edges: EdgeRunner, stack: Rendered, litellm: Gateway) -> Rendered:
     return edges.serve(stack, litellm.address)
