@@ -16,6 +16,7 @@ from components.render.litellm import (
     LIMITS_MODULE,
     MASTER_KEY_ENV,
     OFFLINE_ENV,
+    REQUESTS_MODULE,
     SPEEDUPS_MODULE,
     LiteLLMContext,
     render_litellm_config,
@@ -31,7 +32,7 @@ CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
-    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE)
+    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE, REQUESTS_MODULE)
 }
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 

@@ -19,6 +19,8 @@ SPEEDUPS_MODULE = "llmstack_speedups"
 """A fix for one slow LiteLLM lookup, next to the auth hook, which applies it."""
 LIMITS_MODULE = "llmstack_limits"
 """Per-client request rates shared by all workers, next to the auth hook, which uses it."""
+REQUESTS_MODULE = "llmstack_requests"
+"""What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",

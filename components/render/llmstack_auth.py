@@ -13,8 +13,7 @@ With a custom auth hook LiteLLM no longer checks the master key itself, so this 
 the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
 (`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here, and
 each client's request rate, counted across all workers (llmstack_limits.py, shipped alongside).
-A request to a model takes no settings from the client: only the OpenAI API's parameters, no
-LiteLLM control headers.
+What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
 """
 
 from __future__ import annotations
@@ -33,19 +32,15 @@ from typing import Any
 
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
+from litellm.proxy.auth.route_checks import RouteChecks
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 
-API_FAMILIES = {
-    "chat": ("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions"),
-    "embeddings": ("/v1/embeddings", "/embeddings"),
-    "models": ("/v1/models", "/models"),
-}
-
 SPEEDUPS_MODULE = "llmstack_speedups"
 LIMITS_MODULE = "llmstack_limits"
+REQUESTS_MODULE = "llmstack_requests"
 
 _loaded: dict[str, Any] = {"stamp": None, "clients": []}
 
@@ -63,6 +58,7 @@ def _sibling(name: str) -> ModuleType:
 
 _sibling(SPEEDUPS_MODULE).apply()
 _limits = _sibling(LIMITS_MODULE)
+_requests = _sibling(REQUESTS_MODULE)
 
 
 @functools.cache
@@ -104,65 +100,8 @@ def _find(presented: str, now: float) -> dict[str, Any] | None:
     return found
 
 
-MODEL_ROUTES = API_FAMILIES["chat"] + API_FAMILIES["embeddings"]
-"""Routes whose body names a model: the ones that reach Ollama."""
-
-_CHAT_PARAMETERS = frozenset(
-    {
-        "model", "messages", "audio", "frequency_penalty", "function_call", "functions", "logit_bias",
-        "logprobs", "max_completion_tokens", "max_tokens", "modalities", "n", "parallel_tool_calls",
-        "prediction", "presence_penalty", "prompt_cache_key", "reasoning_effort", "response_format",
-        "safety_identifier", "seed", "service_tier", "stop", "store", "stream", "stream_options",
-        "temperature", "tool_choice", "tools", "top_logprobs", "top_p", "user", "verbosity",
-        "web_search_options",
-    }
-)  # fmt: skip
-_COMPLETION_PARAMETERS = frozenset(
-    {
-        "model", "prompt", "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "max_tokens",
-        "n", "presence_penalty", "seed", "stop", "stream", "stream_options", "suffix", "temperature",
-        "top_p", "user",
-    }
-)  # fmt: skip
-_EMBEDDING_PARAMETERS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
-PARAMETERS = {
-    "/v1/chat/completions": _CHAT_PARAMETERS,
-    "/chat/completions": _CHAT_PARAMETERS,
-    "/v1/completions": _COMPLETION_PARAMETERS,
-    "/completions": _COMPLETION_PARAMETERS,
-    "/v1/embeddings": _EMBEDDING_PARAMETERS,
-    "/embeddings": _EMBEDDING_PARAMETERS,
-}
-"""The body parameters a client may send per model route: the OpenAI API's own (its `metadata`
-aside, which LiteLLM reads as its own). LiteLLM passes anything else on to Ollama as a model option
-(`num_ctx`, `num_gpu`, `keep_alive`: a client could make Ollama reload a model on the CPU, or unload
-it after each request, for every client), or reads it as a setting of its own (`num_retries`,
-`timeout`, `api_base`, `extra_body`)."""
-
-CONTROL_HEADER_PREFIX = "x-litellm-"
-"""LiteLLM reads request headers with this prefix as settings (`x-litellm-num-retries` would run one
-counted request several times on Ollama, `x-litellm-timeout` overrides the stack's); only its key
-header, `x-litellm-api-key`, is accepted from a client."""
-
-
 def _invalid(message: str, param: str | None) -> ProxyException:
     return ProxyException(message=message, type="invalid_request_error", param=param, code=400)
-
-
-def _check_controls(request: Request, body: dict[str, Any]) -> None:
-    """Refuse (400) what would change how LiteLLM or Ollama serve a request, not only this one."""
-    headers = sorted(
-        {name for name in request.headers if name.startswith(CONTROL_HEADER_PREFIX)} - {"x-litellm-api-key"}
-    )
-    if headers:
-        raise _invalid(f"llmstack does not take LiteLLM settings from clients: remove {', '.join(headers)}.", None)
-    unknown = sorted(set(body) - PARAMETERS[request.url.path])
-    if unknown:
-        raise _invalid(
-            f"Unsupported parameter(s) for {request.url.path}: {', '.join(unknown)}. llmstack accepts the OpenAI "
-            "API's parameters only: Ollama's model options and LiteLLM's settings are the stack's.",
-            unknown[0],
-        )
 
 
 async def _checked_model(request: Request) -> str:
@@ -179,7 +118,9 @@ async def _checked_model(request: Request) -> str:
     model = body.get("model")
     if not isinstance(model, str) or not model or "," in model:
         raise _invalid("Name exactly one model in `model` (llmstack does not fan a request out to several).", "model")
-    _check_controls(request, body)
+    refused = _requests.refusal(request.url.path, body, request.headers.keys())
+    if refused:
+        raise _invalid(*refused)
     return model
 
 
@@ -194,7 +135,7 @@ def _presented_key(request: Request) -> str | None:
     LiteLLM's own reading is laxer (it removes every `Bearer `, takes `Basic <key>` and an AWS
     signature's credential): each such spelling would be a fresh bucket at the edge.
     """
-    values = request.headers.getlist("x-litellm-api-key") or request.headers.getlist("authorization")
+    values = request.headers.getlist(_requests.KEY_HEADER) or request.headers.getlist("authorization")
     if len(values) != 1:
         return None
     match = KEY_FORM.fullmatch(values[0])
@@ -213,10 +154,12 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     if client is None:
         raise _refuse(401, "Invalid API key.")
     route = request.url.path
-    allowed = [path for family in client["apis"] for path in API_FAMILIES[family]]
-    if not client.get("admin") and route not in allowed:
+    allowed = [path for family in client["apis"] for path in _requests.API_FAMILIES[family]]
+    # An admin client may use LiteLLM's admin routes, not its other ways to reach a model
+    # (`/engines/{model}/chat/completions`, `/v1/responses`, …), which nothing here checks.
+    if route not in allowed and (not client.get("admin") or RouteChecks.is_llm_api_route(route)):
         raise _refuse(403, f"This key may not call {route}.")
-    if route not in MODEL_ROUTES:
+    if route not in _requests.MODEL_ROUTES:
         return _authorized(presented, client)
     model = await _checked_model(request)
     limit = client.get("rpm_limit")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import jinja2
 
+from components.render.llmstack_requests import API_FAMILIES
 from components.settings_model import RateLimit, TlsProfile
 
-CLIENT_API_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models")
+CLIENT_API_PATHS = tuple(route for routes in API_FAMILIES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
 ADMIN_PATH_PREFIXES = (

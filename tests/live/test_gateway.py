@@ -161,6 +161,19 @@ def test_admin_routes_need_an_admin_key(route: str, direct: httpx.Client, stack:
     assert direct.get(route, headers=key(stack, "limited")).status_code in (401, 403)
 
 
+@pytest.mark.parametrize(
+    "route", ["/engines/small/chat/completions", "/openai/deployments/small/chat/completions", "/v1/responses"]
+)
+def test_an_admin_client_reaches_models_only_on_the_checked_routes(
+    route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    # LiteLLM's other spellings of a model call would skip the parameter, model and rate checks.
+    before = len(ollama.requests)
+    body = {"model": "small", **CHAT, "input": "hi", "keep_alive": 0}
+    assert direct.post(route, headers=key(stack, "ops"), json=body).status_code == 403
+    assert len(ollama.requests) == before
+
+
 def test_the_master_key_and_an_admin_client_work_for_admin(direct: httpx.Client, stack: Rendered) -> None:
     master = {"Authorization": f"Bearer {stack.outputs['masterKey']}"}
     assert direct.get("/model/info", headers=master).status_code == 200

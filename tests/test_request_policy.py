@@ -1,0 +1,75 @@
+"""What a client may send to a model route (components/render/llmstack_requests.py), without LiteLLM.
+
+The live tier checks the same rules in the real LiteLLM (tests/live/test_gateway.py); here, that
+the allow-lists are the OpenAI API's own, as the official `openai` package defines them.
+"""
+
+from __future__ import annotations
+
+import pytest
+from openai.types.chat.completion_create_params import CompletionCreateParamsBase as ChatParams
+from openai.types.completion_create_params import CompletionCreateParamsBase as CompletionParams
+from openai.types.embedding_create_params import EmbeddingCreateParams
+
+from components.render import llmstack_requests as requests
+from components.settings_model import API_FAMILIES
+
+
+def sdk_parameters(params: type) -> set[str]:
+    """The keys of an openai `…Params` TypedDict (its `stream` lives in subclasses)."""
+    keys: frozenset[str] = params.__required_keys__ | params.__optional_keys__  # type: ignore[attr-defined]
+    return set(keys)
+
+
+def test_the_allow_lists_are_the_openai_apis_parameters() -> None:
+    # If an openai upgrade adds a parameter, this fails: decide whether LiteLLM may pass it on.
+    assert sdk_parameters(ChatParams) - {"metadata"} | {"stream"} == requests.CHAT_PARAMETERS
+    assert sdk_parameters(CompletionParams) | {"stream"} == requests.COMPLETION_PARAMETERS
+    assert sdk_parameters(EmbeddingCreateParams) == requests.EMBEDDING_PARAMETERS
+
+
+def test_every_family_a_client_may_be_granted_has_routes() -> None:
+    assert tuple(requests.API_FAMILIES) == API_FAMILIES
+    assert set(requests.MODEL_ROUTES) == set(requests.API_FAMILIES["chat"] + requests.API_FAMILIES["embeddings"])
+
+
+def test_openai_parameters_and_the_key_header_pass() -> None:
+    body = {"model": "m", "messages": [], "temperature": 0.2, "stream": True, "stream_options": {}}
+    headers = ["Authorization", "X-LiteLLM-API-Key", "content-type", "x-stainless-os"]
+    assert requests.refusal("/v1/chat/completions", body, headers) is None
+    assert requests.refusal("/embeddings", {"model": "m", "input": "a", "encoding_format": "base64"}, []) is None
+
+
+@pytest.mark.parametrize(
+    ("route", "extra", "param"),
+    [
+        ("/v1/chat/completions", {"num_ctx": 8192, "keep_alive": 0}, "keep_alive"),
+        ("/chat/completions", {"options": {"num_gpu": 0}}, "options"),
+        ("/v1/completions", {"messages": []}, "messages"),
+        ("/v1/embeddings", {"temperature": 1}, "temperature"),
+        ("/v1/chat/completions", {"num_retries": 3}, "num_retries"),
+    ],
+)
+def test_other_parameters_are_refused_by_name(route: str, extra: dict[str, object], param: str) -> None:
+    refused = requests.refusal(route, {"model": "m", **extra}, [])
+    assert refused is not None
+    message, named = refused
+    assert named == param
+    assert all(name in message for name in extra)
+    assert route in message
+
+
+def test_metadata_gets_its_own_reason() -> None:
+    assert requests.refusal("/v1/chat/completions", {"model": "m", "metadata": {}}, []) == (
+        "Leave out `metadata`: LiteLLM reads it as its own settings, not as OpenAI's tags.",
+        "metadata",
+    )
+
+
+def test_litellm_control_headers_are_refused_in_any_case() -> None:
+    refused = requests.refusal("/v1/chat/completions", {"model": "m"}, ["X-LiteLLM-Timeout", "x-litellm-num-retries"])
+    assert refused == (
+        "llmstack takes no LiteLLM settings from clients: remove the header(s) x-litellm-num-retries, "
+        "x-litellm-timeout.",
+        None,
+    )
