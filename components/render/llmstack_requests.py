@@ -1,7 +1,7 @@
 """What a client may ask of the gateway: its routes, and the parameters and headers of a request.
 
-Shipped into the LiteLLM container next to the auth hook, which applies it; this file is data to the
-Pulumi program (and pure, so it is unit-tested without LiteLLM).
+Shipped into the LiteLLM container next to the auth hook, which applies it. Pure, so the Pulumi
+program can take the edge's client routes from it too, and tests check it without LiteLLM.
 
 A request to a model takes no settings from the client. LiteLLM passes a body parameter it does not
 know on to Ollama as a model option (`num_ctx`, `num_gpu`, `keep_alive`: one client could make
