@@ -237,6 +237,14 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         "clients get a fast 503 with Retry-After instead of an ever-longer wait.",
     ),
     ConfigKey(
+        name="ollamaContextLength",
+        type="integer",
+        default=0,
+        description="Context window of every model in tokens (OLLAMA_CONTEXT_LENGTH, 2048-1048576; 0 "
+        "keeps Ollama's default). Clients cannot set it per request: a different num_ctx makes Ollama "
+        "reload the model.",
+    ),
+    ConfigKey(
         name="litellmMemoryMb",
         type="integer",
         default=2048,

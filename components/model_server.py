@@ -32,6 +32,8 @@ class ModelServerArgs:
     """Container limits."""
     admission: Admission
     """Concurrency and queue bound: past them Ollama answers 503 at once."""
+    context_length: int | None
+    """Context window of every model in tokens; None keeps Ollama's default."""
     models_network: docker.Network
     """Internal network shared with LiteLLM only."""
     egress_network: docker.Network
@@ -69,6 +71,8 @@ class ModelServer(pulumi.ComponentResource):
                 # Admission control: a bounded queue, so overload is a fast 503, not a pile-up.
                 f"OLLAMA_NUM_PARALLEL={args.admission.num_parallel}",
                 f"OLLAMA_MAX_QUEUE={args.admission.max_queue}",
+                # The server's, not a client's: a request's own num_ctx would reload the model.
+                *([f"OLLAMA_CONTEXT_LENGTH={args.context_length}"] if args.context_length else []),
             ],
             gpus=args.gpus.docker_gpus,
             memory=args.limits.memory_mb,

@@ -109,6 +109,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         admission=Admission(
             num_parallel=raw.integer("ollamaNumParallel", 1, 64), max_queue=raw.integer("ollamaMaxQueue", 1, 512)
         ),
+        ollama_context_length=_context_length(raw),
         ollama_limits=ContainerLimits(memory_mb=raw.integer("ollamaMemoryMb", 1024, 1048576)),
         litellm_limits=litellm_limits,
         litellm_workers=_litellm_workers(raw, litellm_limits.memory_mb),
@@ -118,6 +119,21 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     )
     errors.raise_if_any()
     return settings
+
+
+MIN_CONTEXT_LENGTH = 2048
+"""The smallest context window a chat with a system prompt and some history fits in."""
+
+
+def _context_length(raw: RawConfig) -> int | None:
+    tokens = raw.integer("ollamaContextLength", 0, 1048576)
+    if 0 < tokens < MIN_CONTEXT_LENGTH:
+        raw.errors.add(
+            "ollamaContextLength",
+            str(tokens),
+            f"0 (Ollama's default) or a whole number from {MIN_CONTEXT_LENGTH} to 1048576",
+        )
+    return tokens or None
 
 
 def _litellm_workers(raw: RawConfig, memory_mb: int) -> int:

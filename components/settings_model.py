@@ -249,6 +249,8 @@ class Settings:
     """Limits of the Ollama container."""
     admission: Admission
     """Ollama's concurrency and queue bound."""
+    ollama_context_length: int | None
+    """Context window of every model in tokens; None keeps Ollama's default."""
     litellm_limits: ContainerLimits
     """Limits of the LiteLLM container."""
     litellm_workers: int

@@ -67,6 +67,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             models=settings.models,
             limits=settings.ollama_limits,
             admission=settings.admission,
+            context_length=settings.ollama_context_length,
             models_network=networks.models,
             egress_network=networks.model_egress,
         ),

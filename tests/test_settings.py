@@ -27,6 +27,7 @@ def test_defaults_are_the_dev_stack() -> None:
     assert [m.name for m in settings.models] == ["qwen2.5-0.5b"]
     assert [m.kind for m in settings.models] == ["chat"]
     assert settings.generation_timeout_seconds >= 600
+    assert settings.ollama_context_length is None
 
 
 BAD_CONFIG = [
@@ -57,6 +58,9 @@ BAD_CONFIG = [
         {"allowedCidrs": "10.0.0.0/8"}, "allowedCidrs", "'10.0.0.0/8'", "a list of strings", id="cidrs-not-a-list"
     ),
     pytest.param({"gpus": "many"}, "gpus", "'many'", "none, all", id="gpus-word"),
+    pytest.param(
+        {"ollamaContextLength": "1024"}, "ollamaContextLength", "'1024'", "0 (Ollama's default) or", id="context-small"
+    ),
     pytest.param({"models": "[]"}, "models", "'[]'", "at least one", id="models-empty"),
     pytest.param({"models": '["qwen"]'}, "models", "'qwen'", "client-name=ollama-tag", id="model-no-name"),
     pytest.param({"models": '["Big Model=qwen:1b"]'}, "models", "'Big Model=qwen:1b'", "lowercase", id="model-name"),

@@ -150,6 +150,13 @@ def test_ollama_queue_is_bounded_for_admission_control(deploy: Deploy) -> None:
     assert "OLLAMA_NUM_PARALLEL=2" in envs
 
 
+def test_the_context_window_is_the_servers_setting(deploy: Deploy) -> None:
+    envs = containers(deploy(ollamaContextLength="32768"))["ollama-container"]["envs"]
+    assert "OLLAMA_CONTEXT_LENGTH=32768" in envs
+    default = containers(deploy())["ollama-container"]["envs"]
+    assert not any(env.startswith("OLLAMA_CONTEXT_LENGTH=") for env in default), "0 keeps Ollama's own default"
+
+
 def test_gpus_are_requested_only_when_configured(deploy: Deploy) -> None:
     assert "gpus" not in containers(deploy(gpus="none"))["ollama-container"]
     assert containers(deploy(gpus="all"))["ollama-container"]["gpus"] == "all"
