@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 import yaml
 
 from components.program import run
 from offline.engine import OfflineRun, reveal, run_offline
-from tests.support import namespaced
+from tests.support import PROJECT_DIR, namespaced
 
 TWO_MODELS = ["small=qwen2.5:0.5b", "coder=qwen2.5-coder:1.5b"]
 CLIENTS = {
@@ -145,6 +146,17 @@ def test_removing_a_client_revokes_its_key() -> None:
     assert revoked not in digests
     assert "gateway-client-keys-indexer-0" not in {r.name for r in after.resources}
     assert len(digests) == 2
+
+
+def test_every_module_the_hook_loads_is_shipped_beside_it() -> None:
+    uploads = {u["file"]: u["content"] for u in reveal(deploy(CLIENTS).named("gateway-container").inputs)["uploads"]}
+    hook = uploads["/etc/litellm/llmstack_auth.py"]
+    loaded = re.findall(r'^\w+_MODULE = "(\w+)"$', hook, re.MULTILINE)
+    assert len(loaded) == 3, "the hook loads the speedups, limits and request-policy modules"
+    for module in loaded:
+        assert f"_sibling({module.split('_')[1].upper()}_MODULE)" in hook
+        shipped = (PROJECT_DIR / "components/render" / f"{module}.py").read_text()
+        assert uploads[f"/etc/litellm/{module}.py"] == shipped
 
 
 def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> None:

@@ -157,7 +157,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     allowed = [path for family in client["apis"] for path in _requests.API_FAMILIES[family]]
     # An admin client may use LiteLLM's admin routes, not its other ways to reach a model
     # (`/engines/{model}/chat/completions`, `/v1/responses`, …), which nothing here checks.
-    if route not in allowed and (not client.get("admin") or RouteChecks.is_llm_api_route(route)):
+    if route not in allowed and (not client.get("admin") or _calls_a_model(route)):
         raise _refuse(403, f"This key may not call {route}.")
     if route not in _requests.MODEL_ROUTES:
         return _authorized(presented, client)
@@ -177,6 +177,10 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
                 openai_code="rate_limit_exceeded",
             )
     return _authorized(presented, client)
+
+
+def _calls_a_model(route: str) -> bool:
+    return route in _requests.UNCHECKED_MODEL_ROUTES or RouteChecks.is_llm_api_route(route)
 
 
 def _authorized(presented: str, client: dict[str, Any]) -> UserAPIKeyAuth:

@@ -56,6 +56,10 @@ PARAMETERS = {
 MODEL_ROUTES = tuple(PARAMETERS)
 """Routes whose body names a model: the ones that reach Ollama."""
 
+UNCHECKED_MODEL_ROUTES = frozenset({"/health/test_connection", "/queue/chat/completions"})
+"""LiteLLM routes that call a model with what the request says, which LiteLLM's own route checks
+do not count as model routes (`RouteChecks.is_llm_api_route`): refused to admin clients too."""
+
 KEY_HEADER = "x-litellm-api-key"
 """LiteLLM's own key header, the one `x-litellm-` header a client may send."""
 CONTROL_HEADER_PREFIX = "x-litellm-"

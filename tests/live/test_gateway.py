@@ -162,14 +162,29 @@ def test_admin_routes_need_an_admin_key(route: str, direct: httpx.Client, stack:
 
 
 @pytest.mark.parametrize(
-    "route", ["/engines/small/chat/completions", "/openai/deployments/small/chat/completions", "/v1/responses"]
+    "route",
+    [
+        "/engines/small/chat/completions",
+        "/openai/deployments/small/chat/completions",
+        "/v1/responses",
+        # Not model routes to LiteLLM's own route checks, yet they call one with what they are sent.
+        "/health/test_connection",
+        "/queue/chat/completions",
+    ],
 )
 def test_an_admin_client_reaches_models_only_on_the_checked_routes(
     route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
 ) -> None:
     # LiteLLM's other spellings of a model call would skip the parameter, model and rate checks.
     before = len(ollama.requests)
-    body = {"model": "small", **CHAT, "input": "hi", "keep_alive": 0}
+    body = {
+        "model": "small",
+        **CHAT,
+        "input": "hi",
+        "keep_alive": 0,
+        "mode": "chat",
+        "litellm_params": {"model": "small"},
+    }
     assert direct.post(route, headers=key(stack, "ops"), json=body).status_code == 403
     assert len(ollama.requests) == before
 
