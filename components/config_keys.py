@@ -240,9 +240,10 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="ollamaContextLength",
         type="integer",
         default=0,
-        description="Context window of every model in tokens (OLLAMA_CONTEXT_LENGTH, 2048-1048576; 0 "
-        "keeps Ollama's default). Clients cannot set it per request: a different num_ctx makes Ollama "
-        "reload the model.",
+        description="Context window in tokens of models whose Modelfile sets none (OLLAMA_CONTEXT_LENGTH, "
+        "2048-1048576; 0 keeps Ollama's default, 4096 in 0.12.6); memory grows with it times "
+        "ollamaNumParallel. Clients cannot set it per request: a different num_ctx makes Ollama reload "
+        "the model.",
     ),
     ConfigKey(
         name="litellmMemoryMb",

@@ -121,19 +121,20 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     return settings
 
 
-MIN_CONTEXT_LENGTH = 2048
-"""The smallest context window a chat with a system prompt and some history fits in."""
+CONTEXT_LENGTHS = range(2048, 1048576 + 1)
+"""Context windows one may set: from one a chat with a system prompt and some history fits in."""
 
 
 def _context_length(raw: RawConfig) -> int | None:
-    tokens = raw.integer("ollamaContextLength", 0, 1048576)
-    if 0 < tokens < MIN_CONTEXT_LENGTH:
-        raw.errors.add(
-            "ollamaContextLength",
-            str(tokens),
-            f"0 (Ollama's default) or a whole number from {MIN_CONTEXT_LENGTH} to 1048576",
-        )
-    return tokens or None
+    value = raw.text("ollamaContextLength")
+    try:
+        tokens = int(value)
+    except ValueError:
+        tokens = -1
+    if tokens != 0 and tokens not in CONTEXT_LENGTHS:
+        allowed = f"0 (Ollama's default) or a whole number from {CONTEXT_LENGTHS[0]} to {CONTEXT_LENGTHS[-1]}"
+        raw.errors.add("ollamaContextLength", value, allowed)
+    return tokens if tokens in CONTEXT_LENGTHS else None
 
 
 def _litellm_workers(raw: RawConfig, memory_mb: int) -> int:

@@ -61,6 +61,12 @@ BAD_CONFIG = [
     pytest.param(
         {"ollamaContextLength": "1024"}, "ollamaContextLength", "'1024'", "0 (Ollama's default) or", id="context-small"
     ),
+    pytest.param(
+        {"ollamaContextLength": "2000000"}, "ollamaContextLength", "'2000000'", "from 2048 to 1048576", id="context-big"
+    ),
+    pytest.param(
+        {"ollamaContextLength": "4k"}, "ollamaContextLength", "'4k'", "from 2048 to 1048576", id="context-word"
+    ),
     pytest.param({"models": "[]"}, "models", "'[]'", "at least one", id="models-empty"),
     pytest.param({"models": '["qwen"]'}, "models", "'qwen'", "client-name=ollama-tag", id="model-no-name"),
     pytest.param({"models": '["Big Model=qwen:1b"]'}, "models", "'Big Model=qwen:1b'", "lowercase", id="model-name"),
