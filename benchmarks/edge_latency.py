@@ -54,13 +54,14 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def alternating(calls: dict[str, Callable[[], float]], count: int) -> dict[str, list[float]]:
-    """`count` measurements of each kind, the kinds taking turns, after a warm-up."""
+    """`count` measurements of each kind, the kinds taking turns (in either order), after a warm-up."""
     for call in calls.values():
         for _ in range(3):
             call()
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(count):
-        for name, call in calls.items():
+    kinds = list(calls.items())
+    for turn in range(count):
+        for name, call in kinds if turn % 2 else reversed(kinds):
             samples[name].append(call())
     return samples
 
@@ -111,7 +112,12 @@ def start_nginx(render: Path, run_dir: Path) -> subprocess.Popen[bytes]:
 
 
 def measure_round(
-    stack: tuple[OfflineRun, Path, dict[str, str]], direct: httpx.Client, direct_headers: dict[str, str], run_dir: Path
+    stack: tuple[OfflineRun, Path, dict[str, str]],
+    direct: httpx.Client,
+    direct_headers: dict[str, str],
+    run_dir: Path,
+    *,
+    streams: bool,
 ) -> dict[str, list[float]]:
     """One round for one rendered stack: direct and through its nginx, alternating."""
     result, render, headers = stack
@@ -121,6 +127,8 @@ def measure_round(
         trust.load_verify_locations(cadata=result.outputs["caCertificate"])
         with httpx.Client(verify=trust, base_url=str(result.outputs["endpoint"]).removesuffix("/v1")) as edge:
             gets = alternating({"direct": get(direct, direct_headers), "edge": get(edge, headers)}, REQUESTS)
+            if not streams:
+                return gets
             firsts = alternating(
                 {"direct": first_event(direct, direct_headers), "edge": first_event(edge, headers)}, STREAMS
             )
@@ -155,7 +163,8 @@ def main() -> int:
         with httpx.Client(base_url=f"http://{STUB}:4000") as direct:
             for _ in range(ROUNDS):
                 for name, stack in stacks.items():
-                    for kind, measured in measure_round(stack, direct, key, work).items():
+                    measured_round = measure_round(stack, direct, key, work, streams=name == "plain")
+                    for kind, measured in measured_round.items():
                         samples[name].setdefault(kind, []).extend(measured)
     finally:
         stub.close()
