@@ -59,6 +59,27 @@ def test_other_parameters_are_refused_by_name(route: str, extra: dict[str, objec
     assert route in message
 
 
+@pytest.mark.parametrize("route", ["/model/info", "/v1/model/info", "/key/generate", "/health", "/spend/logs"])
+def test_admin_routes_are_the_prefixed_ones(route: str) -> None:
+    assert requests.is_admin_route(route)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/health/test_connection",  # calls a model with what it is sent
+        "/engines/m/chat/completions",
+        "/v1/responses",
+        "/queue/chat/completions",
+        "/model_group/info",  # a prefix is a whole path segment
+        "/openapi.json",
+        "/",
+    ],
+)
+def test_other_routes_are_not_admin_routes(route: str) -> None:
+    assert not requests.is_admin_route(route)
+
+
 def test_metadata_gets_its_own_reason() -> None:
     assert requests.refusal("/v1/chat/completions", {"model": "m", "metadata": {}}, []) == (
         "Leave out `metadata`: LiteLLM reads it as its own settings, not as OpenAI's tags.",

@@ -32,7 +32,6 @@ from typing import Any
 
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
-from litellm.proxy.auth.route_checks import RouteChecks
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
@@ -155,9 +154,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         raise _refuse(401, "Invalid API key.")
     route = request.url.path
     allowed = [path for family in client["apis"] for path in _requests.API_FAMILIES[family]]
-    # An admin client may use LiteLLM's admin routes, not its other ways to reach a model
-    # (`/engines/{model}/chat/completions`, `/v1/responses`, …), which nothing here checks.
-    if route not in allowed and (not client.get("admin") or _calls_a_model(route)):
+    if route not in allowed and not (client.get("admin") and _requests.is_admin_route(route)):
         raise _refuse(403, f"This key may not call {route}.")
     if route not in _requests.MODEL_ROUTES:
         return _authorized(presented, client)
@@ -177,10 +174,6 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
                 openai_code="rate_limit_exceeded",
             )
     return _authorized(presented, client)
-
-
-def _calls_a_model(route: str) -> bool:
-    return route in _requests.UNCHECKED_MODEL_ROUTES or RouteChecks.is_llm_api_route(route)
 
 
 def _authorized(presented: str, client: dict[str, Any]) -> UserAPIKeyAuth:

@@ -56,9 +56,25 @@ PARAMETERS = {
 MODEL_ROUTES = tuple(PARAMETERS)
 """Routes whose body names a model: the ones that reach Ollama."""
 
-UNCHECKED_MODEL_ROUTES = frozenset({"/health/test_connection", "/queue/chat/completions"})
-"""LiteLLM routes that call a model with what the request says, which LiteLLM's own route checks
-do not count as model routes (`RouteChecks.is_llm_api_route`): refused to admin clients too."""
+ADMIN_PATH_PREFIXES = (
+    "key", "user", "team", "model", "config", "health", "metrics", "routes", "global", "spend", "cache",
+    "v1/model",
+)  # fmt: skip
+"""LiteLLM's admin and info routes: `/<prefix>` and what lies below it. The edge proxies them only
+for `adminCidrs`; of a key, only an admin client's (or the master key) may call them. Not LiteLLM's
+API description (`/openapi.json`), UI or `/`: it serves those without a key, and admins need none
+of them. Nor its other ways to call a model (`/engines/{model}/chat/completions`, `/v1/responses`,
+…), which would skip the checks made on MODEL_ROUTES."""
+ADMIN_MODEL_ROUTES = frozenset({"/health/test_connection"})
+"""The admin route that calls a model with what the request says: refused to admin clients too."""
+
+
+def is_admin_route(route: str) -> bool:
+    """Whether `route` is one of LiteLLM's admin routes an admin client may call."""
+    if route in ADMIN_MODEL_ROUTES:
+        return False
+    return any(route == f"/{prefix}" or route.startswith(f"/{prefix}/") for prefix in ADMIN_PATH_PREFIXES)
+
 
 KEY_HEADER = "x-litellm-api-key"
 """LiteLLM's own key header, the one `x-litellm-` header a client may send."""

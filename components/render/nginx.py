@@ -9,18 +9,12 @@ from pathlib import Path
 
 import jinja2
 
-from components.render.llmstack_requests import API_FAMILIES
+from components.render.llmstack_requests import ADMIN_PATH_PREFIXES, API_FAMILIES
 from components.settings_model import RateLimit, TlsProfile
 
 CLIENT_API_PATHS = tuple(route for routes in API_FAMILIES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
-ADMIN_PATH_PREFIXES = (
-    "key", "user", "team", "model", "config", "health", "metrics", "routes", "global", "spend", "cache",
-    "v1/model",
-)  # fmt: skip
-"""LiteLLM admin and info routes, proxied only for `admin_cidrs`. Not its API description
-(`/openapi.json`), UI or `/`: LiteLLM serves those without a key, and admins need none of them."""
 
 PROXIED_PATH = "proxied_path"
 """The location's capture of the path it matched; LiteLLM gets that path, never the one sent.
@@ -163,7 +157,7 @@ def render_nginx_conf(context: NginxContext) -> str:
         # Each captures the path nginx matched, which is what LiteLLM gets (see PROXIED_PATH).
         api_location=f"~ ^(?<{PROXIED_PATH}>" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
         admin_location=f"~ ^(?<{PROXIED_PATH}>/(?:"
-        + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES)
+        + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES)  # proxied only for `admin_cidrs`
         + f")(?:/{_SAFE_PATH_CHARACTERS}*)?)$",
         hidden_headers=INTERNAL_RESPONSE_HEADERS,
         foreign_key_headers=FOREIGN_KEY_HEADERS,

@@ -167,7 +167,7 @@ def test_admin_routes_need_an_admin_key(route: str, direct: httpx.Client, stack:
         "/engines/small/chat/completions",
         "/openai/deployments/small/chat/completions",
         "/v1/responses",
-        # Not model routes to LiteLLM's own route checks, yet they call one with what they are sent.
+        # Under an admin prefix, and a route LiteLLM's own checks do not count as a model call.
         "/health/test_connection",
         "/queue/chat/completions",
     ],
@@ -193,6 +193,8 @@ def test_the_master_key_and_an_admin_client_work_for_admin(direct: httpx.Client,
     master = {"Authorization": f"Bearer {stack.outputs['masterKey']}"}
     assert direct.get("/model/info", headers=master).status_code == 200
     assert direct.get("/model/info", headers=key(stack, "ops")).status_code == 200
+    assert direct.get("/v1/model/info", headers=key(stack, "ops")).status_code == 200
+    assert direct.get("/health/readiness", headers=key(stack, "ops")).status_code == 200
 
 
 def test_a_revoked_key_gets_401_without_restarting_litellm(
