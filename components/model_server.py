@@ -33,7 +33,7 @@ class ModelServerArgs:
     admission: Admission
     """Concurrency and queue bound: past them Ollama answers 503 at once."""
     context_length: int | None
-    """Context window of every model in tokens; None keeps Ollama's default."""
+    """Context window in tokens of models whose Modelfile sets none; None keeps Ollama's default."""
     models_network: docker.Network
     """Internal network shared with LiteLLM only."""
     egress_network: docker.Network

@@ -250,7 +250,7 @@ class Settings:
     admission: Admission
     """Ollama's concurrency and queue bound."""
     ollama_context_length: int | None
-    """Context window of every model in tokens; None keeps Ollama's default."""
+    """Context window in tokens of models whose Modelfile sets none; None keeps Ollama's default."""
     litellm_limits: ContainerLimits
     """Limits of the LiteLLM container."""
     litellm_workers: int

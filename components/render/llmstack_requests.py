@@ -85,8 +85,8 @@ CONTROL_HEADER_PREFIX = "x-litellm-"
 
 def refusal(route: str, body: Mapping[str, object], header_names: Iterable[str]) -> tuple[str, str | None] | None:
     """Why a request to model route `route` is refused (message, offending parameter), or None."""
-    headers = sorted({name.lower() for name in header_names if name.lower().startswith(CONTROL_HEADER_PREFIX)})
-    headers = [name for name in headers if name != KEY_HEADER]
+    lowered = {name.lower() for name in header_names}
+    headers = sorted(name for name in lowered if name.startswith(CONTROL_HEADER_PREFIX) and name != KEY_HEADER)
     if headers:
         return f"llmstack takes no LiteLLM settings from clients: remove the header(s) {', '.join(headers)}.", None
     unknown = sorted(set(body) - PARAMETERS[route])
