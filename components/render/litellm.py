@@ -21,6 +21,8 @@ LIMITS_MODULE = "llmstack_limits"
 """Per-client request rates shared by all workers, next to the auth hook, which uses it."""
 REQUESTS_MODULE = "llmstack_requests"
 """What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
+ERRORS_MODULE = "llmstack_errors"
+"""The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -109,6 +111,8 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             "request_timeout": context.generation_timeout_seconds,
             "set_verbose": False,
             "json_logs": True,
+            # Its only hook: a 503 naming the model, not LiteLLM's 500 naming Ollama's address.
+            "callbacks": [f"{ERRORS_MODULE}.model_server_errors"],
         },
         "router_settings": {
             "timeout": context.generation_timeout_seconds,

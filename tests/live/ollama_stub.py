@@ -5,14 +5,20 @@ Serves the slice of the Ollama API that LiteLLM's `ollama_chat/` provider uses, 
 from the input's length), plus `GET /api/tags` and `GET /api/version`. Replies are
 fixed words, sent `chunk_delay` seconds apart when streamed, so tests can see whether the
 proxies in front pass each chunk on as it is produced. With `busy` set it answers chats as Ollama
-does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text.
+does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text. Inside `stopped()`
+nothing listens and open connections are cut, as while Docker replaces the Ollama container; with
+`dropping` set it closes the connection on a chat without answering, as an Ollama that stops
+mid-request.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,16 +32,34 @@ class OllamaStub:
         self.models = models
         self.chunk_delay = chunk_delay
         self.busy = False
+        self.dropping = False
         self.requests: list[dict[str, Any]] = []
+        self._address = (address, port)
+        self.open_connections: set[socket.socket] = set()
+        self._start()
+
+    def _start(self) -> None:
         handler = type("Handler", (_Handler,), {"stub": self})
-        self._server = ThreadingHTTPServer((address, port), handler)
+        self._server = ThreadingHTTPServer(self._address, handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="ollama-stub", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving, and cut the connections clients keep open."""
         self._server.shutdown()
         self._server.server_close()
+        for connection in list(self.open_connections):
+            with suppress(OSError):  # the client may have closed it meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
+
+    @contextmanager
+    def stopped(self) -> Iterator[None]:
+        """Not there for the duration: connections are refused, as while Ollama's container restarts."""
+        self.close()
+        try:
+            yield
+        finally:
+            self._start()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -46,6 +70,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read `stub.requests` instead."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.stub.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.stub.open_connections.discard(self.connection)
+        super().finish()
 
     def do_GET(self) -> None:
         if self.path == "/api/version":
@@ -62,6 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._embed(body)
         elif self.path != "/api/chat":
             self._json(404, {"error": f"stand-in does not serve {self.path}"})
+        elif self.stub.dropping:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
         elif self.stub.busy:
             self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
         elif body.get("model") not in self.stub.models:

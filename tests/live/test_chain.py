@@ -142,6 +142,16 @@ def test_an_overloaded_ollama_gives_a_fast_503_with_retry_after(edge: Rendered, 
     assert len(ollama.requests) == before + 1, "no retries pile more work onto a full queue"
 
 
+def test_a_restarting_ollama_gives_a_503_with_retry_after(edge: Rendered, ollama: OllamaStub) -> None:
+    key = {"Authorization": f"Bearer {edge.outputs['clients']['dev']['apiKey']}"}
+    with ollama.stopped(), edge.client() as https:
+        response = https.post("/v1/chat/completions", headers=key, json={"model": MODEL, **CHAT_BODY})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "cannot be reached" in response.json()["error"]["message"]
+    assert response.headers["strict-transport-security"].startswith("max-age=")
+
+
 def test_successful_responses_carry_no_retry_after(edge: Rendered) -> None:
     with edge.client() as https:
         response = https.get("/v1/models", headers={"Authorization": f"Bearer {edge.outputs['masterKey']}"})

@@ -144,6 +144,37 @@ def test_one_failed_request_does_not_shut_off_a_model(
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
 
+@pytest.mark.parametrize("route", ["chat", "stream", "embeddings"])
+def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
+    route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    def call() -> httpx.Response:
+        if route == "embeddings":
+            return direct.post("/v1/embeddings", headers=key(stack, "indexer"), json={"model": "embed", "input": "x"})
+        return chat(direct, key(stack, "editor"), "coder", stream=route == "stream")
+
+    with ollama.stopped():  # as while Docker replaces the Ollama container
+        refused = call()
+    assert refused.status_code == 503
+    message = refused.json()["error"]["message"]
+    assert message.startswith("The model server for '")
+    assert "cannot be reached" in message
+    for internal in ("ollama", "11434", "Connect call", "REDACTED"):
+        assert internal not in message
+    assert call().status_code == 200, "Ollama back: served again, LiteLLM was not restarted"
+
+
+def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+    ollama.dropping = True
+    try:
+        dropped = chat(direct, key(stack, "editor"), "coder")
+    finally:
+        ollama.dropping = False
+    assert dropped.status_code == 502
+    assert dropped.json()["error"]["message"].startswith("The model server for 'coder' closed the connection")
+    assert chat(direct, key(stack, "editor"), "coder").status_code == 200
+
+
 def test_a_model_outside_the_clients_list_gets_403(direct: httpx.Client, stack: Rendered) -> None:
     refused = chat(direct, key(stack, "editor"), "small")
     assert refused.status_code == 403

@@ -1,0 +1,90 @@
+"""Which failures of the call to Ollama get llmstack's answer (components/render/llmstack_errors.py).
+
+In-process with LiteLLM's own exception classes; the real proxy answering a stopped Ollama
+stand-in is tests/live/test_gateway.py.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import httpx
+import pytest
+from litellm.exceptions import (
+    APIConnectionError,
+    MidStreamFallbackError,
+    NotFoundError,
+    ServiceUnavailableError,
+    Timeout,
+)
+
+from tests.support import load_shipped
+
+
+@pytest.fixture(scope="module")
+def errors() -> ModuleType:
+    return load_shipped("llmstack_errors")
+
+
+def wrapped(cause: BaseException) -> APIConnectionError:
+    """LiteLLM's error for a failed Ollama call, raised from `cause` as its handlers do."""
+    try:
+        try:
+            raise cause
+        except BaseException as error:
+            raise APIConnectionError(
+                message=f"Ollama_chatException - {error}", llm_provider="ollama_chat", model="qwen2.5:0.5b"
+            ) from error
+    except APIConnectionError as raised:
+        return raised
+
+
+@pytest.mark.parametrize(
+    ("cause", "status"),
+    [
+        (httpx.ConnectError("Cannot connect to host ollama:11434"), 503),
+        (httpx.ConnectTimeout("timed out connecting"), 503),
+        (httpx.ReadError("Server disconnected"), 502),
+        (httpx.RemoteProtocolError("peer closed connection"), 502),
+    ],
+)
+def test_network_failures_get_a_status_and_a_message_without_the_address(
+    errors: ModuleType, cause: Exception, status: int
+) -> None:
+    answer = errors.client_error(wrapped(cause), "small")
+    assert answer.status_code == status
+    assert "'small'" in answer.detail
+    assert "ollama" not in answer.detail.lower()
+    assert "11434" not in answer.detail
+
+
+def test_the_cause_is_found_where_litellm_keeps_it_too(errors: ModuleType) -> None:
+    # A stream that fails before its first chunk: LiteLLM keeps the cause as an attribute.
+    outer = MidStreamFallbackError(
+        message="stream failed", model="m", llm_provider="ollama_chat", original_exception=httpx.ReadError("gone")
+    )
+    assert errors.client_error(outer, "m").status_code == 502
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        NotFoundError(message="model 'x' not found", llm_provider="ollama_chat", model="x"),
+        ServiceUnavailableError(message="server busy", llm_provider="ollama_chat", model="x"),
+        Timeout(message="timed out", model="x", llm_provider="ollama_chat"),
+        ValueError("not a network failure"),
+    ],
+)
+def test_other_failures_keep_litellms_answer(errors: ModuleType, failure: Exception) -> None:
+    assert errors.client_error(failure, "x") is None
+
+
+def test_an_exception_cycle_ends(errors: ModuleType) -> None:
+    first, second = ValueError("a"), ValueError("b")
+    first.__context__, second.__context__ = second, first
+    assert errors.client_error(first, "m") is None
+
+
+def test_a_missing_model_name_still_reads(errors: ModuleType) -> None:
+    answer = errors.client_error(wrapped(httpx.ConnectError("x")), None)
+    assert "the model" in answer.detail
