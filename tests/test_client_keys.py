@@ -152,7 +152,7 @@ def test_every_module_the_hook_loads_is_shipped_beside_it() -> None:
     uploads = {u["file"]: u["content"] for u in reveal(deploy(CLIENTS).named("gateway-container").inputs)["uploads"]}
     hook = uploads["/etc/litellm/llmstack_auth.py"]
     loaded = re.findall(r'^\w+_MODULE = "(\w+)"$', hook, re.MULTILINE)
-    assert len(loaded) == 3, "the hook loads the speedups, limits and request-policy modules"
+    assert len(loaded) == 4, "the hook loads the speedups, limits, request-policy and abandoned-call modules"
     for module in loaded:
         assert f"_sibling({module.split('_')[1].upper()}_MODULE)" in hook
         shipped = (PROJECT_DIR / "components/render" / f"{module}.py").read_text()

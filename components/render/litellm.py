@@ -21,6 +21,9 @@ LIMITS_MODULE = "llmstack_limits"
 """Per-client request rates shared by all workers, next to the auth hook, which uses it."""
 REQUESTS_MODULE = "llmstack_requests"
 """What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
+ABANDONED_MODULE = "llmstack_abandoned"
+"""Cancels a model call whose client left before its answer began, next to the auth hook, which
+installs it."""
 ERRORS_MODULE = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 

@@ -8,12 +8,15 @@ proxies in front pass each chunk on as it is produced. With `busy` set it answer
 does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text. Inside `stopped()`
 nothing listens and open connections are cut, as while Docker replaces the Ollama container; with
 `dropping` set it closes the connection on a chat without answering, as an Ollama that stops
-mid-request.
+mid-request. `reply_delay` holds each chat's reply (its first chunk, when streamed) back, as a
+model generating; a caller that hangs up meanwhile ends the generation, as in Ollama, and is
+recorded in `abandoned`.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -33,6 +36,8 @@ class OllamaStub:
         self.chunk_delay = chunk_delay
         self.busy = False
         self.dropping = False
+        self.reply_delay = 0.0
+        self.abandoned: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._address = (address, port)
         self.open_connections: set[socket.socket] = set()
@@ -101,11 +106,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
         elif body.get("model") not in self.stub.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
+        elif self._abandoned_while_generating():
+            self.close_connection = True
         elif body.get("stream", True):
             self._stream(body["model"])
         else:
             message = {"role": "assistant", "content": "".join(REPLY_WORDS)}
             self._json(200, {**_final(body["model"]), "message": message})
+
+    def _abandoned_while_generating(self) -> bool:
+        """Wait `reply_delay`; whether the caller hung up meanwhile (then the stub records it)."""
+        deadline = time.monotonic() + self.stub.reply_delay
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            # The request is read in full, so a readable socket with nothing to read is the caller's close.
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                self.stub.abandoned.append(self.path)
+                return True
+        return False
 
     def _embed(self, body: dict[str, Any]) -> None:
         """Ollama's /api/embed: one vector per input (a string or a list of them)."""

@@ -8,7 +8,9 @@ key-writer container's command into the emulated keys volume, while LiteLLM keep
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -173,6 +175,51 @@ def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Render
     assert dropped.status_code == 502
     assert dropped.json()["error"]["message"].startswith("The model server for 'coder' closed the connection")
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
+
+
+def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -> float:
+    """Seconds from sending `request` until Ollama saw the caller hang up (inf: not within five).
+
+    The caller gives up after a second; Ollama would take ten to answer.
+    """
+    ollama.abandoned.clear()
+    ollama.reply_delay = 10.0
+    started = time.monotonic()
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post(**request, timeout=1.0)
+        while not ollama.abandoned and time.monotonic() - started < 5:
+            time.sleep(0.02)
+    finally:
+        ollama.reply_delay = 0.0
+    return time.monotonic() - started if ollama.abandoned else math.inf
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_client_that_gives_up_frees_ollama_at_once(
+    stream: bool, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    # LiteLLM alone would keep Ollama generating for nobody: a non-streamed answer to its end, a
+    # stream until its first token (here 10 s).
+    request = {"model": "coder", **CHAT, "stream": stream}
+    seen_after = abandon(
+        ollama, direct, {"url": "/v1/chat/completions", "headers": key(stack, "editor"), "json": request}
+    )
+    assert seen_after < 2.5
+    assert ollama.abandoned == ["/api/chat"]
+    assert chat(direct, key(stack, "editor"), "coder").status_code == 200
+
+
+def test_a_client_that_waits_gets_its_answer(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+    ollama.abandoned.clear()
+    ollama.reply_delay = 1.5
+    try:
+        answered = chat(direct, key(stack, "editor"), "coder")
+    finally:
+        ollama.reply_delay = 0.0
+    assert answered.status_code == 200
+    assert answered.json()["choices"][0]["message"]["content"] == "".join(REPLY_WORDS)
+    assert ollama.abandoned == []
 
 
 def test_a_model_outside_the_clients_list_gets_403(direct: httpx.Client, stack: Rendered) -> None:
@@ -388,3 +435,12 @@ def test_a_rate_limited_client_gets_an_openai_style_429(through_edge: Rendered) 
     assert isinstance(body, dict)
     assert "Rate limit exceeded" in body["message"]
     assert limited["apiKey"] not in str(body)
+
+
+def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: Rendered, ollama: OllamaStub) -> None:
+    # nginx closes its connection to LiteLLM when its client leaves; LiteLLM then ends the call.
+    headers = key(through_edge, "editor")
+    with through_edge.client() as https:
+        request = {"url": "/v1/chat/completions", "headers": headers, "json": {"model": "coder", **CHAT}}
+        seen_after = abandon(ollama, https, request)
+    assert seen_after < 2.5
