@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
+import aiohttp
 import httpx
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from litellm.exceptions import (
     APIConnectionError,
     MidStreamFallbackError,
@@ -17,6 +19,7 @@ from litellm.exceptions import (
     ServiceUnavailableError,
     Timeout,
 )
+from litellm.llms.custom_httpx.aiohttp_transport import map_aiohttp_exceptions
 
 from tests.support import load_shipped
 
@@ -56,6 +59,20 @@ def test_network_failures_get_a_status_and_a_message_without_the_address(
     assert "'small'" in answer.detail
     assert "ollama" not in answer.detail.lower()
     assert "11434" not in answer.detail
+
+
+def test_a_name_that_no_longer_resolves_is_unreachable_too(errors: ModuleType) -> None:
+    # Docker's DNS forgets `ollama` while its container is gone; LiteLLM's aiohttp transport
+    # turns aiohttp's error into the HTTP client's own.
+    def refused() -> None:
+        with map_aiohttp_exceptions():
+            raise aiohttp.ClientConnectorDNSError(
+                ConnectionKey("ollama", 11434, False, False, None, None, None, None), OSError("no such host")
+            )
+
+    with pytest.raises(httpx.ConnectError) as mapped:
+        refused()
+    assert errors.client_error(wrapped(mapped.value), "small").status_code == 503
 
 
 def test_the_cause_is_found_where_litellm_keeps_it_too(errors: ModuleType) -> None:

@@ -178,11 +178,15 @@ class Applier:
         self.applied = run
         return replaced
 
-    def replace(self, name: str) -> None:
-        """Replace one container resource the provider's way: delete, then create and start."""
+    def replace(self, name: str, gap: float = 0.0) -> None:
+        """Replace one container resource the provider's way: delete, then create and start.
+
+        `gap` seconds pass in between, as when the new image is still being pulled.
+        """
         if self.applied is None:
             raise ApplyError("nothing applied yet")
         self.delete_container(name)
+        time.sleep(gap)
         self._create(self.applied.named(name))
 
     def destroy(self, run: OfflineRun | None = None) -> None:

@@ -13,10 +13,14 @@ from tests.docker.conftest import Stack
 
 @dataclass
 class Poller:
-    """GET /v1/models with `key` every `interval` s until stopped (at most `limit` s): (time, status)."""
+    """GET /v1/models with `key` every `interval` s until stopped (at most `limit` s): (time, status).
+
+    With `chat_model`, a chat completion from that model instead, which needs Ollama too.
+    """
 
     stack: Stack
     key: str
+    chat_model: str | None = None
     interval: float = 0.15
     """Below the edge's per-client rate (10 r/s by default): the poller must not be rate limited."""
     limit: float = 180.0
@@ -40,11 +44,17 @@ class Poller:
         with self.stack.client() as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
-                    status = client.get("/v1/models", headers=headers, timeout=10).status_code
+                    status = self._call(client, headers).status_code
                 except httpx.HTTPError:
                     status = 0  # no HTTP answer at all
                 self.results.append((time.monotonic(), status))
                 time.sleep(self.interval)
+
+    def _call(self, client: httpx.Client, headers: dict[str, str]) -> httpx.Response:
+        if self.chat_model is None:
+            return client.get("/v1/models", headers=headers, timeout=10)
+        body = {"model": self.chat_model, "messages": [{"role": "user", "content": "hi"}]}
+        return client.post("/v1/chat/completions", headers=headers, json=body, timeout=10)
 
     def wait_for(self, status: int, after: float, timeout: float) -> float | None:
         """The time of the first `status` answer after `after`, waiting up to `timeout` s."""

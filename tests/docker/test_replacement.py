@@ -31,3 +31,24 @@ def test_nginx_follows_a_replaced_litellm_and_the_outage_is_bounded(dev: Stack) 
     edge_after = dev.applier.inspect("edge-container")
     assert edge_after["Id"] == edge_before["Id"]
     assert edge_after["State"]["StartedAt"] == edge_before["State"]["StartedAt"], "nginx was not restarted"
+
+
+def test_a_replaced_ollama_delays_requests_and_loses_none(dev: Stack) -> None:
+    # While the container is gone its address does not answer at all, so LiteLLM's connection
+    # attempts wait; Docker gives the new container the same address, and they go through. (An
+    # Ollama that refuses, or a name that no longer resolves, gets a 503: tests/live/test_gateway.py.)
+    key = dev.outputs["clients"]["dev"]["apiKey"]
+    gateway_before = dev.applier.inspect("gateway-container")["State"]["StartedAt"]
+    with Poller(dev, key, chat_model="qwen2.5-0.5b") as poller:
+        assert poller.wait_for(200, after=0, timeout=10), "the model answers before the replacement"
+        replaced_at = time.monotonic()
+        dev.applier.replace("ollama-container", gap=3.0)
+        dev.applier.wait_healthy("ollama-container", 60)
+        back = poller.wait_for(200, after=time.monotonic(), timeout=30)
+    during = [status for at, status in poller.results if at >= replaced_at]
+    MEASURED.append(
+        f"Ollama replacement (delete, 3 s, create): {len(during)} chat answers during it: {sorted(set(during))}"
+    )
+    assert back is not None, "the model is served again from the kept volume"
+    assert set(during) == {200}, "no request failed: they waited for the new container"
+    assert dev.applier.inspect("gateway-container")["State"]["StartedAt"] == gateway_before
