@@ -6,9 +6,9 @@ render's `RemoteImage`s resolve locally. Each carries the label `llmstack.standi
 - base: `debootstrap --variant=minbase bookworm` (+ python3, python3-venv, nginx), `docker import`ed;
 - nginx: Debian's nginx 1.22 with the official image's conventions (user nginx uid 101, workers run as
   it, `nginx -g 'daemon off;'`, config in /etc/nginx, logs to stdout/stderr, bash present);
-- LiteLLM: the pinned `litellm[proxy]` installed offline from wheels verified against
-  requirements-dev.txt's hashes, `python3` on PATH, ENTRYPOINT `litellm` (as the official image's
-  entrypoint execs it);
+- LiteLLM: the pinned `litellm[proxy]` and `prisma` (as in the official image) installed offline
+  from wheels verified against requirements-dev.txt's hashes, `python3` on PATH, ENTRYPOINT
+  `litellm` (as the official image's entrypoint execs it);
 - Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama.py over tests/live/ollama_stub.py).
 Images are rebuilt only when the label `llmstack.standin.inputs` (a hash of the build inputs) differs.
 
@@ -37,7 +37,8 @@ DOCKER = shutil.which("docker", path="/usr/bin") or "docker"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "nginx", "bash")
 BASE_TAG = f"llmstack-standin-base:{SUITE}"
-LITELLM_REQUIREMENT = "litellm[proxy]==1.108.7"
+LITELLM_REQUIREMENTS = ("litellm[proxy]==1.108.7", "prisma==0.11.0")
+"""What the official image installs that LiteLLM's proxy uses (prisma: its error handlers import it)."""
 INPUTS_LABEL = "llmstack.standin.inputs"
 LITELLM_FALLBACK_TAG = "ghcr.io/berriai/litellm:main-v1.108.7"
 
@@ -60,11 +61,11 @@ FROM {base}
 COPY wheels /tmp/wheels
 RUN python3 -m venv /opt/litellm \\
  && /opt/litellm/bin/pip install --quiet --disable-pip-version-check --no-index --find-links /tmp/wheels \\
-      '{requirement}' \\
+      {requirements} \\
  && rm -rf /tmp/wheels /root/.cache
 ENV PATH=/opt/litellm/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKDIR /app
-LABEL llmstack.standin="LiteLLM proxy {requirement} from PyPI wheels"
+LABEL llmstack.standin="LiteLLM proxy {requirements} from PyPI wheels"
 EXPOSE 4000
 ENTRYPOINT ["litellm"]
 CMD ["--port", "4000"]
@@ -231,7 +232,8 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
             files: dict[str, Path | str | Callable[[], Path]] = {"nginx": standins / "nginx"}
             inputs = _hash(base, dockerfile, (standins / "nginx").read_bytes())
         elif role == "litellm":
-            dockerfile = LITELLM_DOCKERFILE.format(base=BASE_TAG, requirement=LITELLM_REQUIREMENT)
+            requirements = " ".join(f"'{requirement}'" for requirement in LITELLM_REQUIREMENTS)
+            dockerfile = LITELLM_DOCKERFILE.format(base=BASE_TAG, requirements=requirements)
             files = {"wheels": lambda: litellm_wheels(log)}  # downloaded only when the image is built
             inputs = _hash(base, dockerfile, (PROJECT_DIR / "requirements-dev.txt").read_bytes())
         elif role == "ollama":

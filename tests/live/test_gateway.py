@@ -373,6 +373,20 @@ def test_a_client_cannot_send_settings_in_the_body(
     assert len(ollama.requests) == before
 
 
+@pytest.mark.parametrize("setting", ["api_base", "base_url", "user_config"])
+def test_a_client_cannot_point_litellm_at_another_server(
+    setting: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    # LiteLLM refuses these itself, before the hook runs; its answer is an error that names the
+    # parameter (with `prisma` installed, as in the image; without it, a bare 500).
+    before = len(ollama.requests)
+    body = {"model": "coder", **CHAT, setting: "http://198.51.100.7:11434"}
+    reply = direct.post("/v1/chat/completions", headers=key(stack, "editor"), json=body)
+    assert reply.status_code == 401
+    assert f"{setting} is not allowed in request body" in reply.json()["error"]["message"]
+    assert len(ollama.requests) == before
+
+
 @pytest.mark.parametrize("header", ["x-litellm-num-retries", "x-litellm-timeout", "X-LiteLLM-Stream-Timeout"])
 def test_a_client_cannot_send_litellm_settings_as_headers(
     header: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
