@@ -178,7 +178,7 @@ def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Render
 
 
 def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -> float:
-    """Seconds from sending `request` until Ollama saw the caller hang up (inf: not within five).
+    """Seconds from sending `request` until Ollama saw the caller hang up (inf: not within eight).
 
     The caller gives up after a second; Ollama would take ten to answer.
     """
@@ -188,7 +188,7 @@ def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -
     try:
         with pytest.raises(httpx.ReadTimeout):
             client.post(**request, timeout=1.0)
-        while not ollama.abandoned and time.monotonic() - started < 5:
+        while not ollama.abandoned and time.monotonic() - started < 8:
             time.sleep(0.02)
     finally:
         ollama.reply_delay = 0.0
@@ -205,7 +205,7 @@ def test_a_client_that_gives_up_frees_ollama_at_once(
     seen_after = abandon(
         ollama, direct, {"url": "/v1/chat/completions", "headers": key(stack, "editor"), "json": request}
     )
-    assert seen_after < 2.5
+    assert seen_after < 5, "long before Ollama's answer at 10 s"
     assert ollama.abandoned == ["/api/chat"]
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
@@ -457,4 +457,4 @@ def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: R
     with through_edge.client() as https:
         request = {"url": "/v1/chat/completions", "headers": headers, "json": {"model": "coder", **CHAT}}
         seen_after = abandon(ollama, https, request)
-    assert seen_after < 2.5
+    assert seen_after < 5, "long before Ollama's answer at 10 s"
