@@ -12,7 +12,6 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
 from components.render.litellm import (
-    ABANDONED_MODULE,
     AUTH_MODULE,
     ERRORS_MODULE,
     LIMITS_MODULE,
@@ -34,7 +33,7 @@ CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
-    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE, REQUESTS_MODULE, ABANDONED_MODULE, ERRORS_MODULE)
+    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE, REQUESTS_MODULE, ERRORS_MODULE)
 }
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 

@@ -152,7 +152,7 @@ def test_every_module_the_hook_loads_is_shipped_beside_it() -> None:
     uploads = {u["file"]: u["content"] for u in reveal(deploy(CLIENTS).named("gateway-container").inputs)["uploads"]}
     hook = uploads["/etc/litellm/llmstack_auth.py"]
     loaded = re.findall(r'^\w+_MODULE = "(\w+)"$', hook, re.MULTILINE)
-    assert len(loaded) == 4, "the hook loads the speedups, limits, request-policy and abandoned-call modules"
+    assert len(loaded) == 3, "the hook loads the speedups, limits and request-policy modules"
     for module in loaded:
         assert f"_sibling({module.split('_')[1].upper()}_MODULE)" in hook
         shipped = (PROJECT_DIR / "components/render" / f"{module}.py").read_text()
@@ -167,6 +167,7 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     assert config["general_settings"]["custom_auth"] == "llmstack_auth.user_api_key_auth"
     assert config["general_settings"]["custom_auth_run_common_checks"] is True
     assert config["litellm_settings"]["enable_post_custom_auth_checks"] is True
+    assert config["general_settings"]["cancel_on_disconnect"] is True
     assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
     assert "def apply(" in uploads["/etc/litellm/llmstack_speedups.py"]
     # The only callback: llmstack's answer when Ollama cannot be reached, shipped beside the config.

@@ -6,6 +6,7 @@ stand-in is tests/live/test_gateway.py.
 
 from __future__ import annotations
 
+import asyncio
 from types import ModuleType
 
 import aiohttp
@@ -105,3 +106,21 @@ def test_an_exception_cycle_ends(errors: ModuleType) -> None:
 def test_a_missing_model_name_still_reads(errors: ModuleType) -> None:
     answer = errors.client_error(wrapped(httpx.ConnectError("x")), None)
     assert "the model" in answer.detail
+
+
+def test_the_hook_also_rewrites_the_exception_for_handlers_that_ignore_its_answer(errors: ModuleType) -> None:
+    # LiteLLM's /v1/completions handler builds its error from the exception's message and status.
+    failure = wrapped(httpx.ConnectError("Cannot connect to host ollama:11434"))
+    hook = errors.model_server_errors.async_post_call_failure_hook
+    answer = asyncio.run(hook(request_data={"model": "small"}, original_exception=failure, user_api_key_dict=None))
+    assert answer.status_code == failure.status_code == 503
+    assert failure.message == answer.detail
+    assert isinstance(failure.__cause__, httpx.ConnectError), "the original stays in the chain, for the log"
+
+
+def test_the_hook_leaves_other_failures_alone(errors: ModuleType) -> None:
+    failure = NotFoundError(message="model 'x' not found", llm_provider="ollama_chat", model="x")
+    hook = errors.model_server_errors.async_post_call_failure_hook
+    assert asyncio.run(hook(request_data={"model": "x"}, original_exception=failure, user_api_key_dict=None)) is None
+    assert failure.status_code == 404
+    assert "model 'x' not found" in failure.message

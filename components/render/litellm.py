@@ -21,9 +21,6 @@ LIMITS_MODULE = "llmstack_limits"
 """Per-client request rates shared by all workers, next to the auth hook, which uses it."""
 REQUESTS_MODULE = "llmstack_requests"
 """What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
-ABANDONED_MODULE = "llmstack_abandoned"
-"""Cancels a model call whose client left before its answer began, next to the auth hook, which
-installs it."""
 ERRORS_MODULE = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 
@@ -130,6 +127,9 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             # One key per client without a database: llmstack's hook (it checks the master key too).
             "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
             "custom_auth_run_common_checks": True,
+            # A client that hangs up before its answer began ends the call to Ollama, which stops
+            # generating; otherwise it would hold an OLLAMA_NUM_PARALLEL slot to the end, for nobody.
+            "cancel_on_disconnect": True,
         },
     }
 

@@ -13,8 +13,7 @@ With a custom auth hook LiteLLM no longer checks the master key itself, so this 
 the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
 (`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here, and
 each client's request rate, counted across all workers (llmstack_limits.py, shipped alongside).
-What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside; a
-model call whose client left before its answer began is cancelled by llmstack_abandoned.py.
+What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ from types import ModuleType
 from typing import Any
 
 from fastapi import Request
-from litellm.proxy import proxy_server
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
@@ -42,7 +40,6 @@ MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 SPEEDUPS_MODULE = "llmstack_speedups"
 LIMITS_MODULE = "llmstack_limits"
 REQUESTS_MODULE = "llmstack_requests"
-ABANDONED_MODULE = "llmstack_abandoned"
 
 _loaded: dict[str, Any] = {"stamp": None, "clients": []}
 
@@ -61,7 +58,6 @@ def _sibling(name: str) -> ModuleType:
 _sibling(SPEEDUPS_MODULE).apply()
 _limits = _sibling(LIMITS_MODULE)
 _requests = _sibling(REQUESTS_MODULE)
-_sibling(ABANDONED_MODULE).install(proxy_server.app, _requests.MODEL_ROUTES)
 
 
 @functools.cache

@@ -78,8 +78,17 @@ class ModelServerErrors(CustomLogger):
         user_api_key_dict: UserAPIKeyAuth,
         traceback_str: str | None = None,
     ) -> HTTPException | None:
-        """LiteLLM sends the client the HTTPException returned here instead of its own error."""
-        return client_error(original_exception, request_data.get("model"))
+        """LiteLLM sends the client the HTTPException returned here instead of its own error.
+
+        Its /v1/completions handler ignores what this returns and builds its error from the
+        exception's `message` and `status_code`, so those are rewritten too. The original error
+        stays in the exception's chain (`__cause__`/`__context__`), which LiteLLM's log prints.
+        """
+        answer = client_error(original_exception, request_data.get("model"))
+        if answer is not None:
+            original_exception.message = answer.detail  # type: ignore[attr-defined]
+            original_exception.status_code = answer.status_code  # type: ignore[attr-defined]
+        return answer
 
 
 model_server_errors = ModelServerErrors()

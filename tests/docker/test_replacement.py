@@ -35,8 +35,9 @@ def test_nginx_follows_a_replaced_litellm_and_the_outage_is_bounded(dev: Stack) 
 
 def test_a_replaced_ollama_delays_requests_and_loses_none(dev: Stack) -> None:
     # While the container is gone its address does not answer at all, so LiteLLM's connection
-    # attempts wait; Docker gives the new container the same address, and they go through. (An
-    # Ollama that refuses, or a name that no longer resolves, gets a 503: tests/live/test_gateway.py.)
+    # attempts wait; Docker gives the new container the lowest free address, the same one, and they
+    # go through. (An Ollama that refuses, or a name that no longer resolves, gets a 503:
+    # tests/live/test_gateway.py.)
     key = dev.outputs["clients"]["dev"]["apiKey"]
     gateway_before = dev.applier.inspect("gateway-container")["State"]["StartedAt"]
     with Poller(dev, key, chat_model="qwen2.5-0.5b") as poller:

@@ -146,24 +146,34 @@ def test_one_failed_request_does_not_shut_off_a_model(
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
 
-@pytest.mark.parametrize("route", ["chat", "stream", "embeddings"])
-def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
-    route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
-) -> None:
-    def call() -> httpx.Response:
-        if route == "embeddings":
-            return direct.post("/v1/embeddings", headers=key(stack, "indexer"), json={"model": "embed", "input": "x"})
-        return chat(direct, key(stack, "editor"), "coder", stream=route == "stream")
+MODEL_CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "chat": ("/v1/chat/completions", "editor", {"model": "coder", **CHAT}),
+    "chat stream": ("/v1/chat/completions", "editor", {"model": "coder", **CHAT, "stream": True}),
+    "completion": ("/v1/completions", "editor", {"model": "coder", "prompt": "def "}),
+    "completion stream": ("/v1/completions", "editor", {"model": "coder", "prompt": "def ", "stream": True}),
+    "embeddings": ("/v1/embeddings", "indexer", {"model": "embed", "input": "x"}),
+}
+"""Each kind of call that reaches Ollama: route, client, body."""
 
-    with ollama.stopped():  # as while Docker replaces the Ollama container
-        refused = call()
-    assert refused.status_code == 503
+
+@pytest.mark.parametrize("call", list(MODEL_CALLS))
+def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    route, client, body = MODEL_CALLS[call]
+
+    def call_ollama() -> httpx.Response:
+        return direct.post(route, headers=key(stack, client), json=body)
+
+    with ollama.stopped():  # as when Ollama is down, or its name no longer resolves
+        refused = call_ollama()
+    assert refused.status_code == 503, refused.text
     message = refused.json()["error"]["message"]
     assert message.startswith("The model server for '")
     assert "cannot be reached" in message
     for internal in ("ollama", "11434", "Connect call", "REDACTED"):
         assert internal not in message
-    assert call().status_code == 200, "Ollama back: served again, LiteLLM was not restarted"
+    assert call_ollama().status_code == 200, "Ollama back: served again, LiteLLM was not restarted"
 
 
 def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
@@ -195,16 +205,14 @@ def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -
     return time.monotonic() - started if ollama.abandoned else math.inf
 
 
-@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("call", [name for name in MODEL_CALLS if name != "embeddings"])
 def test_a_client_that_gives_up_frees_ollama_at_once(
-    stream: bool, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
 ) -> None:
-    # LiteLLM alone would keep Ollama generating for nobody: a non-streamed answer to its end, a
-    # stream until its first token (here 10 s).
-    request = {"model": "coder", **CHAT, "stream": stream}
-    seen_after = abandon(
-        ollama, direct, {"url": "/v1/chat/completions", "headers": key(stack, "editor"), "json": request}
-    )
+    # By default LiteLLM would keep Ollama generating for nobody: a non-streamed answer to its
+    # end, a stream until its first token (here 10 s).
+    route, client, body = MODEL_CALLS[call]
+    seen_after = abandon(ollama, direct, {"url": route, "headers": key(stack, client), "json": body})
     assert seen_after < 5, "long before Ollama's answer at 10 s"
     assert ollama.abandoned == ["/api/chat"]
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
