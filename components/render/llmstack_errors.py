@@ -6,13 +6,13 @@ program, never imported by it.
 
 Without it, LiteLLM 1.108.7 answers both with 500 and its own exception text, which names Ollama's
 address on the private network ("Cannot connect to host ollama:11434 …") and says nothing a
-client can act on. While Docker replaces the Ollama container (an image or setting change), or
-after it crashed, every request would get that 500. Instead:
+client can act on. While Ollama is down (crashed, failing to start, its container gone for longer
+than a replacement takes), every request would get that 500. Instead:
 - Ollama not reachable (connection refused, no such host, connect timeout): 503, so clients (the
   `openai` SDK among them) retry; nginx adds Retry-After to it as to its own 503s;
 - Ollama closed the connection before answering (it stopped mid-request): 502.
-The message names the model as the client knows it, never an address. LiteLLM has already logged
-the original error by then, so the operator's log keeps the detail. Any other failure (a 404 for a
+The message names the model as the client knows it, never an address. The operator's log keeps
+the original error (for /v1/completions in the logged exception chain). Any other failure (a 404 for a
 model Ollama lacks, Ollama's own 503 when its queue is full, a timeout) keeps LiteLLM's answer.
 """
 
