@@ -7,7 +7,9 @@ stand-in is tests/live/test_gateway.py.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from types import ModuleType
+from typing import Any, TypeVar
 
 import aiohttp
 import httpx
@@ -23,6 +25,17 @@ from litellm.exceptions import (
 from litellm.llms.custom_httpx.aiohttp_transport import map_aiohttp_exceptions
 
 from tests.support import load_shipped
+
+T = TypeVar("T")
+
+
+def run(awaitable: Coroutine[Any, Any, T]) -> T:
+    """Run on a loop of its own: asyncio.run would unset the thread's loop the Pulumi mocks use."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(awaitable)
+    finally:
+        loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +125,7 @@ def test_the_hook_also_rewrites_the_exception_for_handlers_that_ignore_its_answe
     # LiteLLM's /v1/completions handler builds its error from the exception's message and status.
     failure = wrapped(httpx.ConnectError("Cannot connect to host ollama:11434"))
     hook = errors.model_server_errors.async_post_call_failure_hook
-    answer = asyncio.run(hook(request_data={"model": "small"}, original_exception=failure, user_api_key_dict=None))
+    answer = run(hook(request_data={"model": "small"}, original_exception=failure, user_api_key_dict=None))
     assert answer.status_code == failure.status_code == 503
     assert failure.message == answer.detail
     assert isinstance(failure.__cause__, httpx.ConnectError), "the original stays in the chain, for the log"
@@ -121,6 +134,6 @@ def test_the_hook_also_rewrites_the_exception_for_handlers_that_ignore_its_answe
 def test_the_hook_leaves_other_failures_alone(errors: ModuleType) -> None:
     failure = NotFoundError(message="model 'x' not found", llm_provider="ollama_chat", model="x")
     hook = errors.model_server_errors.async_post_call_failure_hook
-    assert asyncio.run(hook(request_data={"model": "x"}, original_exception=failure, user_api_key_dict=None)) is None
+    assert run(hook(request_data={"model": "x"}, original_exception=failure, user_api_key_dict=None)) is None
     assert failure.status_code == 404
     assert "model 'x' not found" in failure.message
