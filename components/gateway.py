@@ -16,6 +16,7 @@ from components.render.litellm import (
     ERRORS_MODULE,
     LIMITS_MODULE,
     MASTER_KEY_ENV,
+    NETWORK_ENV,
     OFFLINE_ENV,
     REQUESTS_MODULE,
     SPEEDUPS_MODULE,
@@ -103,7 +104,7 @@ class Gateway(pulumi.ComponentResource):
             pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
             f"{KEYS_FILE_ENV}={KEYS_FILE}",
             f"{RATES_FILE_ENV}={RATES_FILE}",
-            *(f"{k}={v}" for k, v in OFFLINE_ENV.items()),
+            *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV}.items()),
         ]
         self.container = docker.Container(
             f"{name}-container",

@@ -177,6 +177,7 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     (mount,) = gateway["volumes"]
     assert mount["readOnly"] is True
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]
+    assert "AIOHTTP_TTL_DNS_CACHE=5" in gateway["envs"], "LiteLLM finds a moved Ollama within seconds"
     writer = reveal(result.named("gateway-client-keys-writer").inputs)
     assert writer["networkMode"] == "none"
     assert writer["volumes"][0]["volumeName"] == mount["volumeName"]

@@ -36,6 +36,12 @@ OFFLINE_ENV = {
 """Environment that keeps LiteLLM from fetching data from the internet at start, quiet and
 without its docs/admin UI (clients never need them)."""
 
+NETWORK_ENV = {"AIOHTTP_TTL_DNS_CACHE": "5"}
+"""How long LiteLLM trusts a resolved address of Ollama, in seconds. Its default is 300: after
+Ollama's container came back on another address, requests would go on waiting at the old one (a
+refused connection makes LiteLLM look the name up again, an address that does not answer does
+not) for five minutes. Docker's DNS is on the host; pooled connections rarely need a lookup."""
+
 
 LOCAL_MODEL_INFO: Final[Mapping[str, object]] = MappingProxyType(
     {

@@ -25,6 +25,8 @@ class Poller:
     """Below the edge's per-client rate (10 r/s by default): the poller must not be rate limited."""
     limit: float = 180.0
     results: list[tuple[float, int]] = field(default_factory=list)
+    error_bodies: list[str] = field(default_factory=list)
+    """The body of every answer other than 200."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -44,7 +46,10 @@ class Poller:
         with self.stack.client() as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
-                    status = self._call(client, headers).status_code
+                    answer = self._call(client, headers)
+                    status = answer.status_code
+                    if status != 200:
+                        self.error_bodies.append(answer.text)
                 except httpx.HTTPError:
                     status = 0  # no HTTP answer at all
                 self.results.append((time.monotonic(), status))

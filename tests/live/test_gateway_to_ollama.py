@@ -7,12 +7,20 @@ of the latency the gateway added (benchmarks/gateway_latency.py prints both conf
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import time
 from typing import Any
 
 import httpx
 
-from tests.live.conftest import GATEWAY_ADDRESS, Gateway, Rendered
+from components.render.litellm import NETWORK_ENV
+from tests.live.conftest import GATEWAY_ADDRESS, OLLAMA_ADDRESS, Gateway, Rendered
+from tests.live.docker_dns import DockerDns
 from tests.live.ollama_stub import OllamaStub
+
+MOVED_OLLAMA_ADDRESS = "127.0.0.32"
+DNS_TTL_SECONDS = int(NETWORK_ENV["AIOHTTP_TTL_DNS_CACHE"])
 
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
@@ -24,13 +32,13 @@ WEATHER_TOOL: dict[str, Any] = {
 }
 
 
-def gateway_client() -> httpx.Client:
-    return httpx.Client(base_url=f"http://{GATEWAY_ADDRESS}:4000", timeout=30)
+def gateway_client(timeout: float = 30) -> httpx.Client:
+    return httpx.Client(base_url=f"http://{GATEWAY_ADDRESS}:4000", timeout=timeout)
 
 
-def ask(dev: Rendered, body: dict[str, Any]) -> httpx.Response:
+def ask(dev: Rendered, body: dict[str, Any], timeout: float = 30) -> httpx.Response:
     key = {"Authorization": f"Bearer {dev.outputs['clients']['dev']['apiKey']}"}
-    with gateway_client() as client:
+    with gateway_client(timeout) as client:
         return client.post("/v1/chat/completions", headers=key, json={"model": dev.outputs["models"][0], **body})
 
 
@@ -60,3 +68,26 @@ def test_tools_reach_ollama_as_sent(gateway: Gateway, dev: Rendered, ollama: Oll
     sent = ollama.requests[-1]["body"]
     assert [tool["function"]["name"] for tool in sent.get("tools", [])] == ["weather"]
     assert sent["tools"][0]["function"]["parameters"] == WEATHER_TOOL["function"]["parameters"]
+
+
+def test_litellm_follows_ollama_to_a_new_address(
+    gateway: Gateway, dev: Rendered, ollama: OllamaStub, docker_dns: DockerDns
+) -> None:
+    # As when Docker recreates Ollama's container on another address: nothing answers at the old
+    # one (a refusal would make LiteLLM look the name up again at once; silence does not).
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    assert ask(dev, chat).status_code == 200, "LiteLLM has resolved `ollama` to the old address"
+    moved = OllamaStub(MOVED_OLLAMA_ADDRESS, 11434, ollama.models)
+    try:
+        docker_dns.set("ollama", MOVED_OLLAMA_ADDRESS)
+        with ollama.stopped(), socket.create_server((OLLAMA_ADDRESS, 11434), backlog=0):  # never accepts
+            deadline = time.monotonic() + DNS_TTL_SECONDS + 10
+            while not moved.requests and time.monotonic() < deadline:
+                with contextlib.suppress(httpx.TimeoutException):
+                    ask(dev, chat, timeout=1.5)
+            assert moved.requests, "LiteLLM went on calling the old address"
+            assert ask(dev, chat).status_code == 200
+    finally:
+        docker_dns.set("ollama", OLLAMA_ADDRESS)
+        time.sleep(DNS_TTL_SECONDS + 1)  # every worker has forgotten the moved address
+        moved.close()
