@@ -128,7 +128,6 @@ def test_the_hook_also_rewrites_the_exception_for_handlers_that_ignore_its_answe
     answer = run(hook(request_data={"model": "small"}, original_exception=failure, user_api_key_dict=None))
     assert answer.status_code == failure.status_code == 503
     assert failure.message == answer.detail
-    assert isinstance(failure.__cause__, httpx.ConnectError), "the original stays in the chain, for the log"
 
 
 def test_the_hook_leaves_other_failures_alone(errors: ModuleType) -> None:

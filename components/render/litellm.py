@@ -38,9 +38,10 @@ without its docs/admin UI (clients never need them)."""
 
 NETWORK_ENV = {"AIOHTTP_TTL_DNS_CACHE": "5"}
 """How long LiteLLM trusts a resolved address of Ollama, in seconds. Its default is 300: after
-Ollama's container came back on another address, requests would go on waiting at the old one (a
-refused connection makes LiteLLM look the name up again, an address that does not answer does
-not) for five minutes. Docker's DNS is on the host; pooled connections rarely need a lookup."""
+Ollama's container came back on another address, requests would go on waiting at the silent old
+one for five minutes (only a refused connection is retried, once, on a fresh client that looks the
+name up; the cached address stays). Each worker keeps its own cache. Docker's DNS is on the host,
+and pooled connections rarely need a lookup."""
 
 
 LOCAL_MODEL_INFO: Final[Mapping[str, object]] = MappingProxyType(

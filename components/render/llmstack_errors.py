@@ -10,7 +10,8 @@ client can act on. While Ollama is down (crashed, failing to start, its containe
 than a replacement takes), every request would get that 500. Instead:
 - Ollama not reachable (connection refused, no such host, connect timeout): 503, so clients (the
   `openai` SDK among them) retry; nginx adds Retry-After to it as to its own 503s;
-- Ollama closed the connection before answering (it stopped mid-request): 502.
+- Ollama closed the connection (it stopped mid-request): 502; in a stream already under way, the
+  error event says so.
 The message names the model as the client knows it, never an address. The operator's log keeps
 the original error (for /v1/completions in the logged exception chain). Any other failure (a 404 for a
 model Ollama lacks, Ollama's own 503 when its queue is full, a timeout) keeps LiteLLM's answer.
@@ -63,7 +64,7 @@ def client_error(error: BaseException, model: object) -> HTTPException | None:
         if isinstance(cause, _DROPPED):
             return HTTPException(
                 status_code=502,
-                detail=f"The model server for {name} closed the connection before answering. Retry shortly.",
+                detail=f"The model server for {name} closed the connection (it stopped mid-request). Retry shortly.",
             )
     return None
 
