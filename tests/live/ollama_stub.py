@@ -6,9 +6,9 @@ from the input's length), plus `GET /api/tags` and `GET /api/version`. Replies a
 fixed words, sent `chunk_delay` seconds apart when streamed, so tests can see whether the
 proxies in front pass each chunk on as it is produced. With `busy` set it answers chats as Ollama
 does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text. Inside `stopped()`
-nothing listens and open connections are cut, as while Docker replaces the Ollama container; with
-`dropping` set it closes the connection on a chat without answering, as an Ollama that stops
-mid-request. `reply_delay` holds each chat's reply (its first chunk, when streamed) back, as a
+nothing listens (connections are refused) and open connections are cut, as while Ollama is down or
+its new container is still starting. With `dropping` set it closes the connection on a chat
+without answering, as an Ollama that stops mid-request. `reply_delay` holds each chat's reply (its first chunk, when streamed) back, as a
 model generating; a caller that hangs up meanwhile ends the generation, as in Ollama, and is
 recorded in `abandoned`.
 """
@@ -59,7 +59,7 @@ class OllamaStub:
 
     @contextmanager
     def stopped(self) -> Iterator[None]:
-        """Not there for the duration: connections are refused, as while Ollama's container restarts."""
+        """Not there for the duration: connections are refused, as while Ollama is down or starting."""
         self.close()
         try:
             yield

@@ -165,7 +165,7 @@ def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
     def call_ollama() -> httpx.Response:
         return direct.post(route, headers=key(stack, client), json=body)
 
-    with ollama.stopped():  # as when Ollama is down, or its name no longer resolves
+    with ollama.stopped():  # as when Ollama is down or its new container is still starting
         refused = call_ollama()
     assert refused.status_code == 503, refused.text
     message = refused.json()["error"]["message"]
