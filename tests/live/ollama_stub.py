@@ -8,9 +8,9 @@ proxies in front pass each chunk on as it is produced. With `busy` set it answer
 does when its queue (OLLAMA_MAX_QUEUE) is full: 503 and Ollama's error text. Inside `stopped()`
 nothing listens (connections are refused) and open connections are cut, as while Ollama is down or
 its new container is still starting. With `dropping` set it closes the connection on a chat
-without answering, as an Ollama that stops mid-request. `reply_delay` holds each chat's reply (its first chunk, when streamed) back, as a
-model generating; a caller that hangs up meanwhile ends the generation, as in Ollama, and is
-recorded in `abandoned`.
+without answering, as an Ollama that stops mid-request. `reply_delay` holds each chat's reply
+(its first chunk, when streamed) back, as a model generating; a caller that hangs up meanwhile
+ends the generation, as in Ollama, and is recorded in `abandoned`.
 """
 
 from __future__ import annotations
