@@ -7,27 +7,36 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze node-deps up test lint pytest render audit bench lock clean docker-up docker-down test-docker
+.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker
 
-PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes
+# Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
+# pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
+INSTALL = $(1)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+	-r $(2) && $(1)/bin/python -m pip check --disable-pip-version-check
+
+# A venv whose installer is the hash-pinned pip of requirements-pip.txt (kept: not an intermediate).
+.PRECIOUS: %/.pip
+%/.pip: requirements-pip.txt
+	python3 -m venv $*
+	$*/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		-r requirements-pip.txt
+	touch $@
 
 # The runtime (what `pulumi up` needs) and, on top, the test tools; both hash-locked.
-$(VENV)/.runtime: requirements.txt
-	python3 -m venv $(VENV)
-	$(PIP) -r requirements.txt
+$(VENV)/.runtime: $(VENV)/.pip requirements.txt
+	$(call INSTALL,$(VENV),requirements.txt)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PIP) -r requirements-dev.txt
+	$(call INSTALL,$(VENV),requirements-dev.txt)
 	touch $@
 
 venv: $(VENV)/.dev
 
 # sslyze gets its own virtualenv: it pins cryptography<47, LiteLLM needs >=49.
 SSLYZE_VENV ?= .venv-sslyze
-$(SSLYZE_VENV)/.installed: requirements-sslyze.txt
-	python3 -m venv $(SSLYZE_VENV)
-	$(SSLYZE_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-sslyze.txt
+$(SSLYZE_VENV)/.installed: $(SSLYZE_VENV)/.pip requirements-sslyze.txt
+	$(call INSTALL,$(SSLYZE_VENV),requirements-sslyze.txt)
 	touch $@
 
 venv-sslyze: $(SSLYZE_VENV)/.installed
@@ -40,7 +49,14 @@ $(CONTINUE_DIR)/node_modules/.package-lock.json: $(CONTINUE_DIR)/package-lock.js
 
 node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json
 
-up: $(VENV)/.runtime
+# `make up` needs the Pulumi CLI: say what is missing and where to get it, before anything runs.
+pulumi-cli:
+	@command -v pulumi >/dev/null 2>&1 || { \
+	  echo "make up: the Pulumi CLI (\`pulumi\`) is not on PATH." >&2; \
+	  echo "  Install it from https://www.pulumi.com/docs/iac/download-install/ and run make up again." >&2; \
+	  exit 1; }
+
+up: $(VENV)/.runtime pulumi-cli
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)

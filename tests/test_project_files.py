@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import yaml
 
 from components.config_keys import DECLARED_KEYS, SECRET_KEYS, STRUCTURED_KEYS, pulumi_yaml_declarations
@@ -37,3 +41,21 @@ def test_dev_stack_is_the_laptop_default() -> None:
     assert dev["llmstack:exposure"] == "local"
     assert dev["llmstack:gpus"] == "none"
     assert len(dev["llmstack:models"]) == 1
+
+
+def test_make_up_without_the_pulumi_cli_says_what_is_missing(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH with the tools make needs, and no pulumi
+    bin_dir.mkdir()
+    for tool in ("bash", "make"):
+        (bin_dir / tool).symlink_to(shutil.which(tool) or tool)
+    result = subprocess.run(
+        ["make", "-s", "pulumi-cli"],
+        cwd=PROJECT_DIR,
+        env={"PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "the Pulumi CLI (`pulumi`) is not on PATH" in result.stderr
+    assert "command not found" not in result.stderr

@@ -1,0 +1,1 @@
+"""Developer tools that run on the operator's machine: lock checks and the like, never deployed."""
