@@ -9,10 +9,17 @@ This machine's speed drifts by half from minute to minute, so the run also measu
 second LiteLLM with the rendered config minus llmstack's tuning (the model-map entries and the
 lookup fix, see components/render/litellm.py), the untuned configuration the 25-32 ms figure was
 taken with. Requests to the two LiteLLMs alternate, so their ratio holds where absolutes drift.
+
+Two more comparisons in the same run: LiteLLM's start (start-to-ready and PSS of all its
+processes) the old way (the CLI's uvicorn spawning `--num_workers` workers that each import
+LiteLLM again) and the rendered way (gunicorn forking them after one import); and what a
+32k-token prompt adds with LiteLLM's token counter off (rendered) and on, requests alternating.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import statistics
 import subprocess
@@ -31,13 +38,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.gateway import CONFIG_DIR, CONFIG_PATH
 from components.render.litellm import SPEEDUPS_MODULE
 from offline.render import read_stack_file, render_config
-from tests.live.conftest import GATEWAY_ADDRESS, OLLAMA_ADDRESS, Gateway, Rendered, start_gateway, stop_gateway
+from tests.live.conftest import (
+    GATEWAY_ADDRESS,
+    OLLAMA_ADDRESS,
+    VENV_BIN,
+    Gateway,
+    Rendered,
+    _emulate,
+    _wait_for_http,
+    start_gateway,
+    stop_gateway,
+)
 from tests.live.docker_dns import DockerDns
 from tests.live.ollama_stub import OllamaStub
 from tests.support import namespaced
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 BASELINE_ADDRESS = "127.0.0.23"
+COUNTING_ADDRESS = "127.0.0.25"
+START_ADDRESS = "127.0.0.26"
+LONG_PROMPT = " word" * 32_000
+"""About 32k tokens (cl100k), as a coding assistant sends."""
+LONG_REQUESTS = 30
 REQUESTS = 200
 STREAMS = 50
 CONCURRENCY = 16
@@ -77,13 +99,13 @@ def throughput(make_call: Callable[[], Callable[[], object]]) -> float:
     return CONCURRENCY * PER_WORKER / (time.perf_counter() - started)
 
 
-def interleaved(calls: dict[str, Callable[[], object]]) -> dict[str, list[float]]:
+def interleaved(calls: dict[str, Callable[[], object]], count: int = REQUESTS) -> dict[str, list[float]]:
     """Latencies of each call, the calls taking turns, so that all see the same machine."""
     samples: dict[str, list[float]] = {name: [] for name in calls}
     for call in calls.values():
         for _ in range(10):
             call()
-    for _ in range(REQUESTS):
+    for _ in range(count):
         for name, call in calls.items():
             started = time.perf_counter()
             call()
@@ -105,6 +127,70 @@ def untuned(rendered: Rendered) -> Rendered:
     return rendered
 
 
+def counting(rendered: Rendered) -> Rendered:
+    """`rendered` with LiteLLM's token counter on, as before llmstack turned it off."""
+    config_file = rendered.container_dir("gateway-container") / CONFIG_PATH.lstrip("/")
+    config = yaml.safe_load(config_file.read_text())
+    config["litellm_settings"]["disable_token_counter"] = False
+    config_file.chmod(0o644)
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    return rendered
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of `pid` and all its descendants, in MB."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo += children.get(current, [])
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def start_to_ready(rendered: Rendered, workdir: Path, *, old: bool) -> tuple[float, float]:
+    """Seconds from start to /health/liveliness, and PSS once ready; `old`: the CLI's uvicorn workers."""
+    workdir.mkdir()
+    (workdir / "keys").mkdir()
+    inputs = rendered.inputs("gateway-container")
+    mounts = {"/run/llmstack/keys": workdir / "keys", "/": rendered.container_dir("gateway-container")}
+    command = _emulate(inputs["command"], mounts=mounts, address=START_ADDRESS)
+    argv = (
+        [str(VENV_BIN / "litellm"), *(a for a in command[1:] if a != "--run_gunicorn")]
+        if old
+        else [sys.executable, *command]
+    )
+    env = {
+        k: _emulate([v], mounts=mounts, address=START_ADDRESS)[0] for k, v in rendered.env("gateway-container").items()
+    }
+    log = workdir / "litellm.log"
+    with log.open("w") as output:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env={"PATH": os.environ["PATH"], "HOME": str(workdir), "PYTHONUNBUFFERED": "1", **env},
+            stdout=output,
+            stderr=output,
+        )
+    try:
+        _wait_for_http(f"http://{START_ADDRESS}:4000/health/liveliness", process, log, seconds=180)
+        ready = time.monotonic() - started
+        time.sleep(1)
+        return ready, pss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def main() -> int:
     """Measure, print, exit 1 if the target is missed."""
     work = Path(tempfile.mkdtemp(prefix="llmstack-bench-"))
@@ -114,9 +200,10 @@ def main() -> int:
     config.update(namespaced(UNLIMITED))
     stacks = {
         name: Rendered(work / name, render_config("dev", work / name, config, notify=lambda _: None, seed=b"bench"))
-        for name in ("rendered", "baseline")
+        for name in ("rendered", "baseline", "counting")
     }
     untuned(stacks["baseline"])
+    counting(stacks["counting"])
     outputs = stacks["rendered"].result.outputs
     dns = DockerDns()
     ollama = OllamaStub(OLLAMA_ADDRESS, 11434, ("qwen2.5:0.5b",))
@@ -157,13 +244,23 @@ def main() -> int:
     def chain_call(client: httpx.Client) -> Callable[[], object]:
         return lambda: client.post("chat/completions", headers=key, json=body).raise_for_status()
 
-    def gateway_call(address: str) -> Callable[[], object]:
+    def gateway_call(address: str, payload: dict[str, object] | None = None) -> Callable[[], object]:
         client = httpx.Client(base_url=f"http://{address}:4000", timeout=60)
-        return lambda: client.post("/chat/completions", headers=key, json=body).raise_for_status()
+        return lambda: client.post("/chat/completions", headers=key, json=payload or body).raise_for_status()
+
+    long_messages = [{"role": "user", "content": LONG_PROMPT}]
+    long_body: dict[str, object] = {**body, "messages": long_messages}
+    long_native: dict[str, object] = {**native, "messages": long_messages}
 
     try:
         time.sleep(0.5)
-        for name, address in (("rendered", GATEWAY_ADDRESS), ("baseline", BASELINE_ADDRESS)):
+        # One at a time, before the others start: the machine's two cores for each start.
+        starts = {old: start_to_ready(stacks["rendered"], work / f"start-{old}", old=old) for old in (True, False)}
+        for name, address in (
+            ("rendered", GATEWAY_ADDRESS),
+            ("baseline", BASELINE_ADDRESS),
+            ("counting", COUNTING_ADDRESS),
+        ):
             (work / name / "gateway").mkdir()
             gateways.append(start_gateway(stacks[name], address, work / name / "gateway"))
         direct, through = direct_client(), chain_client()
@@ -174,6 +271,15 @@ def main() -> int:
         direct_rps = throughput(lambda: direct_call(direct_client()))
         chain_rps = throughput(lambda: chain_call(chain_client()))
         alone = interleaved({"rendered": gateway_call(GATEWAY_ADDRESS), "baseline": gateway_call(BASELINE_ADDRESS)})
+        direct_long = httpx.Client(base_url=f"http://{OLLAMA_ADDRESS}:11434", timeout=60)
+        long = interleaved(
+            {
+                "direct": lambda: direct_long.post("/api/chat", json=long_native).raise_for_status(),
+                "off": gateway_call(GATEWAY_ADDRESS, long_body),
+                "on": gateway_call(COUNTING_ADDRESS, long_body),
+            },
+            LONG_REQUESTS,
+        )
     finally:
         for gateway in gateways:
             stop_gateway(gateway)
@@ -196,6 +302,17 @@ def main() -> int:
     print(f"LiteLLM alone, rendered config    p50 {alone_p50:7.2f} ms  (requests alternating with the baseline)")
     print(f"LiteLLM alone, untuned baseline   p50 {base_p50:7.2f} ms")
     print(f"LiteLLM's added p50, rendered / baseline  {(alone_p50 - direct_p50) / (base_p50 - direct_p50):5.2f}")
+    (old_ready, old_pss), (new_ready, new_pss) = starts[True], starts[False]
+    print(f"start to ready, CLI uvicorn workers  {old_ready:6.1f} s  PSS {old_pss:6.0f} MB")
+    print(f"start to ready, gunicorn (rendered)  {new_ready:6.1f} s  PSS {new_pss:6.0f} MB")
+    print(f"  rendered / old                     {new_ready / old_ready:6.2f}        {new_pss / old_pss:6.2f}")
+    long_direct, long_off, long_on = (ms(long[name])[0] for name in ("direct", "off", "on"))
+    added_off, added_on = long_off - long_direct, long_on - long_direct
+    print(f"32k-token prompt, direct p50 {long_direct:7.2f} ms; LiteLLM adds (p50):")
+    print(
+        f"  token counter off (rendered) {added_off:7.2f} ms, on {added_on:7.2f} ms;"
+        f" off / on {added_off / added_on:5.2f}"
+    )
     return 0 if added_p50 <= 10 else 1
 
 

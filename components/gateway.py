@@ -19,7 +19,11 @@ from components.render.litellm import (
     NETWORK_ENV,
     OFFLINE_ENV,
     REQUESTS_MODULE,
+    RUNTIME_ENV,
+    SERVE_MODULE,
     SPEEDUPS_MODULE,
+    TIMEOUT_ENV,
+    TIMEOUTS_MODULE,
     LiteLLMContext,
     render_litellm_config,
 )
@@ -34,7 +38,15 @@ CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
-    for module in (AUTH_MODULE, SPEEDUPS_MODULE, LIMITS_MODULE, REQUESTS_MODULE, ERRORS_MODULE)
+    for module in (
+        AUTH_MODULE,
+        SPEEDUPS_MODULE,
+        LIMITS_MODULE,
+        REQUESTS_MODULE,
+        ERRORS_MODULE,
+        TIMEOUTS_MODULE,
+        SERVE_MODULE,
+    )
 }
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 
@@ -104,15 +116,19 @@ class Gateway(pulumi.ComponentResource):
             pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
             f"{KEYS_FILE_ENV}={KEYS_FILE}",
             f"{RATES_FILE_ENV}={RATES_FILE}",
-            *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV}.items()),
+            f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
+            *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
         ]
         self.container = docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
             image=image.image_id,
-            # All interfaces of the container, which sits on internal networks only.
+            # LiteLLM's CLI through llmstack's start: workers forked after one import, JSON logs.
+            entrypoints=["python3"],
             command=[
-                *("--config", CONFIG_PATH, "--num_workers", str(args.workers)),
+                f"{CONFIG_DIR}/{SERVE_MODULE}.py",
+                *("--config", CONFIG_PATH, "--num_workers", str(args.workers), "--run_gunicorn"),
+                # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
             envs=envs,

@@ -170,10 +170,12 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     assert config["general_settings"]["cancel_on_disconnect"] is True
     assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
     assert "def apply(" in uploads["/etc/litellm/llmstack_speedups.py"]
-    # The only callback: llmstack's answer when Ollama cannot be reached, shipped beside the config.
-    assert config["litellm_settings"]["callbacks"] == ["llmstack_errors.model_server_errors"]
-    shipped = (PROJECT_DIR / "components/render/llmstack_errors.py").read_text()
-    assert uploads["/etc/litellm/llmstack_errors.py"] == shipped
+    # llmstack's answer when Ollama cannot be reached and its time limits, shipped beside the config.
+    callbacks = ["llmstack_errors.model_server_errors", "llmstack_timeouts.generation_deadline"]
+    assert config["litellm_settings"]["callbacks"] == callbacks
+    for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
+        shipped = (PROJECT_DIR / f"components/render/{module}.py").read_text()
+        assert uploads[f"/etc/litellm/{module}.py"] == shipped
     (mount,) = gateway["volumes"]
     assert mount["readOnly"] is True
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]

@@ -23,6 +23,12 @@ REQUESTS_MODULE = "llmstack_requests"
 """What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
 ERRORS_MODULE = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
+TIMEOUTS_MODULE = "llmstack_timeouts"
+"""A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
+SERVE_MODULE = "llmstack_serve"
+"""The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
+TIMEOUT_ENV = "LLMSTACK_GENERATION_TIMEOUT"
+"""Seconds a generation may take; the timeouts callback reads it."""
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -31,10 +37,23 @@ OFFLINE_ENV = {
     "LITELLM_LOG": "ERROR",
     "NO_DOCS": "True",
     "NO_REDOC": "True",
+    "NO_OPENAPI": "True",
     "DISABLE_ADMIN_UI": "True",
 }
 """Environment that keeps LiteLLM from fetching data from the internet at start, quiet and
-without its docs/admin UI (clients never need them)."""
+without its docs and API description (clients never need them). DISABLE_ADMIN_UI only replaces
+the admin UI's pages: LiteLLM still serves /ui/ without a key, so the edge refuses it (with every
+route that is not a client's)."""
+
+RUNTIME_ENV = {
+    # DEV (its default) loads any .env file in its directory, the working directory or their parents.
+    "LITELLM_MODE": "PRODUCTION",
+    # Off without a database anyway (no stored consent); this vetoes it explicitly.
+    "LITELLM_TELEMETRY_DISABLED": "True",
+    # Python would write __pycache__ next to the hooks it loads from the config's directory.
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+"""A hardened runtime; the LiteLLM image sets none of these."""
 
 NETWORK_ENV = {"AIOHTTP_TTL_DNS_CACHE": "5"}
 """How long LiteLLM trusts a resolved address of Ollama, in seconds. Its default is 300: after
@@ -93,7 +112,8 @@ class LiteLLMContext:
     ollama_url: str
     """Base URL of Ollama on the private network."""
     generation_timeout_seconds: int
-    """Per-request timeout towards Ollama."""
+    """How long one generation may take: Ollama's answer may stay silent that long (each gap in
+    a stream too), and a chat stream ends that long after the request arrived."""
 
 
 def litellm_config(context: LiteLLMContext) -> dict[str, object]:
@@ -116,10 +136,11 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             "enable_post_custom_auth_checks": True,
             "drop_params": True,
             "request_timeout": context.generation_timeout_seconds,
-            "set_verbose": False,
             "json_logs": True,
-            # Its only hook: a 503 naming the model, not LiteLLM's 500 naming Ollama's address.
-            "callbacks": [f"{ERRORS_MODULE}.model_server_errors"],
+            # Ollama reports both counts; LiteLLM would run tiktoken over prompt and reply anyway.
+            "disable_token_counter": True,
+            # A 503 naming the model, not LiteLLM's 500 naming Ollama's address; the time limits.
+            "callbacks": [f"{ERRORS_MODULE}.model_server_errors", f"{TIMEOUTS_MODULE}.generation_deadline"],
         },
         "router_settings": {
             "timeout": context.generation_timeout_seconds,

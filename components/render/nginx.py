@@ -70,6 +70,10 @@ RETRY_AFTER_SECONDS = 1
 BUSY_RETRY_AFTER_SECONDS = 5
 """Sent with 502 and 503 (gateway restarting, Ollama's queue full): try again shortly."""
 
+READ_TIMEOUT_MARGIN_SECONDS = 5
+"""nginx waits this much longer than generationTimeoutSeconds for LiteLLM, whose own limits end a
+generation first (its answer names the timeout, and it closes Ollama's call)."""
+
 KEEPALIVE_SECONDS = 65
 """How long nginx keeps an idle client connection; a proxy in front must give up on it sooner."""
 
@@ -132,7 +136,8 @@ class NginxContext:
     connections_per_client: int
     """Concurrent connections per client IP."""
     generation_timeout_seconds: int
-    """How long a non-streamed generation may stay silent before nginx gives up."""
+    """How long a generation may take; nginx's read timeout (a gap between two reads from LiteLLM)
+    is a margin longer, a safety net behind LiteLLM's own limits."""
     max_body_mb: int
     """Largest request body accepted."""
 
@@ -154,6 +159,7 @@ def render_nginx_conf(context: NginxContext) -> str:
         retry_after=RETRY_AFTER_SECONDS,
         busy_retry_after=BUSY_RETRY_AFTER_SECONDS,
         keepalive_seconds=KEEPALIVE_SECONDS,
+        read_timeout_seconds=context.generation_timeout_seconds + READ_TIMEOUT_MARGIN_SECONDS,
         # Each captures the path nginx matched, which is what LiteLLM gets (see PROXIED_PATH).
         api_location=f"~ ^(?<{PROXIED_PATH}>" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
         admin_location=f"~ ^(?<{PROXIED_PATH}>/(?:"

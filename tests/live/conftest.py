@@ -170,7 +170,10 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
     keys_volume = workdir / "keys"
     keys_volume.mkdir(mode=0o755)
     mounts = {"/run/llmstack/keys": keys_volume, "/": rendered.container_dir("gateway-container")}
-    command = _emulate(rendered.inputs("gateway-container")["command"], mounts=mounts, address=address)
+    inputs = rendered.inputs("gateway-container")
+    command = _emulate(inputs["command"], mounts=mounts, address=address)
+    # The image's python3 and litellm are the venv's.
+    program = {"python3": sys.executable}.get(inputs.get("entrypoints", ["litellm"])[0], str(VENV_BIN / "litellm"))
     env = {
         name: _emulate([value], mounts=mounts, address=address)[0]
         for name, value in rendered.env("gateway-container").items()
@@ -178,7 +181,7 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
     log = workdir / "litellm.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            [str(VENV_BIN / "litellm"), *command],
+            [program, *command],
             # Its own directory, as in a container: LiteLLM puts ../.. of its working directory
             # first on sys.path, where any stray package would shadow its own.
             cwd=workdir,

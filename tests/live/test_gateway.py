@@ -303,10 +303,9 @@ def test_a_revoked_key_gets_401_without_restarting_litellm(
 
 
 def worker_processes(gateway: Gateway) -> list[str]:
-    """LiteLLM's worker processes (uvicorn starts them with multiprocessing's spawn)."""
+    """LiteLLM's worker processes: the children gunicorn's master forked (llmstack_serve.py)."""
     pid = gateway.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
 
 def test_a_clients_rate_is_counted_once_for_all_workers(
