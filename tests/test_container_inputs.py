@@ -60,7 +60,8 @@ def test_capabilities_are_spelt_as_the_docker_client_sends_them(given: tuple[str
 
 @pytest.fixture(params=["local", "lan", "tunnel"])
 def stack(request: pytest.FixtureRequest, deploy: Deploy) -> OfflineRun:
-    config: Mapping[str, Any] = {"local": {}, "lan": LAN, "tunnel": TUNNEL}[request.param]
+    configs: dict[str, Mapping[str, Any]] = {"local": {}, "lan": LAN, "tunnel": TUNNEL}
+    config = configs[request.param]
     return deploy(**config, gpus="0,1")
 
 
