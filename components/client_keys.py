@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -92,11 +93,21 @@ class ClientKeys(pulumi.ComponentResource):
             ],
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=WRITER_VOLUME_DIR)],
             network_mode="none",
-            memory=64,
-            **defaults.one_shot(),
+            **defaults.one_shot(memory_mb=64),
             opts=child,
         )
-        self.register_outputs({})
+        # Registering the check makes the engine await it, so a failed delivery fails the update.
+        self.register_outputs({"delivered": pulumi.Output.all(self.writer.urn, self.writer.exit_code).apply(_checked)})
+
+
+def _checked(result: list[Any]) -> bool:
+    """True once the writer has delivered the keys file; an error naming the retry command otherwise."""
+    urn, exit_code = result
+    # No logs in state: they would sit there in plain text; `docker logs` shows them.
+    defaults.checked_exit(
+        "delivering the client keys to LiteLLM", urn, exit_code, None, preview=pulumi.runtime.is_dry_run()
+    )
+    return True
 
 
 def _render(clients: tuple[ClientSpec, ...], current: list[str], previous: dict[str, str]) -> str:

@@ -61,6 +61,8 @@ class EdgeArgs:
     """The host port; None behind the tunnel, where nothing is published."""
     tunnel_network: docker.Network | None = None
     """In tunnel mode, the internal network shared with cloudflared only."""
+    grace_seconds: int
+    """How long a stop waits for open requests and streams before SIGKILL."""
     basic_auth_keepers: dict[str, str] = field(default_factory=dict)
     """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
 
@@ -127,12 +129,21 @@ class Edge(pulumi.ComponentResource):
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
             uploads=uploads,
             ports=ports,
-            memory=args.limits.memory_mb,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
-            healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period="10s"),
-            # The master binds, reads the key and switches workers to the nginx user.
-            **defaults.long_running("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"),
-            opts=child,
+            healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
+            # The master binds, reads the key and switches workers to the nginx user. SIGQUIT is
+            # nginx's graceful stop: open requests and streams finish, for up to a generation's time.
+            **defaults.long_running(
+                "CHOWN",
+                "DAC_OVERRIDE",
+                "SETGID",
+                "SETUID",
+                memory_mb=args.limits.memory_mb,
+                wait_timeout_seconds=60,
+                grace_seconds=args.grace_seconds,
+                stop_signal="SIGQUIT",
+            ),
+            opts=defaults.serving_options(self),
         )
         self.register_outputs({})
 

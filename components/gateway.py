@@ -73,6 +73,8 @@ class GatewayArgs:
     """Internal network shared with Ollama."""
     gateway_network: docker.Network
     """Internal network shared with nginx."""
+    grace_seconds: int
+    """How long a stop waits for open requests and streams before SIGKILL."""
 
 
 class Gateway(pulumi.ComponentResource):
@@ -144,7 +146,6 @@ class Gateway(pulumi.ComponentResource):
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
                 )
             ],
-            memory=args.limits.memory_mb,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
                 docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
@@ -157,9 +158,12 @@ class Gateway(pulumi.ComponentResource):
                     "import urllib.request as u; "
                     f"u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
                 ],
-                start_period="60s",
+                start_period_seconds=60,
             ),
-            **defaults.long_running(),
-            opts=child,
+            # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
+            **defaults.long_running(
+                memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=args.grace_seconds
+            ),
+            opts=defaults.serving_options(self),
         )
         self.register_outputs({})

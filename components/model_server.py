@@ -14,6 +14,8 @@ RESOURCE_TYPE = "llmstack:index:ModelServer"
 OLLAMA_ALIAS = "ollama"
 OLLAMA_PORT = 11434
 MODEL_DIR = "/root/.ollama"
+PULL_TIMEOUT = "4h"
+"""How long one model pull may take before `pulumi up` gives up on it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,17 +77,16 @@ class ModelServer(pulumi.ComponentResource):
                 *([f"OLLAMA_CONTEXT_LENGTH={args.context_length}"] if args.context_length else []),
             ],
             gpus=args.gpus.docker_gpus,
-            memory=args.limits.memory_mb,
+            device_requests=_device_requests(args.gpus),
             volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR)],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name, aliases=[OLLAMA_ALIAS]),
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
             ],
             healthcheck=defaults.healthcheck(["CMD", "ollama", "list"]),
-            wait=True,
-            wait_timeout=180,
-            **defaults.long_running(),
-            opts=child,
+            # Ollama closes its server at once on SIGTERM; the grace lets it stop its model runners.
+            **defaults.long_running(memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=30),
+            opts=defaults.serving_options(self),
         )
         pulls = [self._pull(name, args.docker_prefix, model, image, child) for model in args.models]
         # Registering the pull results makes the engine await them, so a failed pull fails the update.
@@ -107,18 +108,29 @@ class ModelServer(pulumi.ComponentResource):
             envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}"],
             network_mode=pulumi.Output.concat("container:", self.container.id),
             logs=True,
-            memory=256,
-            **defaults.one_shot(),
-            opts=child,
+            **defaults.one_shot(memory_mb=256),
+            # A large model takes longer than the provider's 20-minute default to pull.
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=PULL_TIMEOUT, update=PULL_TIMEOUT)
+            ),
         )
-        return pulumi.Output.all(puller.exit_code, puller.container_logs).apply(
-            lambda result: _checked_pull(model.tag, result[0], result[1])
+        return pulumi.Output.all(puller.urn, puller.exit_code, puller.container_logs).apply(
+            lambda result: _checked_pull(model.tag, result[0], result[1], result[2])
         )
 
 
-def _checked_pull(tag: str, exit_code: float | None, logs: str | None) -> str:
-    """The pulled tag, or an error carrying the pull's last log lines."""
-    if exit_code not in (None, 0):
-        tail = "\n".join((logs or "").strip().splitlines()[-5:])
-        raise RuntimeError(f"pulling Ollama model {tag!r} failed (exit code {exit_code:.0f}):\n{tail}")
+def _checked_pull(tag: str, urn: str, exit_code: float | None, logs: str | None) -> str:
+    """The pulled tag, or an error with the pull's last log lines and the command that retries it."""
+    defaults.checked_exit(f"pulling Ollama model {tag!r}", urn, exit_code, logs, preview=pulumi.runtime.is_dry_run())
     return tag
+
+
+def _device_requests(gpus: GpuRequest) -> list[docker.ContainerDeviceRequestArgs] | None:
+    """A device list as an NVIDIA device request: `gpus="device=0,1"` cannot start.
+
+    The provider parses `gpus` with the CLI's parser, which makes `device=0,1` a count of 1 plus
+    device 0, and the engine refuses "cannot set both Count and DeviceIDs".
+    """
+    if not gpus.device_ids:
+        return None
+    return [docker.ContainerDeviceRequestArgs(driver="nvidia", device_ids=list(gpus.device_ids), capabilities=["gpu"])]

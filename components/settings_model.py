@@ -66,8 +66,13 @@ class GpuRequest:
 
     @property
     def docker_gpus(self) -> str | None:
-        """The provider's `gpus` input, or None for a CPU-only container."""
-        return None if self.value == "none" else self.value
+        """The provider's `gpus` input: `all` only; device lists go as device requests."""
+        return "all" if self.value == "all" else None
+
+    @property
+    def device_ids(self) -> tuple[str, ...]:
+        """The GPU indexes or UUIDs of a device list; empty for `none` and `all`."""
+        return tuple(self.value.removeprefix("device=").split(",")) if self.value.startswith("device=") else ()
 
 
 @dataclass(frozen=True, kw_only=True)

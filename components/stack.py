@@ -89,6 +89,8 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             workers=settings.litellm_workers,
             models_network=networks.models,
             gateway_network=networks.gateway,
+            # A stop lets the longest generation finish.
+            grace_seconds=settings.generation_timeout_seconds,
         ),
         opts,
     )
@@ -117,6 +119,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             if networks.publish
             else None,
             tunnel_network=networks.tunnel,
+            grace_seconds=settings.generation_timeout_seconds,
             basic_auth_keepers={
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,

@@ -21,6 +21,8 @@ RESOURCE_TYPE = "llmstack:index:Tunnel"
 METRICS_PORT = 20241
 """cloudflared's metrics server (`/ready`, `/metrics`): on its tunnel-network address only."""
 ORIGIN_CA_FILE = "/etc/cloudflared/origin-ca.pem"
+CONNECTOR_GRACE_SECONDS = 35
+"""cloudflared's default --grace-period (30 s) and a margin."""
 SERVICE_TOKEN_LIFETIME = "8760h"  # noqa: S105 - a duration, not a secret
 """Access service tokens expire after a year (the provider's default, made explicit)."""
 
@@ -134,7 +136,6 @@ class Tunnel(pulumi.ComponentResource):
             command=["tunnel", "--no-autoupdate", "--metrics", metrics, "run"],
             envs=[pulumi.Output.concat("TUNNEL_TOKEN=", token)],
             uploads=uploads,
-            memory=settings.limits.memory_mb,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
                 docker.ContainerNetworksAdvancedArgs(
@@ -144,8 +145,11 @@ class Tunnel(pulumi.ComponentResource):
             # The image is distroless (no shell, no curl): cloudflared itself asks its /ready endpoint,
             # which answers 200 once at least one connection to Cloudflare's edge is up.
             healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", metrics, "ready"]),
-            **defaults.long_running(),
-            opts=child,
+            # On SIGTERM cloudflared stops taking requests and waits its own --grace-period (30 s).
+            **defaults.long_running(
+                memory_mb=settings.limits.memory_mb, wait_timeout_seconds=120, grace_seconds=CONNECTOR_GRACE_SECONDS
+            ),
+            opts=defaults.serving_options(self),
         )
 
     def _access(

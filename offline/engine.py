@@ -133,6 +133,11 @@ class _RecordingMonitor(mocks.MockMonitor):
                     "deleteBeforeReplace": request.deleteBeforeReplace,
                     "ignoreChanges": list(request.ignoreChanges),
                     "replaceOnChanges": list(request.replaceOnChanges),
+                    "customTimeouts": {
+                        key: value
+                        for key in ("create", "update", "delete")
+                        if (value := getattr(request.customTimeouts, key))
+                    },
                     "dependsOn": sorted(self._names_by_urn.get(d, d) for d in request.dependencies),
                     "provider": request.provider or None,
                 },

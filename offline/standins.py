@@ -142,6 +142,12 @@ def stand_in_tunnel_token(args: Mapping[str, Any], rng: random.Random) -> Output
     return {"accountId": args["accountId"], "tunnelId": args["tunnelId"], "token": token}
 
 
+def docker_container(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:
+    """docker.Container: its inputs; an `attach` container has run to completion (exit code 0)."""
+    del rng
+    return {**inputs, "exitCode": 0} if inputs.get("attach") else dict(inputs)
+
+
 STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "random:index/randomPassword:RandomPassword": random_password,
     "random:index/randomString:RandomString": random_password,
@@ -151,6 +157,7 @@ STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "tls:index/certRequest:CertRequest": cert_request,
     "tls:index/locallySignedCert:LocallySignedCert": locally_signed_cert,
     "docker:index/remoteImage:RemoteImage": _image_id,
+    "docker:index/container:Container": docker_container,
     "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken": access_service_token,
 }
 

@@ -206,9 +206,12 @@ def test_bad_value_names_key_value_and_what_is_allowed(raw: dict[str, str], key:
 
 
 def test_gpu_device_ids_become_a_docker_device_request() -> None:
-    assert parse_settings({"gpus": "0, 1"}, stack="t", secret_keys=NO_SECRETS).gpus.docker_gpus == "device=0,1"
+    listed = parse_settings({"gpus": "0, 1"}, stack="t", secret_keys=NO_SECRETS).gpus
+    assert (listed.docker_gpus, listed.device_ids) == (None, ("0", "1"))
     uuid = "GPU-3a23c669-1f69-c64e-cf85-44e9b07e7a2a"
-    assert parse_settings({"gpus": uuid}, stack="t", secret_keys=NO_SECRETS).gpus.docker_gpus == f"device={uuid}"
+    assert parse_settings({"gpus": uuid}, stack="t", secret_keys=NO_SECRETS).gpus.device_ids == (uuid,)
+    every = parse_settings({"gpus": "all"}, stack="t", secret_keys=NO_SECRETS).gpus
+    assert (every.docker_gpus, every.device_ids) == ("all", ())
 
 
 def test_every_problem_is_reported_at_once() -> None:

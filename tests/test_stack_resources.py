@@ -158,15 +158,25 @@ def test_the_context_window_is_the_servers_setting(deploy: Deploy) -> None:
 
 
 def test_gpus_are_requested_only_when_configured(deploy: Deploy) -> None:
-    assert "gpus" not in containers(deploy(gpus="none"))["ollama-container"]
-    assert containers(deploy(gpus="all"))["ollama-container"]["gpus"] == "all"
-    assert containers(deploy(gpus="0,1"))["ollama-container"]["gpus"] == "device=0,1"
+    none = containers(deploy(gpus="none"))["ollama-container"]
+    assert "gpus" not in none
+    assert "deviceRequests" not in none
+    every = containers(deploy(gpus="all"))["ollama-container"]
+    assert every["gpus"] == "all"
+    assert "deviceRequests" not in every, "the provider refuses gpus and device_requests together"
+
+
+def test_a_gpu_list_is_a_device_request_never_a_gpus_string(deploy: Deploy) -> None:
+    # `gpus="device=0,1"` parses as Count=1 plus DeviceIDs=[0]: the engine refuses to start it.
+    listed = containers(deploy(gpus="0,1"))["ollama-container"]
+    assert "gpus" not in listed
+    assert listed["deviceRequests"] == [{"driver": "nvidia", "deviceIds": ["0", "1"], "capabilities": ["gpu"]}]
 
 
 def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
     for name, container in containers(any_mode).items():
         assert container["capabilities"]["drops"] == ["ALL"], name
-        assert container["securityOpts"] == ["no-new-privileges:true"], name
+        assert container["securityOpts"] == ["no-new-privileges"], name
         assert container["logOpts"] == {"max-size": "10m", "max-file": "3"}, name
         assert container.get("memory", 0) > 0, name
         assert not container.get("privileged"), name

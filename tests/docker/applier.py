@@ -7,7 +7,15 @@ socket, in the provider's order: networks and volumes, image lookups, then conta
 order — create (every mapped option), connect the additional networks (aliases, fixed addresses),
 upload files with their modes before start, start; `attach` containers run to completion and a
 non-zero exit fails the apply; `wait` containers are waited for healthy. Changes are applied as the
-provider applies them: `restart`/`memory` in place, any other container input by delete-then-create.
+provider applies them: restart and memory limits in place; a healthcheck or wait change is recorded
+and never applied (unless `replaceOnChanges` names it); any other container input by delete-then-create.
+Capabilities reach the engine spelt as the docker Go client rewrites them, and `read_back`/`drift`
+say what the provider's Read would store, so a second `up` that the provider would not see as a no-op
+is seen here too.
+
+What it does not reproduce (the real-engine tier covers these): the provider's state and its
+refresh, `customTimeouts`, `exit_code` left unset by an interrupted create, image pulls, GPUs,
+`log_opts` merged from a daemon.json (this engine has none), ports read back by Read.
 
 It never second-guesses the program: an input it cannot map is a failure, never a silent skip. There
 is no registry: `RemoteImage` must already be present (the stand-in images, `tests/docker/images.py`),
@@ -41,8 +49,10 @@ TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunn
 REMOTE_CONFIG_FILE = "/etc/cloudflared/standin-remote-config.json"
 """Where the cloudflared stand-in finds its tunnel's remotely managed ingress (see `_remote_config`)."""
 PROVIDER_DEFAULT_IP = "0.0.0.0"  # noqa: S104 - what the provider publishes on when `ip` is unset
-IN_PLACE = frozenset({"restart", "memory"})
-"""Container inputs the provider updates without replacing the container."""
+IN_PLACE = frozenset({"restart", "memory", "memorySwap"})
+"""Container inputs the provider updates without replacing the container (ContainerUpdate)."""
+RECORDED_ONLY = frozenset({"healthcheck", "wait", "waitTimeout", "destroyGraceSeconds", "logs"})
+"""Container inputs whose change the provider records in state without touching the container."""
 _CONTAINER_KEYS = frozenset(
     {
         "name",
@@ -68,7 +78,11 @@ _CONTAINER_KEYS = frozenset(
         "wait",
         "waitTimeout",
         "gpus",
+        "deviceRequests",
         "start",
+        "memorySwap",
+        "destroyGraceSeconds",
+        "stopSignal",
     }
 )
 
@@ -164,8 +178,10 @@ class Applier:
             changed = {
                 k for k in {*old.inputs, *registration.inputs} if old.inputs.get(k) != registration.inputs.get(k)
             }
-            if changed <= IN_PLACE:
-                self._update_in_place(registration)
+            forced = changed & set(registration.options.get("replaceOnChanges") or [])
+            if changed <= IN_PLACE | RECORDED_ONLY and not forced:
+                if changed & IN_PLACE:
+                    self._update_in_place(registration)
             else:
                 self.log(f"apply: replace {registration.name} (changed: {', '.join(sorted(changed))})")
                 self.delete_container(registration.name)
@@ -214,9 +230,71 @@ class Applier:
         self._http.close()
 
     def delete_container(self, name: str) -> None:
-        """What the provider's delete does: force-remove (SIGKILL) unless a grace period is set."""
+        """What the provider's delete does: stop, then force-remove (SIGKILL whatever still runs).
+
+        The stop gives the container `destroyGraceSeconds` (from the applied, i.e. the old, inputs)
+        when set, except for `attach` containers.
+        """
         container_id = self.ids.pop(name)
+        inputs = reveal(self.applied.named(name).inputs) if self.applied else {}
+        grace = int(inputs.get("destroyGraceSeconds") or 0)
+        if grace > 0 and not inputs.get("attach"):
+            # The engine sends the container's stop signal, then SIGKILL after `t` seconds.
+            self._call("POST", f"/containers/{container_id}/stop?t={grace}", ok=(204, 304, 404))
         self._call("DELETE", f"/containers/{container_id}?force=1&v=1", ok=(204, 404))
+
+    def read_back(self, name: str) -> dict[str, Any]:
+        """What the provider's Read stores for container resource `name`, in input (wire) form.
+
+        Only the inputs whose read-back form can differ from what was sent: capabilities as the
+        engine stores them, memory and swap in MB (swap -1 stays -1), healthcheck durations as
+        Go's Duration.String(), security and log options, the stop signal.
+        """
+        found = self.inspect(name)
+        host, config = found["HostConfig"], found["Config"]
+        swap = int(host.get("MemorySwap") or 0)
+        state: dict[str, Any] = {
+            "memory": int(host.get("Memory") or 0) // 2**20,
+            "memorySwap": swap // 2**20 if swap > 0 else swap,
+            "securityOpts": host.get("SecurityOpt") or [],
+            "logOpts": (host.get("LogConfig") or {}).get("Config") or {},
+        }
+        if host.get("CapAdd") or host.get("CapDrop"):
+            state["capabilities"] = {
+                k: v for k, v in {"adds": host.get("CapAdd"), "drops": host.get("CapDrop")}.items() if v
+            }
+        check = config.get("Healthcheck")
+        if check:
+            state["healthcheck"] = {
+                "tests": check["Test"],
+                "interval": _go_duration(check.get("Interval", 0)),
+                "timeout": _go_duration(check.get("Timeout", 0)),
+                "startPeriod": _go_duration(check.get("StartPeriod", 0)),
+                "retries": int(check.get("Retries", 0)),
+            }
+        if config.get("StopSignal"):
+            state["stopSignal"] = config["StopSignal"]
+        return state
+
+    def drift(self, run: OfflineRun) -> dict[str, dict[str, tuple[Any, Any]]]:
+        """Per container: the inputs of `run` that differ from what the provider would read back.
+
+        Empty when a second `pulumi up` of `run` finds nothing to change in these inputs. Sets
+        (capabilities, security options) compare as sets, as the provider's schema does.
+        """
+        found: dict[str, dict[str, tuple[Any, Any]]] = {}
+        for registration in run.of_type(CONTAINER):
+            if registration.name not in self.ids:
+                continue
+            inputs, state = reveal(registration.inputs), self.read_back(registration.name)
+            differences = {
+                key: (inputs.get(key), value)
+                for key, value in state.items()
+                if _comparable(key, inputs.get(key)) != _comparable(key, value)
+            }
+            if differences:
+                found[registration.name] = differences
+        return found
 
     # --- per type ---------------------------------------------------------------------------
     def _create(self, registration: Registration) -> None:
@@ -273,21 +351,26 @@ class Applier:
 
     def _container(self, name: str, inputs: dict[str, Any]) -> None:
         _only(name, inputs, _CONTAINER_KEYS)
-        gpus = inputs.get("gpus")
+        gpus = inputs.get("gpus") or inputs.get("deviceRequests")
         if gpus not in (None, "", "none"):
             raise ApplyError(
                 f"{name}: gpus={gpus!r} needs a GPU and the NVIDIA container toolkit; this engine has neither"
             )
+        caps = inputs.get("capabilities") or {}
         host: dict[str, Any] = {
             "RestartPolicy": {"Name": inputs.get("restart", "no")},
             "SecurityOpt": inputs.get("securityOpts") or None,
             "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
-            "CapAdd": (inputs.get("capabilities") or {}).get("adds"),
-            "CapDrop": (inputs.get("capabilities") or {}).get("drops"),
+            # What the docker Go client does to both lists before the request leaves the provider.
+            "CapAdd": _normalized_capabilities(caps.get("adds")),
+            "CapDrop": _normalized_capabilities(caps.get("drops")),
             "Binds": [_bind(name, v) for v in inputs.get("volumes") or []] or None,
         }
         if "memory" in inputs:
             host["Memory"] = int(inputs["memory"]) * 1024 * 1024
+        if "memorySwap" in inputs:
+            swap = int(inputs["memorySwap"])
+            host["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
         exposed: dict[str, dict[str, Any]] = {}
         bindings: dict[str, list[dict[str, str]]] = {}
         for port in inputs.get("ports") or []:
@@ -311,6 +394,7 @@ class Applier:
             "Entrypoint": inputs.get("entrypoints"),
             "ExposedPorts": exposed or None,
             "Healthcheck": _healthcheck(inputs.get("healthcheck")),
+            "StopSignal": inputs.get("stopSignal"),
             "HostConfig": host,
             "NetworkingConfig": {"EndpointsConfig": endpoints},
         }
@@ -379,12 +463,47 @@ class Applier:
         update: dict[str, Any] = {"RestartPolicy": {"Name": inputs.get("restart", "no")}}
         if "memory" in inputs:
             update["Memory"] = int(inputs["memory"]) * 1024 * 1024
+        if inputs.get("memorySwap"):
+            swap = int(inputs["memorySwap"])
+            update["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
         self._call("POST", f"/containers/{self.ids[registration.name]}/update", json=update)
 
 
 def _tunnel_configs(run: OfflineRun) -> dict[str, Any]:
     """Tunnel id → remotely managed config, from the program's Cloudflare resources."""
     return {reveal(r.inputs)["tunnelId"]: reveal(r.inputs)["config"] for r in run.of_type(TUNNEL_CONFIG)}
+
+
+def _normalized_capabilities(names: list[str] | None) -> list[str] | None:
+    """client/container_create.go normalizeCapabilities: upper case, `CAP_` but `ALL`, unique, sorted."""
+    if not names:
+        return None
+    return sorted({n.upper() if n.upper() == "ALL" else "CAP_" + n.upper().removeprefix("CAP_") for n in names})
+
+
+def _go_duration(nanoseconds: int) -> str:
+    """Go's Duration.String() for whole seconds, as the provider stores healthcheck durations."""
+    seconds, rest = divmod(int(nanoseconds), 10**9)
+    if rest:
+        raise ApplyError(f"sub-second duration {nanoseconds} ns has no mapping here")
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """A value as the provider's schema compares it: sets as sets, numbers as ints, empty as None."""
+    if key == "capabilities":
+        return {k: frozenset(v) for k, v in (value or {}).items() if v} or None
+    if key == "securityOpts":
+        return frozenset(value or []) or None
+    if key == "healthcheck" and value:
+        return {k: int(v) if k == "retries" else v for k, v in value.items()}
+    if isinstance(value, float):
+        return int(value)
+    return value or None
 
 
 def _only(name: str, inputs: dict[str, Any], known: set[str] | frozenset[str]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import sys
 import threading
 import urllib.request
@@ -88,4 +89,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # As PID 1 a process ignores SIGTERM unless it handles it; cloudflared drains, then exits.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main(sys.argv[1:]))

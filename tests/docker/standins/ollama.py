@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import urllib.request
 from pathlib import Path
@@ -99,4 +100,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # As PID 1 a process ignores SIGTERM unless it handles it; `ollama serve` exits on it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.exit(main(sys.argv[1:]))
