@@ -28,11 +28,17 @@ if [[ -f "$cache/$key/complete" ]]; then
 fi
 
 command -v go >/dev/null || { log "needs Go (go.mod says which): none on PATH"; exit 1; }
+# The version stamped into the binaries must be the one the go.mod files build.
+for mod in cli language-python; do
+  grep -Eq "github.com/pulumi/pulumi/sdk/v3 v${PULUMI_VERSION}( |\$)" "$here/$mod/go.mod" ||
+    { log "engine/$mod/go.mod does not build sdk/v3 v$PULUMI_VERSION"; exit 1; }
+done
 
 # Build into a scratch dir and rename it into place at the end: an interrupted build never looks finished.
 mkdir -p "$cache"
 work="$(mktemp -d "$cache/.build-$key.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+chmod 755 "$work" # mktemp makes it 0700; the result is meant to be readable like any installed tool
 mkdir -p "$work/bin"
 
 # Release builds of Pulumi use these: static binaries, the pure-Go user lookup, no gRPC tracing tables.
@@ -41,7 +47,7 @@ export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
 build() { # build NAME MODULE_DIR PACKAGE VERSION_VAR
   local name="$1" dir="$2" pkg="$3" var="$4" start
   start=$(date +%s)
-  log "building $name (cold: several minutes)"
+  log "building $name (minutes if Go's build cache is cold, seconds if warm)"
   (cd "$here/$dir" && nice go build -trimpath -tags osusergo,grpcnotrace \
     -ldflags "-s -w -X ${var}=v${PULUMI_VERSION}" -o "$work/bin/$name" "$pkg")
   log "built $name in $(( $(date +%s) - start ))s"
