@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker
+.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path
 
 # Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
 # pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
@@ -104,6 +104,15 @@ lock:
 	uv pip compile --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
 	uv pip compile --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 	uv pip compile --generate-hashes --python-version 3.11 requirements-sslyze.in -o requirements-sslyze.txt
+
+# The Pulumi CLI and Python language host, compiled from Go modules (no Pulumi download works here) into a cache
+# outside the checkout keyed by version; a second run is a no-op. Use: export PATH="$$(make -s engine-path):$$PATH"
+# (docs/ENGINE.md). The first build takes minutes on 2 cores; engine-path builds too if needed.
+engine:
+	@bin="$$(engine/build.sh)" && echo "Pulumi engine binaries in $$bin"
+
+engine-path:
+	@engine/build.sh
 
 clean:
 	rm -rf out .mypy_cache .ruff_cache .pytest_cache
