@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+import pulumi
+
 from components.config_keys import (
     DECLARED_KEYS,
     KNOWN_KEY_NAMES,
@@ -23,6 +25,21 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _OLLAMA_TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_DefaultValue = str | int | bool | tuple[str, ...]
+
+
+def _is_default(raw: str, default: _DefaultValue) -> bool:
+    """Whether `raw` is `default` as the Pulumi CLI passes it (JSON for lists, `true`/`false`)."""
+    if isinstance(default, tuple):
+        try:
+            return bool(json.loads(raw) == list(default))
+        except ValueError:
+            return False
+    if isinstance(default, bool):
+        return raw.strip().lower() == str(default).lower()
+    return raw.strip() == str(default)
+
+
 EPOCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 _DOCKER_HOST = re.compile(r"^(unix|tcp|ssh|npipe)://\S+$")
 _MALICIOUS_LITELLM = ("1.82.7", "1.82.8")
@@ -30,8 +47,11 @@ _MALICIOUS_LITELLM = ("1.82.7", "1.82.8")
 T = TypeVar("T", bound=str)
 
 
-class SettingsError(ValueError):
-    """Stack config that cannot be deployed; the message lists every problem."""
+class SettingsError(pulumi.RunError, ValueError):
+    """Stack config that cannot be deployed; the message lists every problem.
+
+    A `RunError`: the Pulumi CLI prints its message alone, without a Python traceback.
+    """
 
 
 class ConfigErrors:
@@ -63,8 +83,15 @@ class RawConfig:
             self.errors.add(key, self._values[key], f"one of the known keys: {', '.join(sorted(KNOWN_KEY_NAMES))}")
 
     def raw_value(self, key: str) -> str | None:
-        """The raw string as the stack set it, or None when unset (no default applied)."""
-        return self._values.get(key)
+        """The raw string as the stack set it, or None when unset or set to its declared default.
+
+        The Pulumi CLI passes every `Pulumi.yaml` default as if the stack had set it, so a value
+        equal to the default says nothing about the user's choice (tests/engine/test_config_errors.py).
+        """
+        value = self._values.get(key)
+        if value is None or (key in _DEFAULTS and _is_default(value, _DEFAULTS[key])):
+            return None
+        return value
 
     def text(self, key: str) -> str:
         """The raw string, or the declared default."""

@@ -49,6 +49,30 @@ def read_stack_config(stack_file: Path, notify: Callable[[str], None]) -> tuple[
     return values, frozenset(secret)
 
 
+def with_project_defaults(config: dict[str, str], project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    """`config` plus every `Pulumi.yaml` default it does not set, as the Pulumi CLI passes them.
+
+    The CLI hands a program each declared default as if the stack had set it (JSON for arrays,
+    `true`/`false` for booleans); mocks do not, so the render adds them to run the program as
+    `pulumi up` does (tests/engine/test_config_errors.py saw the difference).
+    """
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+    defaults = {
+        key: _as_cli_string(declaration["default"])
+        for key, declaration in (project.get("config") or {}).items()
+        if isinstance(declaration, dict) and "default" in declaration
+    }
+    return {**defaults, **config}
+
+
+def _as_cli_string(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
 def _stand_in_secret(key: str, pair: tuple[str, str]) -> str:
     import secrets
 
@@ -88,6 +112,7 @@ def render_config(
     """Render a stack from config given directly (namespaced keys → raw strings) into `out`."""
     from components.program import run
 
+    config = with_project_defaults(config)
     result = run_offline(run, stack=stack, config=config, secret_keys=secret_keys, seed=seed)
     write_render(result, out)
     if result.secret_outputs:
