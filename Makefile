@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path
+.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine
 
 # Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
 # pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
@@ -53,7 +53,8 @@ node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json
 pulumi-cli:
 	@command -v pulumi >/dev/null 2>&1 || { \
 	  echo "make up: the Pulumi CLI (\`pulumi\`) is not on PATH." >&2; \
-	  echo "  Install it from https://www.pulumi.com/docs/iac/download-install/ and run make up again." >&2; \
+	  echo "  Install it from https://www.pulumi.com/docs/iac/download-install/, or build it from Go modules" >&2; \
+	  echo "  with 'make engine' and put it on PATH: export PATH=\"\$$(make -s engine-path):\$$PATH\"" >&2; \
 	  exit 1; }
 
 up: $(VENV)/.runtime pulumi-cli
@@ -86,6 +87,11 @@ docker-down:
 # tests reach the stack through ports published on 127.0.0.1 in the host's network namespace.
 test-docker: venv
 	$(PYTHON) -m pytest tests/docker $(PYTEST_ARGS)
+
+# Engine tier: the real Pulumi CLI (make engine) runs the project's program and a dynamic-provider
+# program with a file backend in a temporary directory; no provider plugin can be built here.
+test-engine: venv engine
+	$(PYTHON) -m pytest tests/engine $(PYTEST_ARGS)
 
 render: venv
 	$(PYTHON) -m offline.render --stack $(STACK) --out $(OUT)
