@@ -17,10 +17,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
+import grpc  # type: ignore[import-untyped]  # no stubs in the lock
 import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy.rules import RULES
 from tests.support import PROJECT_DIR
@@ -82,9 +83,7 @@ def test_the_pack_launched_like_the_cli_reports_every_policy(where: str, publish
 
 def test_the_launched_pack_blocks_a_violation_over_grpc() -> None:
     properties = struct_pb2.Struct()
-    json_format.ParseDict(
-        {"name": "llm-backend", "privileged": True, "image": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, properties
-    )
+    json_format.ParseDict({"name": "llm-backend", "privileged": True, "image": UNKNOWN_STRING_VALUE}, properties)
     request = analyzer_pb2.AnalyzeRequest(
         urn="urn:pulumi:dev::llmstack::docker:index/container:Container::x",
         type="docker:index/container:Container",
