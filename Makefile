@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine
+.PHONY: venv venv-sslyze policy-venv node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine
 
 # Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
 # pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
@@ -41,6 +41,15 @@ $(SSLYZE_VENV)/.installed: $(SSLYZE_VENV)/.pip requirements-sslyze.txt
 
 venv-sslyze: $(SSLYZE_VENV)/.installed
 
+# The policy pack's own virtualenv: PulumiPolicy.yaml names it (virtualenv: .venv) and the CLI runs
+# `policy/.venv/bin/python -m pulumi.policy` but never creates it. Same hash-pinned pip and lock rules.
+POLICY_VENV := policy/.venv
+$(POLICY_VENV)/.installed: $(POLICY_VENV)/.pip policy/requirements.txt
+	$(call INSTALL,$(POLICY_VENV),policy/requirements.txt)
+	touch $@
+
+policy-venv: $(POLICY_VENV)/.installed
+
 # Continue's own config parser and OpenAI client (npm, lock-pinned), to run the generated Continue
 # config for real (tests/live/test_continue.py).
 CONTINUE_DIR := tests/continue
@@ -71,7 +80,7 @@ lint: venv
 
 # Tests run in a private network namespace holding only a loopback interface (tests/sandbox.py):
 # the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
-pytest: venv venv-sslyze node-deps
+pytest: venv venv-sslyze policy-venv node-deps
 	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
 
 # Docker tier (root): Debian's docker.io started by hand (no systemd), stopped by its PID; docker-down

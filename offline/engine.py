@@ -13,10 +13,11 @@ import hashlib
 import json
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format  # type: ignore[import-untyped]  # no stubs in the lock
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import resource_pb2
@@ -43,6 +44,9 @@ class Registration:
     """Inputs in wire (camelCase) form; secret values wrapped as on the wire."""
     options: dict[str, Any]
     """Resource options the engine would see: protect, retainOnDelete, …"""
+    wire: dict[str, Any] = field(default_factory=dict)
+    """Inputs exactly as the engine receives them: secrets marked value by value (in `inputs` the SDK's
+    deserialiser marks a whole list or map secret when any element is)."""
 
 
 class ProgramFailedError(Exception):
@@ -127,6 +131,7 @@ class _RecordingMonitor(mocks.MockMonitor):
                 if request.parent.endswith("::pulumi:pulumi:Stack::" + _stack_resource_name())
                 else self._names_by_urn.get(request.parent),
                 inputs=inputs,
+                wire=json_format.MessageToDict(request.object),
                 options={
                     "protect": request.protect,
                     "retainOnDelete": request.retainOnDelete,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import hashlib
 import ipaddress
 import json
 import random
@@ -116,9 +117,18 @@ def certificate_pair(common_name: str) -> tuple[str, str]:
     return cert, key_pem
 
 
+def stand_in_image_id(reference: str) -> str:
+    """An image ID as docker.RemoteImage reports it (`sha256:<64 hex>`), derived from the reference.
+
+    The provider reports the pulled image's ID, never the reference, so a container's `image`
+    (`RemoteImage.image_id`) does not say which image it is: the audit must see the same.
+    """
+    return "sha256:" + hashlib.sha256(reference.encode()).hexdigest()
+
+
 def _image_id(inputs: Mapping[str, Any], rng: random.Random | None = None) -> Outputs:
-    """docker.RemoteImage reports the pulled image's id; the reference stands in for it."""
-    return {**inputs, "imageId": inputs["name"]}
+    """docker.RemoteImage: the pulled image's ID."""
+    return {**inputs, "imageId": stand_in_image_id(inputs["name"])}
 
 
 def access_service_token(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:

@@ -47,13 +47,17 @@ class RuleResult:
 
 
 def rule_props(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Registered inputs as rules read them: the wire's secret markers become `Secret` values."""
+    """Wire inputs as rules read them: each secret marker becomes a `Secret` value, where it sits."""
     return {key: _marked(value) for key, value in inputs.items()}
 
 
 def evaluate(resources: Iterable[Registration], rules: Iterable[Rule] = RULES) -> list[RuleResult]:
-    """Every rule over every resource."""
-    prepared = [(resource, rule_props(resource.inputs)) for resource in resources]
+    """Every rule over every resource.
+
+    Rules read the inputs as the engine receives them (`Registration.wire`), where a secret
+    element of a list stays one secret element: a plaintext value beside it is still seen.
+    """
+    prepared = [(resource, rule_props(resource.wire)) for resource in resources]
     return [
         RuleResult(
             rule=rule,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from policy.image_refs import parse
-from policy.props import Props, field, mapping, strings, text
+from policy.image_refs import is_image_id, parse
+from policy.props import Props, field, known_text, mapping, strings, text
 
 CONTAINER = "docker:index/container:Container"
 
 ROLES = ("ollama", "litellm", "nginx")
-"""Containers the checks tell apart, by Docker name suffix or image repository."""
+"""Containers the checks tell apart, by Docker name suffix or readable image reference."""
 
 ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
     # The nginx master binds, reads the key as root and switches its workers to the nginx user.
@@ -20,16 +20,25 @@ NO_NEW_PRIVILEGES = frozenset({"no-new-privileges", "no-new-privileges:true", "n
 RESTART_POLICIES = frozenset({"always", "unless-stopped", "on-failure"})
 ROTATING_LOG_DRIVERS = frozenset({"json-file", "local"})
 ROTATION_OPTIONS = ("max-size", "max-file")
+SELF_ROTATING_LOG_DRIVERS = frozenset({"local"})
+"""Drivers that rotate without options (`local`: 20 MB x 5 files unless told otherwise)."""
 
 
 def role(props: Props) -> str | None:
-    """Which llmstack container this is: by Docker name (`…-ollama`), else by image repository."""
-    name = text(props, "name")
-    for candidate in ROLES:
-        if name == candidate or name.endswith(f"-{candidate}"):
-            return candidate
-    repository = parse(text(props, "image")).repository
-    return next((candidate for candidate in ROLES if candidate in repository), None)
+    """Which llmstack container this is, from what the engine passes at every preview.
+
+    The image, when it is a readable reference, names what runs and wins. Under the engine it is
+    not: a container's `image` is `RemoteImage.image_id` (`sha256:…`, unknown on a first preview).
+    Then the Docker name decides (`…-ollama`), which the program sets and Docker DNS relies on.
+    """
+    reference = known_text(props, "image")
+    if reference and not is_image_id(reference):
+        repository = parse(reference).repository.rsplit("/", 1)[-1]
+        by_image = next((candidate for candidate in ROLES if candidate in repository), None)
+        if by_image is not None:
+            return by_image
+    name = known_text(props, "name")
+    return next((c for c in ROLES if name == c or name.endswith(f"-{c}")), None)
 
 
 def is_one_shot(props: Props) -> bool:
@@ -114,7 +123,7 @@ def log_rotation(resource_type: str, props: Props) -> list[str]:
         problems.append(f"logDriver is {driver or 'unset'!r}: use one of {sorted(ROTATING_LOG_DRIVERS)}")
     options = mapping(field(props, "logOpts"))
     missing = [option for option in ROTATION_OPTIONS if not options.get(option)]
-    if missing:
+    if missing and driver not in SELF_ROTATING_LOG_DRIVERS:
         problems.append(f"logOpts lacks {missing}: logs grow without bound")
     return problems
 

@@ -9,12 +9,18 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from policy.containers import CONTAINER, role
-from policy.nginx_conf import allow_list_problems, config_text
-from policy.props import Props, entries, field, mapping, text
+from policy.nginx_conf import allow_list_problems, config_files
+from policy.props import Props, entries, field, mapping, text, value
 
-TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
-INTERNAL_ROLES = ("ollama", "litellm")
-"""Containers reachable only over internal networks, never from the host."""
+TUNNEL_CONFIGS = frozenset(
+    {
+        "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+        # The v5 name, still served by pulumi-cloudflare 6.x: the same ingress, the same risk.
+        "cloudflare:index/tunnelConfig:TunnelConfig",
+    }
+)
+EDGE_ROLE = "nginx"
+"""The one container that may be reachable from the host's addresses."""
 
 _FIXED_STATUS = re.compile(r"^http_status:[1-5][0-9]{2}$")
 
@@ -35,39 +41,53 @@ class Binding:
 
 
 def internal_services_unpublished(resource_type: str, props: Props) -> list[str]:
-    """Ollama and LiteLLM publish no port: only nginx is reachable from outside Docker."""
+    """Only the nginx edge is reachable from outside Docker: every other container publishes nothing.
+
+    Fail-closed: a container the pack cannot tell is nginx (by a readable image, else by its
+    Docker name, which is all the engine shows) must not publish, so an Ollama renamed
+    `llm-backend` fails although its image is just a `sha256:` ID.
+    """
     if resource_type != CONTAINER:
         return []
     exposures = [f"publishes {binding}" for binding in published(props)]
     if text(props, "networkMode") == "host":
         exposures.append("shares the host's network: every port it listens on is on every host address")
-    # The role is read only when something is exposed: it may read `image`, unknown during preview.
-    who = role(props) if exposures else None
-    return [f"{who} {exposure}" for exposure in exposures] if who in INTERNAL_ROLES else []
+    who = role(props) if exposures else EDGE_ROLE
+    if who == EDGE_ROLE:
+        return []
+    what = who or f"container {text(props, 'name') or '(unnamed)'!r}"
+    return [
+        f"{what} {exposure}: only the nginx edge (…-nginx) may be reachable from the host" for exposure in exposures
+    ]
 
 
 def wildcard_publish(resource_type: str, props: Props) -> list[str]:
     """A port published on every host address (0.0.0.0, ::) needs an nginx allow-list in front.
 
     Exposure is not a resource property; the honest signal is what nginx enforces: its uploaded
-    configuration allows named networks and denies the rest. Without it, only an explicit
-    address (loopback, or one LAN interface) may be published.
+    configuration admits named networks only, in every location that proxies. Without it, only an
+    explicit address (loopback, or one LAN interface) may be published.
     """
     if resource_type != CONTAINER:
         return []
     if text(props, "networkMode") == "host":
         return ["networkMode host: every port the container listens on is on every host address"]
     everywhere = [binding for binding in published(props) if binding.everywhere]
-    reasons = allow_list_problems(config_text(props)) if everywhere else []
-    return [f"publishes {binding}, but {'; '.join(reasons)}" for binding in everywhere] if reasons else []
+    if not everywhere:
+        return []
+    known = config_files(props)
+    if not known.files and known.pending is not None:
+        raise known.pending
+    reasons = allow_list_problems(known.files)
+    return known.judged([f"publishes {binding}, but {'; '.join(reasons)}" for binding in everywhere] if reasons else [])
 
 
 def published(props: Props) -> list[Binding]:
     """Every host binding of a container."""
     bindings = []
     for entry in entries(field(props, "ports")):
-        port = entry if isinstance(entry, Mapping) else {}
-        ip = port.get("ip")
+        port = mapping(entry)
+        ip = value(port.get("ip"))
         # The provider publishes on 0.0.0.0 when `ip` is unset.
         address = ip if isinstance(ip, str) and ip else "0.0.0.0"  # noqa: S104 - names the address, binds nothing
         bindings.append(Binding(port=_host_port(port), address=address, everywhere=_is_unspecified(address)))
@@ -78,11 +98,11 @@ def published(props: Props) -> list[Binding]:
 
 def tunnel_ingress(resource_type: str, props: Props) -> list[str]:
     """The Cloudflare tunnel reaches nginx only, never LiteLLM or Ollama directly."""
-    if resource_type != TUNNEL_CONFIG:
+    if resource_type not in TUNNEL_CONFIGS:
         return []
     problems = []
     for rule in entries(mapping(field(props, "config")).get("ingresses")):
-        service = str(mapping(rule).get("service") or "")
+        service = str(value(mapping(rule).get("service")) or "")
         if not (_FIXED_STATUS.match(service) or _targets_nginx(service)):
             problems.append(f"ingress service {service or '(unset)'!r} bypasses nginx: point it at the nginx container")
     return problems
@@ -103,7 +123,7 @@ def _is_unspecified(address: str) -> bool:
 
 
 def _host_port(port: Mapping[str, object]) -> str:
-    external, internal = port.get("external"), port.get("internal")
+    external, internal = value(port.get("external")), value(port.get("internal"))
     if isinstance(external, int | float):
         return f"{external:.0f}"
     # Without `external` Docker picks a free host port.

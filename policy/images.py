@@ -30,8 +30,11 @@ def pinned_tag(resource_type: str, props: Props) -> list[str]:
     if not reference:
         return [f"{key} is unset: name a pinned image"]
     parts = parse(reference)
-    if not parts.tag and parts.digest:
-        return [f"{key} {reference!r} has no tag: add the version the digest stands for, so the pin is readable"]
+    if parts.has_valid_digest:
+        # A digest pins exact content: stricter than any tag (the digest advice recommends it).
+        return []
+    if parts.digest:
+        return [f"{key} {reference!r} has a malformed digest: use @sha256:<64 hex digits>"]
     if not parts.tag:
         return [f"{key} {reference!r} has no tag: Docker pulls whatever `latest` is today"]
     if parts.tag == "latest":

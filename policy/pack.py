@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -10,7 +13,9 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
+from policy.props import Unknown, UnknownInputError
 from policy.rules import RULES, Rule
 
 PACK_NAME = "llmstack-security"
@@ -39,15 +44,41 @@ def policies() -> list[Policy]:
 def validator(rule: Rule) -> ResourceValidation:
     """The validate callback for `rule`: each message becomes a violation of the analysed resource.
 
-    Inputs that are unknown during preview raise `UnknownValueError` when a check reads them; the
-    SDK turns that into a "can't run during preview" notice and the check runs again on `up`.
+    A rule that needs a value unknown during preview, and finds no violation in the known ones,
+    is deferred the SDK's way (`UnknownValueError`: a "can't run during preview" notice; it runs
+    again on `up`).
     """
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if rule.needs_secret_markers:
             args.not_applicable(NOT_APPLICABLE_WITHOUT_MARKERS)
             return
-        for message in rule.check(args.resource_type, args.props):
+        try:
+            messages = rule.check(args.resource_type, engine_props(args.props))
+        except UnknownInputError as error:
+            raise UnknownValueError(error.unknown.sentinel, list(error.unknown.path)) from error
+        for message in messages:
             report_violation(message, args.urn)
 
     return validate
+
+
+def engine_props(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The SDK's read-only proxies as plain dicts and lists, each unknown value an `Unknown`.
+
+    The proxies raise on reading an unknown value; reading element by element here keeps every
+    known value readable, whatever is unknown beside it.
+    """
+    return {key: _copy(props, key, (key,)) for key in props}
+
+
+def _copy(container: Any, key: Any, path: tuple[str, ...]) -> Any:
+    try:
+        item = container[key]
+    except UnknownValueError as error:
+        return Unknown(path=path, sentinel=error.unknown_type_sentinel)
+    if isinstance(item, Mapping):
+        return {name: _copy(item, name, (*path, str(name))) for name in item}
+    if isinstance(item, Sequence) and not isinstance(item, str | bytes):
+        return [_copy(item, index, (*path, str(index))) for index in range(len(item))]
+    return item

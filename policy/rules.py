@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy import containers, exposure, images, nginx_conf, plaintext
+from policy import containers, exposure, host_access, images, nginx_conf, plaintext
 from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
@@ -85,14 +85,14 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="log-rotation",
         title="Logs rotated",
-        description="logDriver is json-file or local, with logOpts max-size and max-file.",
+        description="logDriver is json-file with logOpts max-size and max-file, or local (which rotates by itself).",
         check=containers.log_rotation,
     ),
     Rule(
         name="image-tag-pinned",
         title="Images pinned to a tag, never latest",
-        description="Container images and RemoteImage names carry an explicit tag other than latest "
-        "(a container's sha256 image ID, which names exact content, also passes).",
+        description="Container images and RemoteImage names carry an explicit tag other than latest, or an "
+        "@sha256 digest (a container's sha256 image ID, which names exact content, also passes).",
         check=images.pinned_tag,
     ),
     Rule(
@@ -104,9 +104,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="internal-services-unpublished",
-        title="Ollama and LiteLLM publish no port",
-        description="Containers named …-ollama/…-litellm or running an ollama/litellm image publish no port "
-        "and do not use the host's network.",
+        title="Only the nginx edge publishes; Ollama and LiteLLM never",
+        description="A container publishes ports or uses the host's network only if it is the nginx edge: its "
+        "image, when readable, is nginx, else its Docker name is nginx or …-nginx (under the engine a "
+        "container's image is a sha256 ID). Any other container, Ollama and LiteLLM above all, publishes nothing.",
         check=exposure.internal_services_unpublished,
     ),
     Rule(
@@ -114,13 +115,14 @@ RULES: tuple[Rule, ...] = (
         title="Nothing on 0.0.0.0 / :: without an allow-list",
         description="A port published on every host address (ip 0.0.0.0, '', '::' or unset; publishAllPorts; "
         "network mode host) is allowed only when the container's nginx.conf restricts clients "
-        "(allow <cidr>; … deny all;), as lan mode renders it.",
+        "in every location that proxies (allow <cidr>; … deny all;, its own or inherited), as lan mode renders it.",
         check=exposure.wildcard_publish,
     ),
     Rule(
         name="tls-modern-or-intermediate",
         title="TLS 1.3, or 1.2 and 1.3, only",
-        description="Every ssl_protocols in an uploaded nginx configuration is 'TLSv1.3' or 'TLSv1.2 TLSv1.3'.",
+        description="Every ssl_protocols in an uploaded nginx configuration is 'TLSv1.3' or 'TLSv1.2 TLSv1.3'; "
+        "an nginx container whose configuration is not uploaded (volume, mount) fails, as it cannot be checked.",
         check=nginx_conf.tls_protocols,
     ),
     Rule(
@@ -134,9 +136,49 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="tunnel-ingress-to-nginx",
         title="The tunnel reaches nginx only",
-        description="Every ingress of a ZeroTrustTunnelCloudflaredConfig points at nginx (host nginx or "
-        "<prefix>-nginx) or answers a fixed http_status.",
+        description="Every ingress of a ZeroTrustTunnelCloudflaredConfig (or the legacy TunnelConfig) points at "
+        "nginx (host nginx or <prefix>-nginx) or answers a fixed http_status.",
         check=exposure.tunnel_ingress,
+    ),
+    Rule(
+        name="no-host-paths",
+        title="No host paths or Docker socket mounted",
+        description="No volumes[].hostPath and no bind mounts: a host directory or the Docker socket in a "
+        "container hands it the host (CIS Docker 5.5, 5.31). Named volumes and uploads only.",
+        check=host_access.host_paths,
+    ),
+    Rule(
+        name="no-host-namespaces",
+        title="No host PID, IPC, user or cgroup namespace",
+        description="pidMode, ipcMode, usernsMode and cgroupnsMode are never host (CIS Docker 5.15, 5.16, 5.30).",
+        check=host_access.host_namespaces,
+    ),
+    Rule(
+        name="no-host-devices",
+        title="No host devices",
+        description="devices is empty: no host device node in a container (CIS Docker 5.17). GPUs go through gpus.",
+        check=host_access.host_devices,
+    ),
+    Rule(
+        name="default-confinement",
+        title="seccomp, AppArmor and SELinux confinement kept",
+        description="securityOpts never holds seccomp or apparmor unconfined, or label disable "
+        "(CIS Docker 5.1, 5.2, 5.21).",
+        check=host_access.default_confinement,
+    ),
+    Rule(
+        name="no-shared-mount-propagation",
+        title="No shared mount propagation",
+        description="No mount has bindOptions.propagation shared or rshared (CIS Docker 5.19).",
+        check=host_access.mount_propagation,
+    ),
+    Rule(
+        name="no-privileged-ports",
+        title="No privileged host ports (advice)",
+        description="Published host ports are 1024 or above (CIS Docker 5.7). Advice only: the stack's httpsPort "
+        "accepts 443 for a LAN edge.",
+        check=host_access.privileged_ports,
+        mandatory=False,
     ),
 )
 """The checklist, in the order the audit prints it."""

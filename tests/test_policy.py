@@ -29,6 +29,7 @@ from policy.pack import NOT_APPLICABLE_WITHOUT_MARKERS, policies
 from policy.props import Props, Secret, plain
 from policy.rules import RULES, RULES_BY_NAME
 from tests.support import LAN, PROJECT_DIR, STACK_FILES
+from tools import policy_lock
 
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
@@ -39,15 +40,20 @@ Deploy = Callable[..., OfflineRun]
 
 NGINX_CONF = """
 http {
+    log_format json escape=json '{"path":"$uri"}';
     server {
         listen 8443 ssl http2;
         ssl_protocols TLSv1.3;
+        location = /healthz { return 200 '{"status": "ok"}'; }
+        location ~ ^/v1/ {
 %s
+            proxy_pass http://litellm:4000;
+        }
         location / { return 404; }
     }
 }
 """
-ALLOW_LIST = "        allow 192.168.1.0/24;\n        deny all;"
+ALLOW_LIST = "            allow 192.168.1.0/24;\n            deny all;"
 
 
 def long_running(**overrides: Any) -> dict[str, Any]:
@@ -119,11 +125,11 @@ def failing(run: OfflineRun) -> set[str]:
 
 
 def weakened(run: OfflineRun, name: str, change: Callable[[dict[str, Any]], None]) -> OfflineRun:
-    """The run with a deep copy of one resource's inputs changed."""
+    """The run with a deep copy of one resource's wire inputs (what the rules read) changed."""
     resource = run.named(name)
-    inputs = copy.deepcopy(resource.inputs)
-    change(inputs)
-    changed = dataclasses.replace(resource, inputs=inputs)
+    wire = copy.deepcopy(resource.wire)
+    change(wire)
+    changed = dataclasses.replace(resource, wire=wire)
     return dataclasses.replace(run, resources=[changed if r is resource else r for r in run.resources])
 
 
@@ -173,8 +179,9 @@ def test_rules_have_unique_kebab_case_names_and_a_title_and_description() -> Non
         assert rule.description
 
 
-def test_only_the_digest_rule_is_advice() -> None:
-    assert [rule.name for rule in RULES if not rule.mandatory] == ["image-digest-pinned"]
+def test_only_the_digest_and_privileged_port_rules_are_advice() -> None:
+    # httpsPort may be 443 (a LAN edge): CIS 5.7 is advice here, not a block.
+    assert [rule.name for rule in RULES if not rule.mandatory] == ["image-digest-pinned", "no-privileged-ports"]
 
 
 # --- one test per rule ---------------------------------------------------------------------------------
@@ -239,6 +246,9 @@ def test_logs_must_be_rotated() -> None:
     assert violations("log-rotation", long_running(logDriver=None))
     assert violations("log-rotation", long_running(logOpts={"max-size": "10m"}))
     assert violations("log-rotation", long_running(logDriver="local")) == []
+    # `local` rotates by itself (20 MB x 5 files); json-file grows without bound unless told.
+    assert violations("log-rotation", long_running(logDriver="local", logOpts=None)) == []
+    assert violations("log-rotation", long_running(logDriver="json-file", logOpts=None))
 
 
 @pytest.mark.parametrize(
@@ -250,7 +260,8 @@ def test_logs_must_be_rotated() -> None:
         ("nginx:latest", False),
         ("nginx", False),
         ("registry.local:5000/team/nginx", False),  # the colon is the registry's port
-        (f"nginx@{DIGEST}", False),  # pinned, but unreadable: the brief asks for a tag
+        (f"nginx@{DIGEST}", True),  # exact content, as the digest advice recommends
+        ("nginx@sha256:abc", False),  # a malformed digest pins nothing
         ("", False),
     ],
 )
@@ -280,6 +291,17 @@ def test_ollama_and_litellm_never_publish(props: Props) -> None:
     assert violations("internal-services-unpublished", props)
 
 
+def test_only_the_edge_publishes_whatever_a_container_is_called() -> None:
+    # Under the engine a container's image is an ID: a renamed Ollama shows nothing of Ollama.
+    renamed = long_running(name="llm-backend", image=DIGEST, ports=[{"internal": 11434.0, "ip": "127.0.0.1"}])
+    (message,) = violations("internal-services-unpublished", renamed)
+    assert "llm-backend" in message
+    # A readable image wins over the name: an Ollama called …-nginx is still Ollama.
+    disguised = long_running(name="x-nginx", image="ollama/ollama:0.12.6", ports=[{"internal": 11434.0}])
+    assert violations("internal-services-unpublished", disguised)
+    assert violations("internal-services-unpublished", edge(image=DIGEST)) == []
+
+
 def test_nginx_may_publish_and_internal_services_on_internal_networks_pass() -> None:
     assert violations("internal-services-unpublished", edge()) == []
     assert violations("internal-services-unpublished", long_running(networkMode="container:ollama-id")) == []
@@ -295,15 +317,43 @@ def test_a_wildcard_bind_without_an_allow_list_fails(ip: str | None) -> None:
 @pytest.mark.parametrize(
     "allow_list",
     [
-        "        allow 0.0.0.0/0;\n        deny all;",
-        "        allow all;\n        deny all;",
-        "        allow 192.168.1.0/24;",
-        "        # allow 192.168.1.0/24;\n        # deny all;",
+        "allow 0.0.0.0/0;\n        deny all;",
+        "allow all;\n        deny all;",
+        "allow 192.168.1.0/24;",
+        "# allow 192.168.1.0/24;\n        # deny all;",
+        "deny all;\n        allow 192.168.1.0/24;",
+        "allow 192.168.1.0/24;\n        allow ::/0;\n        deny all;",
     ],
-    ids=["allows-everyone", "allow-all", "no-deny", "commented-out"],
+    ids=["allows-everyone", "allow-all", "no-deny", "commented-out", "deny-first", "allows-every-ipv6"],
 )
 def test_a_wildcard_bind_behind_a_fake_allow_list_fails(allow_list: str) -> None:
     assert violations("no-wildcard-publish", edge(conf=NGINX_CONF % allow_list, ip="0.0.0.0"))  # noqa: S104
+
+
+def test_an_allow_list_counts_only_where_it_guards_the_proxying_location() -> None:
+    guarded_health = "location = /healthz { allow 10.0.0.0/8; deny all; return"
+    elsewhere = NGINX_CONF.replace("location = /healthz { return", guarded_health)
+    (message,) = violations("no-wildcard-publish", edge(conf=elsewhere % "", ip="0.0.0.0"))  # noqa: S104
+    assert "location ~ ^/v1/" in message
+    # Server-level rules reach a location that has none of its own, as nginx inherits them...
+    inherited = NGINX_CONF.replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.3; allow 10.0.0.0/8; deny all;")
+    assert violations("no-wildcard-publish", edge(conf=inherited % "", ip="0.0.0.0")) == []  # noqa: S104
+    # ...and a location's own rules replace them.
+    assert violations("no-wildcard-publish", edge(conf=inherited % "allow all;", ip="0.0.0.0"))  # noqa: S104
+
+
+def test_a_config_that_proxies_nothing_or_does_not_parse_guards_nothing() -> None:
+    static = "http { server { listen 8443 ssl; ssl_protocols TLSv1.3; allow 10.0.0.0/8; deny all; } }"
+    assert violations("no-wildcard-publish", edge(conf=static, ip="0.0.0.0"))  # noqa: S104
+    broken = (NGINX_CONF % ALLOW_LIST).replace("location / {", "location / {{")
+    assert violations("no-wildcard-publish", edge(conf=broken, ip="0.0.0.0"))  # noqa: S104
+    assert violations("tls-modern-or-intermediate", edge(conf=broken))
+
+
+def test_an_nginx_whose_config_is_not_uploaded_fails_the_tls_rule() -> None:
+    from_volume = edge(uploads=[], volumes=[{"volumeName": "nginx-conf", "containerPath": "/etc/nginx"}])
+    (message,) = violations("tls-modern-or-intermediate", from_volume)
+    assert "cannot be checked" in message
 
 
 def test_a_wildcard_bind_behind_an_nginx_allow_list_passes() -> None:
@@ -400,6 +450,12 @@ def test_a_tunnel_around_nginx_fails(service: str) -> None:
     assert service in found[0]
 
 
+def test_the_legacy_tunnel_config_type_is_checked_too() -> None:
+    legacy = "cloudflare:index/tunnelConfig:TunnelConfig"  # still served by pulumi-cloudflare 6.23.1
+    assert violations("tunnel-ingress-to-nginx", tunnel("http://litellm:4000"), legacy)
+    assert violations("tunnel-ingress-to-nginx", tunnel("https://llmstack-prod-nginx:8443"), legacy) == []
+
+
 # --- the repo's stacks and weakened ones --------------------------------------------------------------
 
 
@@ -428,7 +484,7 @@ def test_a_weakened_stack_fails_exactly_the_rules_it_breaks(deploy: Deploy) -> N
     def make_privileged(inputs: dict[str, Any]) -> None:
         inputs["privileged"] = True
 
-    def publish_everywhere(inputs: dict[str, Any]) -> None:
+    def publish_everywhere(inputs: dict[str, Any]) -> None:  # dev: the edge's ports are plain
         inputs["ports"][0]["ip"] = "0.0.0.0"  # noqa: S104
 
     weak = weakened(stack, "gateway-container", drop_healthcheck)
@@ -450,18 +506,44 @@ def test_revealing_the_master_key_in_envs_fails_only_the_secret_rule(deploy: Dep
     stack = deploy()
 
     def reveal_envs(inputs: dict[str, Any]) -> None:
-        assert inputs["envs"][SIG_KEY] == SECRET_SIG, "the render must mark the key secret for this to mean anything"
+        assert any(SIG_KEY in env for env in inputs["envs"]), "the render must mark the key secret to mean anything"
         inputs["envs"] = reveal(inputs["envs"])
 
     assert failing(weakened(stack, "gateway-container", reveal_envs)) == {"plaintext-secrets", "image-digest-pinned"}
+
+
+def secret_holding(stack: OfflineRun, name: str, key: str) -> bool:
+    """Whether the program's own deserialised inputs mark the whole list secret (what hid elements before)."""
+    return bool(stack.named(name).inputs[key].get(SIG_KEY) == SECRET_SIG)
+
+
+def test_the_audit_finds_a_plaintext_secret_planted_beside_secret_elements(deploy: Deploy) -> None:
+    stack = deploy()
+    assert secret_holding(stack, "gateway-container", "envs")
+    assert secret_holding(stack, "edge-container", "uploads")
+
+    def plant_env(inputs: dict[str, Any]) -> None:
+        inputs["envs"].append(f"OPENAI_API_KEY={API_KEY}")
+
+    def plant_upload(inputs: dict[str, Any]) -> None:
+        inputs["uploads"].append({"file": "/etc/nginx/db.ini", "content": "dsn=pg://db?password=hunter2\n"})
+
+    for name, plant, planted in [
+        ("gateway-container", plant_env, "OPENAI_API_KEY"),
+        ("edge-container", plant_upload, "/etc/nginx/db.ini"),
+    ]:
+        results = {r.rule.name: r for r in evaluate(weakened(stack, name, plant).resources)}
+        (failure,) = results["plaintext-secrets"].failures
+        assert (failure.resource, planted in failure.message) == (name, True)
 
 
 def test_downgrading_tls_inside_the_secret_uploads_fails_only_the_tls_rule(deploy: Deploy) -> None:
     stack = deploy()
 
     def allow_tls12_only(inputs: dict[str, Any]) -> None:
-        for upload in inputs["uploads"]["value"]:
-            upload["content"] = upload["content"].replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")
+        for upload in inputs["uploads"]:
+            if isinstance(upload.get("content"), str):
+                upload["content"] = upload["content"].replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")
 
     assert failing(weakened(stack, "edge-container", allow_tls12_only)) == {
         "tls-modern-or-intermediate",
@@ -559,15 +641,14 @@ def test_the_rules_import_nothing_from_pulumi() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_the_pack_directory_declares_a_python_pack_with_pinned_requirements() -> None:
-    pack_dir = PROJECT_DIR / "policy"
-    assert "name: python" in (pack_dir / "PulumiPolicy.yaml").read_text()
-    pins = [line for line in (pack_dir / "requirements.txt").read_text().splitlines() if line and line[0] != "#"]
-    assert {pin.split("==")[0] for pin in pins} == {"pulumi-policy", "pulumi", "protobuf"}
-    # The pack runs the rules with exactly what the tests ran them with.
-    locked = (PROJECT_DIR / "requirements-dev.txt").read_text()
-    for pin in pins:
-        assert f"\n{pin} " in locked, f"{pin} differs from requirements-dev.txt"
+def test_the_pack_lock_is_the_dev_locks_pins_and_hashes_for_what_the_pack_needs() -> None:
+    # The pack runs the rules with exactly what the tests ran them with, hash-checked.
+    assert "name: python" in (PROJECT_DIR / "policy" / "PulumiPolicy.yaml").read_text()
+    assert policy_lock.main(["--check"]) == 0
+    pack_lock = policy_lock.blocks((PROJECT_DIR / "policy" / "requirements.txt").read_text())
+    dev_lock = policy_lock.blocks((PROJECT_DIR / "requirements-dev.txt").read_text())
+    assert {"pulumi", "pulumi-policy", "protobuf", "grpcio"} <= set(pack_lock)
+    assert all(len(lines) > 1 and lines == dev_lock[name] for name, lines in pack_lock.items())
 
 
 # --- the offline audit --------------------------------------------------------------------------------

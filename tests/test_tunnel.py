@@ -20,6 +20,7 @@ from components.edge import HTTPS_PORT
 from components.render.nginx import KEEPALIVE_SECONDS
 from components.settings_rules import SettingsError
 from offline.engine import OfflineRun, ProgramFailedError, is_secret, redact, reveal
+from offline.standins import stand_in_image_id
 from policy.rules import RULES_BY_NAME
 from tests.support import LAN, TUNNEL
 
@@ -177,7 +178,9 @@ def test_cloudflared_runs_without_autoupdate_and_reports_readiness_inside_the_tu
         f"{CONNECTOR}:20241",
         "ready",
     ]
-    assert connector["image"].startswith("cloudflare/cloudflared:")
+    reference = tunnel.named("tunnel-image").inputs["name"]
+    assert reference.startswith("cloudflare/cloudflared:")
+    assert connector["image"] == stand_in_image_id(reference)  # the pulled image's ID, as the provider gives it
     assert connector["capabilities"] == {"drops": ["ALL"]}
 
 

@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from offline.engine import OfflineRun, Registration, reveal
+from offline.standins import stand_in_image_id
 
 SOCKET = "/var/run/docker.sock"
 API = "http://docker/v1.41"
@@ -125,6 +126,9 @@ class Applier:
 
     def __post_init__(self) -> None:
         self._tunnels: dict[str, Any] = {}
+        # The render's image IDs (offline.standins) → this engine's ID of the same image, as the
+        # provider gives a container the pulled image's ID.
+        self._image_ids: dict[str, str] = {}
         self._http = httpx.Client(transport=httpx.HTTPTransport(uds=SOCKET), timeout=httpx.Timeout(30, read=None))
 
     # --- Engine API -------------------------------------------------------------------------
@@ -308,18 +312,17 @@ class Applier:
             )
         elif registration.type == IMAGE:
             reference = inputs["name"]
-            if not self._image_present(reference):
+            found = self._http.get(f"{API}/images/{reference}/json")
+            if found.status_code != 200:
                 raise ApplyError(
                     f"{registration.name}: image {reference} is not on the engine and there is no registry "
                     "here: build the stand-ins (python -m tests.docker.images)"
                 )
+            self._image_ids[stand_in_image_id(reference)] = found.json()["Id"]
         elif registration.type == CONTAINER:
             self._container(registration.name, inputs)
         elif registration.type.startswith("docker:"):
             raise ApplyError(f"{registration.name}: no mapping for {registration.type}")
-
-    def _image_present(self, reference: str) -> bool:
-        return self._http.get(f"{API}/images/{reference}/json").status_code == 200
 
     def _network(self, name: str, inputs: dict[str, Any]) -> None:
         _only(name, inputs, {"name", "driver", "internal", "ipamConfigs", "attachable", "options"})
@@ -388,7 +391,7 @@ class Applier:
         elif "networkMode" in inputs:
             host["NetworkMode"] = self._network_mode(name, inputs["networkMode"])
         config: dict[str, Any] = {
-            "Image": inputs["image"],
+            "Image": self._image_ids.get(inputs["image"], inputs["image"]),
             "Env": inputs.get("envs") or [],
             "Cmd": inputs.get("command"),
             "Entrypoint": inputs.get("entrypoints"),

@@ -1,0 +1,107 @@
+"""CIS Docker Benchmark §5 host isolation: host paths, namespaces, devices, profiles, propagation, ports."""
+
+from __future__ import annotations
+
+from policy.containers import CONTAINER
+from policy.props import Props, each, entries, field, mapping, text, value
+
+DOCKER_SOCKETS = frozenset({"/var/run/docker.sock", "/run/docker.sock"})
+HOST_NAMESPACES = ("pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
+"""Namespace modes whose value `host` shares the host's (network mode has its own rule)."""
+UNCONFINED = frozenset(
+    f"{option}{separator}{setting}"
+    for option, setting in (("seccomp", "unconfined"), ("apparmor", "unconfined"), ("label", "disable"))
+    for separator in ("=", ":")
+)
+"""securityOpts that switch off the default seccomp, AppArmor or SELinux confinement."""
+SHARED_PROPAGATION = frozenset({"shared", "rshared"})
+"""Propagation modes through which a container's mounts reach the host (CIS 5.19)."""
+FIRST_UNPRIVILEGED_PORT = 1024
+
+
+def host_paths(resource_type: str, props: Props) -> list[str]:
+    """No host directory, file or Docker socket inside a container: named volumes and uploads only."""
+    if resource_type != CONTAINER:
+        return []
+
+    def volume(entry: object) -> list[str]:
+        path = value(mapping(entry).get("hostPath"))
+        return [_host_path_problem("volumes", path)] if isinstance(path, str) and path else []
+
+    def mount(entry: object) -> list[str]:
+        spec = mapping(entry)
+        if value(spec.get("type")) != "bind":
+            return []
+        return [_host_path_problem("mounts (type bind)", str(value(spec.get("source")) or "(unset source)"))]
+
+    return each(entries(field(props, "volumes")), volume) + each(entries(field(props, "mounts")), mount)
+
+
+def host_namespaces(resource_type: str, props: Props) -> list[str]:
+    """No host PID, IPC, user or cgroup namespace."""
+    if resource_type != CONTAINER:
+        return []
+    shared = [key for key in HOST_NAMESPACES if text(props, key) == "host"]
+    return [f"{key} is host: the container shares the host's namespace" for key in shared]
+
+
+def host_devices(resource_type: str, props: Props) -> list[str]:
+    """No host device nodes passed in (GPUs go through `gpus`, which the NVIDIA runtime scopes)."""
+    if resource_type != CONTAINER:
+        return []
+
+    def device(entry: object) -> list[str]:
+        path = value(mapping(entry).get("hostPath"))
+        return [f"devices passes the host device {path or '(unset)'} into the container"]
+
+    return each(entries(field(props, "devices")), device)
+
+
+def default_confinement(resource_type: str, props: Props) -> list[str]:
+    """The default seccomp, AppArmor and SELinux confinement stay on."""
+    if resource_type != CONTAINER:
+        return []
+
+    def option(entry: object) -> list[str]:
+        setting = value(entry)
+        normalised = "".join(setting.split()).lower() if isinstance(setting, str) else ""
+        return [f"securityOpts {setting!r} switches off the default confinement"] if normalised in UNCONFINED else []
+
+    return each(entries(field(props, "securityOpts")), option)
+
+
+def mount_propagation(resource_type: str, props: Props) -> list[str]:
+    """No mount is shared with the host (shared or rshared propagation)."""
+    if resource_type != CONTAINER:
+        return []
+
+    def mount(entry: object) -> list[str]:
+        spec = mapping(entry)
+        propagation = value(mapping(spec.get("bindOptions")).get("propagation"))
+        if propagation in SHARED_PROPAGATION:
+            target = value(spec.get("target"))
+            return [f"mount {target} has {propagation} propagation: the container's mounts reach the host"]
+        return []
+
+    return each(entries(field(props, "mounts")), mount)
+
+
+def privileged_ports(resource_type: str, props: Props) -> list[str]:
+    """Host ports below 1024 are for system services (advice: the stack's httpsPort may be 443)."""
+    if resource_type != CONTAINER:
+        return []
+
+    def port(entry: object) -> list[str]:
+        external = value(mapping(entry).get("external"))
+        is_number = isinstance(external, int | float) and not isinstance(external, bool)
+        if is_number and 0 < external < FIRST_UNPRIVILEGED_PORT:
+            return [f"publishes privileged host port {external:.0f}: use a port from {FIRST_UNPRIVILEGED_PORT} up"]
+        return []
+
+    return each(entries(field(props, "ports")), port)
+
+
+def _host_path_problem(key: str, path: str) -> str:
+    if path.rstrip("/") in DOCKER_SOCKETS:
+        return f"{key} mounts the Docker socket {path}: whoever controls the container controls the host"
+    return f"{key} mounts the host path {path}: use a named volume or an upload"
