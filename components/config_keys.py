@@ -269,7 +269,8 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         type="string",
         default="",
         description="Docker engine to deploy to, e.g. ssh://user@gpu-host. Empty uses the "
-        "operator's default engine (DOCKER_HOST or the local socket).",
+        "operator's default engine (DOCKER_HOST or the local socket). In local mode a remote engine "
+        "publishes on its own 127.0.0.1: reach it with ssh -L 8443:127.0.0.1:8443 user@gpu-host.",
     ),
     ConfigKey(
         name="cloudflareAccountId",
@@ -321,8 +322,24 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="cloudflareRateLimit",
         type="integer",
         default=0,
-        description="Tunnel mode: requests per 10 seconds one client IP may send to hostname, enforced "
-        "by a Cloudflare rate-limiting rule (0-100000); 0 adds no rule.",
+        description="Tunnel mode: requests per 10 seconds one client IP may send, enforced by a rule in "
+        "the zone's one http_ratelimit ruleset (0-100000; the zone can have no other, e.g. another "
+        "stack's); 0 adds no rule. On a free zone the rule counts every hostname of the zone.",
+    ),
+    ConfigKey(
+        name="cloudflareZonePlan",
+        type="string",
+        default="free",
+        description="Tunnel mode: the zone's Cloudflare plan (free, pro, business, enterprise). Free "
+        "rate-limiting rules may test only the path, so the rule covers the whole zone; on the others "
+        "it tests the hostname.",
+    ),
+    ConfigKey(
+        name="cloudflareZoneName",
+        type="string",
+        default="",
+        description="Tunnel mode: the zone's name (e.g. example.com). Set, hostname must be the zone or "
+        "one label below it: Universal SSL covers nothing deeper. Empty: not checked.",
     ),
 )
 

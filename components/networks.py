@@ -44,7 +44,10 @@ class StackNetworks(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StackNetworksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Docker refuses a second network of the same name, so a replacement must delete the old one
+        # first (Pulumi then replaces the containers attached to it first). Options change no input:
+        # an upgrade replaces nothing.
+        child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
         self.models = docker.Network(
             f"{name}-models", name=f"{args.docker_prefix}-models", driver="bridge", internal=True, opts=child
         )
@@ -77,7 +80,7 @@ class StackNetworks(pulumi.ComponentResource):
             ipam_configs=[
                 docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway, ip_range=subnet.dynamic_range)
             ],
-            # A replacement with the same pinned subnet cannot exist next to the old network.
+            # The name, and the pinned subnet too, cannot exist twice: delete before replacing.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         egress = docker.Network(
@@ -85,6 +88,6 @@ class StackNetworks(pulumi.ComponentResource):
             name=f"{prefix}-tunnel-egress",
             driver="bridge",
             internal=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         return tunnel, egress

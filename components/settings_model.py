@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Exposure = Literal["local", "lan", "tunnel"]
+ZonePlan = Literal["free", "pro", "business", "enterprise"]
 TlsSource = Literal["self-signed", "provided"]
 TlsProfile = Literal["modern", "intermediate"]
 
@@ -211,6 +212,8 @@ class TunnelSettings:
     """Whether Access admits API clients carrying a generated service token."""
     edge_rate_limit: int
     """Requests per 10 s per client IP Cloudflare accepts for the hostname; 0: no edge rule."""
+    zone_plan: ZonePlan
+    """The zone's plan: which fields its rate-limiting rules may test."""
 
     @property
     def access(self) -> bool:

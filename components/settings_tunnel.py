@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from components.settings_model import ContainerLimits, Exposure, TunnelSettings, TunnelSubnet
+from components.settings_model import ContainerLimits, Exposure, TunnelSettings, TunnelSubnet, ZonePlan
 from components.settings_rules import RawConfig
 
 TUNNEL_ONLY_KEYS = (
@@ -17,6 +17,8 @@ TUNNEL_ONLY_KEYS = (
     "accessEmails",
     "accessServiceToken",
     "cloudflareRateLimit",
+    "cloudflareZonePlan",
+    "cloudflareZoneName",
 )
 """Keys that configure the tunnel: a value set in another mode would silently do nothing."""
 
@@ -42,6 +44,8 @@ def parse_tunnel(raw: RawConfig, exposure: Exposure, hostname: str) -> TunnelSet
                 key, value, "unset in tunnel mode: nginx publishes no host port, clients use https://<hostname>/v1"
             )
     _check_public_hostname(raw, hostname)
+    _check_certificate_coverage(raw, hostname)
+    zone_plan: ZonePlan = raw.choice("cloudflareZonePlan", ("free", "pro", "business", "enterprise"))
     return TunnelSettings(
         account_id=_cloudflare_id(raw, "cloudflareAccountId", "account"),
         zone_id=_cloudflare_id(raw, "cloudflareZoneId", "zone (of hostname)"),
@@ -51,6 +55,7 @@ def parse_tunnel(raw: RawConfig, exposure: Exposure, hostname: str) -> TunnelSet
         access_emails=_emails(raw),
         access_service_token=raw.boolean("accessServiceToken"),
         edge_rate_limit=raw.integer("cloudflareRateLimit", 0, 100000),
+        zone_plan=zone_plan,
     )
 
 
@@ -65,6 +70,24 @@ def _check_public_hostname(raw: RawConfig, hostname: str) -> None:
         is_address = False
     if is_address or "." not in hostname or hostname.endswith(".localhost"):
         raw.errors.add("hostname", hostname, "in tunnel mode, a public DNS name in your Cloudflare zone")
+
+
+def _check_certificate_coverage(raw: RawConfig, hostname: str) -> None:
+    """With the zone's name known, the hostname must be one Universal SSL covers: the zone or `*.zone`."""
+    zone = raw.hostname("cloudflareZoneName").rstrip(".")
+    if not zone or not hostname:
+        return
+    if "." not in zone:
+        raw.errors.add("cloudflareZoneName", zone, "empty or your zone's name, e.g. example.com")
+    elif hostname != zone and not hostname.endswith("." + zone):
+        raw.errors.add("hostname", hostname, f"a name in the zone cloudflareZoneName ({zone}), e.g. llm.{zone}")
+    elif hostname.count(".") > zone.count(".") + 1:
+        raw.errors.add(
+            "hostname",
+            hostname,
+            f"{zone} or one label below it (e.g. llm.{zone}): Cloudflare's Universal SSL certificate "
+            f"covers {zone} and *.{zone} only, so deeper names would need an Advanced Certificate",
+        )
 
 
 def _cloudflare_id(raw: RawConfig, key: str, what: str) -> str:

@@ -5,6 +5,8 @@ Imported only when a stack runs in tunnel mode: `import pulumi_cloudflare` takes
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +20,15 @@ from components.render.nginx import KEEPALIVE_SECONDS
 from components.settings_model import TunnelSettings
 
 RESOURCE_TYPE = "llmstack:index:Tunnel"
-METRICS_PORT = 20241
-"""cloudflared's metrics server (`/ready`, `/metrics`): on its tunnel-network address only."""
+METRICS_ADDRESS = "127.0.0.1:20241"
+"""cloudflared's metrics server (`/ready`, `/metrics`, pprof): inside the connector only, never nginx."""
 ORIGIN_CA_FILE = "/etc/cloudflared/origin-ca.pem"
+TOKEN_FILE = "/etc/cloudflared/tunnel-token"  # noqa: S105 - a path, not a secret
+"""The connector token as a file (cloudflared's TUNNEL_TOKEN_FILE): not in `docker inspect`'s environment."""
+REPLACE_ON_SECRET = ["tunnelSecret"]
+"""A new tunnel secret makes a new tunnel: its id changes, so a connector holding the old token serves nothing."""
+RATE_LIMIT_ALL_PATHS = '(http.request.uri.path contains "/")'
+"""Free zones' rate-limiting rules may test the path only: this matches every request of the zone."""
 CONNECTOR_GRACE_SECONDS = 35
 """cloudflared's default --grace-period (30 s) and a margin."""
 SERVICE_TOKEN_LIFETIME = "8760h"  # noqa: S105 - a duration, not a secret
@@ -70,10 +78,11 @@ class Tunnel(pulumi.ComponentResource):
         tunnel = cloudflare.ZeroTrustTunnelCloudflared(
             f"{name}-tunnel",
             account_id=settings.account_id,
-            name=args.docker_prefix,
+            name=tunnel_name(args.docker_prefix, args.secret_keepers),
             config_src="cloudflare",
             tunnel_secret=secret.base64,
-            opts=child,
+            # The provider would PATCH the secret in place, leaving running connectors connected.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACE_ON_SECRET),
         )
         cloudflare.ZeroTrustTunnelCloudflaredConfig(
             f"{name}-config",
@@ -123,18 +132,20 @@ class Tunnel(pulumi.ComponentResource):
         self, name: str, args: TunnelArgs, token: pulumi.Output[str], child: pulumi.ResourceOptions
     ) -> docker.Container:
         settings = args.cloudflare
-        metrics = f"{settings.subnet.connector}:{METRICS_PORT}"
-        uploads = None
+        # The image runs as a non-root user: the files must be world-readable inside the container.
+        uploads = [docker.ContainerUploadArgs(file=TOKEN_FILE, content=token, permissions="0444")]
         if args.origin_ca_pem is not None:
-            uploads = [docker.ContainerUploadArgs(file=ORIGIN_CA_FILE, content=args.origin_ca_pem, permissions="0444")]
+            uploads.append(
+                docker.ContainerUploadArgs(file=ORIGIN_CA_FILE, content=args.origin_ca_pem, permissions="0444")
+            )
         image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
         return docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-cloudflared",
             image=image.image_id,
             entrypoints=["cloudflared"],
-            command=["tunnel", "--no-autoupdate", "--metrics", metrics, "run"],
-            envs=[pulumi.Output.concat("TUNNEL_TOKEN=", token)],
+            command=["tunnel", "--no-autoupdate", "--metrics", METRICS_ADDRESS, "run"],
+            envs=[f"TUNNEL_TOKEN_FILE={TOKEN_FILE}"],
             uploads=uploads,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
@@ -144,7 +155,7 @@ class Tunnel(pulumi.ComponentResource):
             ],
             # The image is distroless (no shell, no curl): cloudflared itself asks its /ready endpoint,
             # which answers 200 once at least one connection to Cloudflare's edge is up.
-            healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", metrics, "ready"]),
+            healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"]),
             # On SIGTERM cloudflared stops taking requests and waits its own --grace-period (30 s).
             **defaults.long_running(
                 memory_mb=settings.limits.memory_mb, wait_timeout_seconds=120, grace_seconds=CONNECTOR_GRACE_SECONDS
@@ -222,7 +233,11 @@ class Tunnel(pulumi.ComponentResource):
         return headers
 
     def _rate_limit(self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions) -> None:
-        """A rate-limiting rule at Cloudflare's edge, per client IP (the zone's http_ratelimit ruleset)."""
+        """A rate-limiting rule at Cloudflare's edge, per client IP: the zone's one http_ratelimit ruleset.
+
+        A zone has a single entry point per phase, so another stack (or a dashboard rule) in the same
+        zone cannot have its own: the second one fails to create.
+        """
         settings = args.cloudflare
         cloudflare.Ruleset(
             f"{name}-rate-limit",
@@ -233,7 +248,7 @@ class Tunnel(pulumi.ComponentResource):
             rules=[
                 cloudflare.RulesetRuleArgs(
                     action="block",
-                    expression=f'(http.host eq "{args.hostname}")',
+                    expression=rate_limit_expression(settings.zone_plan, args.hostname),
                     description=f"llmstack {args.docker_prefix}: {settings.edge_rate_limit} requests per 10 s per IP",
                     # The values every plan accepts: 10 s period and timeout, counted per IP and data centre.
                     ratelimit=cloudflare.RulesetRuleRatelimitArgs(
@@ -246,6 +261,26 @@ class Tunnel(pulumi.ComponentResource):
             ],
             opts=child,
         )
+
+
+def tunnel_name(prefix: str, keepers: dict[str, str]) -> str:
+    """The tunnel's name, unique per secret generation: names are unique per account.
+
+    A new secret replaces the tunnel, create before delete, so the new one needs a name of its own.
+    The first generation (every epoch at its default, "0") keeps the plain prefix, so upgrading
+    renames nothing; a later generation's name changes in place, keeping the tunnel.
+    """
+    if all(value == "0" for value in keepers.values()):
+        return prefix
+    digest = hashlib.sha256(json.dumps(keepers, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{prefix}-{digest}"
+
+
+def rate_limit_expression(plan: str, hostname: str) -> str:
+    """What the rate-limiting rule counts: the hostname where the plan may test it, else the whole zone."""
+    if plan == "free":
+        return RATE_LIMIT_ALL_PATHS
+    return f'(http.host eq "{hostname}")'
 
 
 def _access_headers(credentials: list[Any]) -> dict[str, str]:

@@ -182,6 +182,30 @@ BAD_CONFIG = [
         {**TUNNEL, "listenAddress": "127.0.0.1"}, "listenAddress", "127.0.0.1", "no host port", id="tunnel-no-listen"
     ),
     pytest.param({**TUNNEL, "httpsPort": "443"}, "httpsPort", "443", "no host port", id="tunnel-no-port"),
+    pytest.param(
+        {**TUNNEL, "cloudflareZonePlan": "premium"},
+        "cloudflareZonePlan",
+        "premium",
+        "free or pro or business or enterprise",
+        id="tunnel-zone-plan",
+    ),
+    pytest.param(
+        {**TUNNEL, "hostname": "llm.team.example.com", "cloudflareZoneName": "example.com"},
+        "hostname",
+        "llm.team.example.com",
+        "covers example.com and *.example.com only",
+        id="tunnel-host-below-universal-ssl",
+    ),
+    pytest.param(
+        {**TUNNEL, "hostname": "llm.example.org", "cloudflareZoneName": "example.com"},
+        "hostname",
+        "llm.example.org",
+        "a name in the zone cloudflareZoneName (example.com)",
+        id="tunnel-host-outside-zone",
+    ),
+    pytest.param(
+        {**TUNNEL, "cloudflareZoneName": "com"}, "cloudflareZoneName", "com", "your zone's name", id="tunnel-zone"
+    ),
     pytest.param({"litellmWorkers": "0"}, "litellmWorkers", "0", "from 1 to 32", id="workers-none"),
     pytest.param(
         {"litellmWorkers": "4"}, "litellmWorkers", "4", "fit litellmMemoryMb (2048)", id="workers-over-memory"
@@ -194,6 +218,22 @@ BAD_CONFIG = [
         id="tunnel-key-in-local-mode",
     ),
 ]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {},
+        {"cloudflareZoneName": "example.com"},
+        {"hostname": "example.com", "cloudflareZoneName": "example.com"},
+        {"hostname": "llm.team.example.com"},  # the zone's name unknown: not checked
+    ],
+    ids=["no-zone-name", "one-below", "apex", "unchecked"],
+)
+def test_names_universal_ssl_covers_are_accepted(names: dict[str, str]) -> None:
+    settings = parse_settings({**TUNNEL, **names}, stack="t", secret_keys=NO_SECRETS)
+    assert settings.tunnel is not None
+    assert settings.tunnel.zone_plan == "free"
 
 
 @pytest.mark.parametrize(("raw", "key", "value", "allowed"), BAD_CONFIG)

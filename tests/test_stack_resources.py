@@ -14,7 +14,7 @@ import yaml
 
 from offline.engine import OfflineRun, is_secret, reveal
 from offline.render import read_stack_config
-from tests.support import LAN, PROJECT_DIR, STACK_FILES
+from tests.support import LAN, PROJECT_DIR, STACK_FILES, TUNNEL
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -189,6 +189,17 @@ def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
     names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
     assert len(names) == 5
     assert all(name.startswith("llmstack-blue-") for name in names)
+
+
+@pytest.mark.parametrize("config", [{}, LAN, TUNNEL], ids=["local", "lan", "tunnel"])
+def test_every_network_can_be_replaced_under_its_fixed_name(config: dict[str, Any], deploy: Deploy) -> None:
+    result = deploy(stack="blue", **config)
+    networks = result.of_type(NETWORK)
+    assert len(networks) == (5 if config is TUNNEL else 4)
+    for network in networks:
+        # Docker refuses a second network of the same name: the old one must go first.
+        assert network.inputs["name"] == f"llmstack-blue-{network.name.removeprefix('network-')}"
+        assert network.options.get("deleteBeforeReplace") is True, network.name
 
 
 def test_every_resource_sits_under_a_component(any_mode: OfflineRun) -> None:

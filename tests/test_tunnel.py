@@ -19,6 +19,7 @@ from cryptography import x509
 from components.edge import HTTPS_PORT
 from components.render.nginx import KEEPALIVE_SECONDS
 from components.settings_rules import SettingsError
+from components.tunnel import TOKEN_FILE
 from offline.engine import OfflineRun, ProgramFailedError, is_secret, redact, reveal
 from offline.standins import stand_in_image_id
 from policy.rules import RULES_BY_NAME
@@ -56,10 +57,12 @@ def tunnel(deploy: Deploy) -> OfflineRun:
 def test_the_connector_token_is_secret_and_in_no_plain_output_or_input(deploy: Deploy) -> None:
     result = deploy(stack="prod", **TUNNEL, accessServiceToken="true")
     connector = result.named("tunnel-container")
-    assert is_secret(connector.inputs["envs"])
-    (env,) = reveal(connector.inputs["envs"])
-    name, _, token = env.partition("=")
-    assert name == "TUNNEL_TOKEN"
+    # A file, not an environment variable `docker inspect` shows; in state only as a secret.
+    assert connector.inputs["envs"] == [f"TUNNEL_TOKEN_FILE={TOKEN_FILE}"]
+    assert is_secret(connector.inputs["uploads"])
+    (upload,) = [u for u in reveal(connector.inputs["uploads"]) if u["file"] == TOKEN_FILE]
+    assert upload["permissions"] == "0444", "the image's non-root user reads it"
+    token = upload["content"]
     # The stand-in lookup was asked for this account's tunnel.
     claims = json.loads(base64.b64decode(token))
     assert claims["a"] == TUNNEL["cloudflareAccountId"]
@@ -78,6 +81,20 @@ def test_the_tunnel_is_remotely_managed_with_a_generated_secret(tunnel: OfflineR
     assert secret.type == "random:index/randomBytes:RandomBytes"
     assert secret.inputs["length"] >= 32
     assert len(base64.b64decode(reveal(created.inputs["tunnelSecret"]))) == 32
+
+
+def test_a_new_tunnel_secret_replaces_the_tunnel_under_a_name_of_its_own(deploy: Deploy) -> None:
+    runs = [
+        deploy(stack="prod", **TUNNEL, **epochs) for epochs in ({}, {"tunnelSecretEpoch": "2"}, {"rotationEpoch": "2"})
+    ]
+    tunnels = [run.named("tunnel-tunnel") for run in runs]
+    # The provider would update the secret in place, and connectors with the old token stay connected.
+    assert all(t.options.get("replaceOnChanges") == ["tunnelSecret"] for t in tunnels)
+    names = [t.inputs["name"] for t in tunnels]
+    # Names are unique per account and the new tunnel exists before the old one is deleted.
+    assert len(set(names)) == 3
+    assert names[0] == "llmstack-prod", "the first generation keeps its name: upgrading renames nothing"
+    assert all(name.startswith("llmstack-prod") for name in names)
 
 
 def test_the_tunnel_secret_follows_its_rotation_epochs(deploy: Deploy) -> None:
@@ -164,18 +181,19 @@ def test_nginx_believes_cf_connecting_ip_from_the_connector_only(deploy: Deploy)
         assert address == connector
 
 
-def test_cloudflared_runs_without_autoupdate_and_reports_readiness_inside_the_tunnel_network(
+def test_cloudflared_runs_without_autoupdate_and_reports_readiness_on_its_loopback_only(
     tunnel: OfflineRun,
 ) -> None:
     connector = containers(tunnel)["tunnel-container"]
     assert connector["entrypoints"] == ["cloudflared"]
-    assert connector["command"] == ["tunnel", "--no-autoupdate", "--metrics", f"{CONNECTOR}:20241", "run"]
+    # Metrics and pprof on the connector's own loopback: nginx, its only neighbour, cannot reach them.
+    assert connector["command"] == ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:20241", "run"]
     assert connector["healthcheck"]["tests"] == [
         "CMD",
         "cloudflared",
         "tunnel",
         "--metrics",
-        f"{CONNECTOR}:20241",
+        "127.0.0.1:20241",
         "ready",
     ]
     reference = tunnel.named("tunnel-image").inputs["name"]
@@ -218,13 +236,28 @@ def test_the_service_token_headers_are_a_secret_output(deploy: Deploy) -> None:
     assert result.named("tunnel-access").inputs["serviceAuth401Redirect"] is True
 
 
-def test_an_edge_rate_limit_rule_only_when_configured(deploy: Deploy) -> None:
-    assert not deploy(stack="prod", **TUNNEL).of_type(RULESET)
-    (ruleset,) = deploy(stack="prod", **TUNNEL, cloudflareRateLimit="50").of_type(RULESET)
+@pytest.mark.parametrize(
+    ("plan", "expression"),
+    [
+        # Free zones' rules may test the path only (Cloudflare's plan table): the whole zone is counted.
+        ({}, '(http.request.uri.path contains "/")'),
+        ({"cloudflareZonePlan": "free"}, '(http.request.uri.path contains "/")'),
+        ({"cloudflareZonePlan": "pro"}, f'(http.host eq "{TUNNEL["hostname"]}")'),
+        ({"cloudflareZonePlan": "enterprise"}, f'(http.host eq "{TUNNEL["hostname"]}")'),
+    ],
+    ids=["default", "free", "pro", "enterprise"],
+)
+def test_an_edge_rate_limit_rule_only_when_configured_with_fields_the_plan_allows(
+    plan: dict[str, str], expression: str, deploy: Deploy
+) -> None:
+    assert not deploy(stack="prod", **TUNNEL, **plan).of_type(RULESET)
+    (ruleset,) = deploy(stack="prod", **TUNNEL, **plan, cloudflareRateLimit="50").of_type(RULESET)
     assert ruleset.inputs["phase"] == "http_ratelimit"
     assert ruleset.inputs["zoneId"] == TUNNEL["cloudflareZoneId"]
     (rule,) = ruleset.inputs["rules"]
-    assert rule["expression"] == f'(http.host eq "{TUNNEL["hostname"]}")'
+    assert rule["expression"] == expression
+    if "http.host" not in expression:
+        assert "http.request.uri.path" in expression
     assert rule["action"] == "block"
     assert rule["ratelimit"] == {
         "characteristics": ["cf.colo.id", "ip.src"],

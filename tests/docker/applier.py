@@ -436,14 +436,18 @@ class Applier:
         raise ApplyError(f"{name} not healthy after {timeout} s:\n{self.logs(name)}")
 
     def _remote_config(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        """Cloudflare's side of a tunnel, for a connector container (one with TUNNEL_TOKEN).
+        """Cloudflare's side of a tunnel, for a connector container (one with a tunnel token).
 
         With `config_src="cloudflare"` the real cloudflared fetches its ingress from Cloudflare's API
         with its token. There is no Cloudflare here: the program's `ZeroTrustTunnelCloudflaredConfig`
         for the token's tunnel is delivered as a file the stand-in reads (the only file this applier
         adds to a container, and only to a tunnel connector).
         """
-        tokens = [e.split("=", 1)[1] for e in inputs.get("envs") or [] if e.startswith("TUNNEL_TOKEN=")]
+        envs = dict(e.split("=", 1) for e in inputs.get("envs") or [])
+        files = {u["file"]: u["content"] for u in inputs.get("uploads") or []}
+        tokens = [envs["TUNNEL_TOKEN"]] if "TUNNEL_TOKEN" in envs else []
+        if "TUNNEL_TOKEN_FILE" in envs:
+            tokens = [files[envs["TUNNEL_TOKEN_FILE"]].strip()]
         if not tokens:
             return []
         tunnel = json.loads(base64.b64decode(tokens[0]))["t"]

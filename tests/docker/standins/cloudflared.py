@@ -2,7 +2,7 @@
 """Stand-in for the `cloudflared` binary of cloudflare/cloudflared (test double: no Cloudflare here).
 
 Installed as /usr/local/bin/cloudflared; answers the verbs the stack runs:
-- `cloudflared tunnel --no-autoupdate --metrics ADDR run` (TUNNEL_TOKEN in the environment): reads
+- `cloudflared tunnel --no-autoupdate --metrics ADDR run` (token in TUNNEL_TOKEN_FILE or TUNNEL_TOKEN): reads
   the remotely managed ingress of the token's tunnel (delivered by the applier as
   /etc/cloudflared/standin-remote-config.json, standing in for Cloudflare's API), serves `/ready` on
   ADDR, and runs `tests/live/cloudflared_standin.CloudflaredStandIn`: Cloudflare's edge (plain HTTP
@@ -51,7 +51,10 @@ def _metrics(argv: list[str]) -> tuple[str, int]:
 
 
 def run(argv: list[str]) -> int:
-    token = json.loads(base64.b64decode(os.environ["TUNNEL_TOKEN"]))
+    # cloudflared reads the token from TUNNEL_TOKEN_FILE (trimmed), else from TUNNEL_TOKEN.
+    token_file = os.environ.get("TUNNEL_TOKEN_FILE")
+    raw = Path(token_file).read_text().strip() if token_file else os.environ["TUNNEL_TOKEN"]
+    token = json.loads(base64.b64decode(raw))
     config = json.loads(REMOTE_CONFIG.read_text())[token["t"]]
     rule = config["ingresses"][0]
     origin = rule.get("originRequest") or {}
