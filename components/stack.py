@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
+from components.container_defaults import DRAIN_SECONDS
 from components.edge import (
     CERTIFICATE_FILE,
     HEALTH_PORT,
@@ -19,7 +20,7 @@ from components.edge import (
     EdgeArgs,
     PublishedPort,
 )
-from components.gateway import GATEWAY_ALIAS, GATEWAY_PORT, Gateway, GatewayArgs
+from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
@@ -89,8 +90,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             workers=settings.litellm_workers,
             models_network=networks.models,
             gateway_network=networks.gateway,
-            # A stop lets the longest generation finish.
-            grace_seconds=settings.generation_timeout_seconds,
+            grace_seconds=GATEWAY_GRACE_SECONDS,
         ),
         opts,
     )
@@ -119,7 +119,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             if networks.publish
             else None,
             tunnel_network=networks.tunnel,
-            grace_seconds=settings.generation_timeout_seconds,
+            grace_seconds=DRAIN_SECONDS,
             basic_auth_keepers={
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,
