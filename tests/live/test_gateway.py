@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from litellm.proxy.common_utils.model_listing_utils import claude_code_group_name, claude_code_model_id
 
 from components.gateway import RATES_FILE
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
@@ -33,6 +34,8 @@ CLIENTS: dict[str, dict[str, Any]] = {
     "indexer": {"apis": ["embeddings", "models"]},
     "limited": {"models": ["small"], "rpmLimit": 3},
     "metered": {"models": ["small"], "rpmLimit": 4},
+    "aliasing": {"models": ["small"], "rpmLimit": 2},
+    "budget": {"models": ["small", "embed"], "apis": ["chat", "embeddings"], "rpmLimit": 3},
     "ops": {"admin": True},
 }
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
@@ -466,3 +469,55 @@ def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: R
         request = {"url": "/v1/chat/completions", "headers": headers, "json": {"model": "coder", **CHAT}}
         seen_after = abandon(ollama, https, request)
     assert seen_after < 5, "long before Ollama's answer at 10 s"
+
+
+def aliases_of(name: str, direct: httpx.Client, stack: Rendered) -> list[str]:
+    """Model strings LiteLLM itself would serve as `name`: its Claude Code spellings and deployment ids.
+
+    Each spelling is checked with LiteLLM's own decoder (`claude_code_group_name`, which its proxy
+    applies after the auth hook), so a spelling it stops accepting fails here, not silently.
+    """
+    served = {"small", "coder", "embed"}
+    marked = claude_code_model_id(name, 1_000_000, served)  # claude-router-<hex(name)>[1m]
+    spellings = [
+        f"{name}[1m]",
+        f"{name}[1M]",
+        marked,
+        marked.removesuffix("[1m]"),
+        marked.removesuffix("[1m]") + "[1M]",
+    ]
+    for spelling in spellings:
+        assert claude_code_group_name(spelling, served) == name, spelling
+    master = {"Authorization": f"Bearer {stack.outputs['masterKey']}"}
+    info = direct.get("/model/info", headers=master).json()["data"]
+    ids = [row["model_info"]["id"] for row in info if row["model_name"] == name]
+    assert ids
+    return spellings + ids
+
+
+def test_no_spelling_of_an_allowed_model_escapes_the_rate_limit(
+    direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+) -> None:
+    # The hook decides the model on the exact name: LiteLLM would serve every one of these as
+    # `small` after the hook, and none would have been counted against `rpmLimit: 2`.
+    aliasing = key(stack, "aliasing")
+    before = len(ollama.requests)
+    for alias in aliases_of("small", direct, stack):
+        for route, body in (("/v1/chat/completions", CHAT), ("/v1/completions", {"prompt": "hi"})):
+            reply = direct.post(route, headers=aliasing, json={"model": alias, **body})
+            assert reply.status_code == 403, (alias, route, reply.text)
+            assert "not available for this API key" in reply.json()["error"]["message"]
+    assert len(ollama.requests) == before
+    assert [chat(direct, aliasing, "small").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_every_model_route_counts_against_the_rate_limit(direct: httpx.Client, stack: Rendered) -> None:
+    budget = key(stack, "budget")
+    calls = [
+        ("/v1/embeddings", {"model": "embed", "input": "x"}),
+        ("/v1/completions", {"model": "small", "prompt": "def "}),
+        ("/v1/embeddings", {"model": "embed", "input": ["y"]}),
+    ]
+    assert [direct.post(route, headers=budget, json=body).status_code for route, body in calls] == [200] * 3
+    for route, body in (*calls, ("/v1/chat/completions", {"model": "small", **CHAT})):
+        assert direct.post(route, headers=budget, json=body).status_code == 429, route
