@@ -305,6 +305,28 @@ def test_a_revoked_key_gets_401_without_restarting_litellm(
     assert litellm.process.poll() is None
 
 
+def test_a_stale_staging_file_does_not_block_key_delivery(
+    direct: httpx.Client, stack: Rendered, litellm: Gateway, render: Callable[..., Rendered]
+) -> None:
+    # An interrupted delivery leaves its read-only staging file behind (under either name the
+    # writer ever used); the writer, without capabilities, could not open it again.
+    revoked = render(
+        "clients-indexer-removed", models=MODELS, clients={k: v for k, v in CLIENTS.items() if k != "indexer"}
+    )
+    stale = [litellm.keys_volume / ".clients.json.tmp", litellm.keys_volume / ".clients.json.stale"]
+    for leftover in stale:
+        leftover.write_text("{}")
+        leftover.chmod(0o444)
+    try:
+        litellm.deliver_keys(revoked)
+        assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 401
+    finally:
+        litellm.deliver_keys()
+        for leftover in stale:
+            leftover.unlink()
+    assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
+
+
 def worker_processes(gateway: Gateway) -> list[str]:
     """LiteLLM's worker processes (uvicorn starts them with multiprocessing's spawn)."""
     pid = gateway.process.pid
