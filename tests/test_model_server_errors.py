@@ -110,6 +110,39 @@ def test_other_failures_keep_litellms_answer(errors: ModuleType, failure: Except
     assert errors.client_error(failure, "x") is None
 
 
+def retried(first: BaseException, answer: httpx.Response, mapped: type[Exception]) -> Exception:
+    """What LiteLLM raises when its retry of a failed connection got `answer`.
+
+    The retry runs inside the `except` of the first failure (http_handler.py), so that failure is
+    the answer's `__context__`.
+    """
+    try:
+        try:
+            try:
+                raise first
+            except httpx.ConnectError:
+                answer.raise_for_status()
+        except httpx.HTTPStatusError:
+            raise mapped(message=answer.text, llm_provider="ollama_chat", model="qwen2.5:0.5b")  # noqa: B904
+    except mapped as raised:
+        return raised
+    raise AssertionError("the retry's answer was not an error")
+
+
+@pytest.mark.parametrize(
+    ("status", "mapped"), [(404, NotFoundError), (503, ServiceUnavailableError)], ids=["missing", "busy"]
+)
+def test_ollamas_answer_after_a_retried_connection_keeps_its_status(
+    errors: ModuleType, status: int, mapped: type[Exception]
+) -> None:
+    # Ollama moving: the first connection is refused, LiteLLM's retry reaches it and it answers.
+    request = httpx.Request("POST", "http://ollama:11434/api/chat")
+    answer = httpx.Response(status, json={"error": "model 'qwen2.5:0.5b' not found"}, request=request)
+    failure = retried(httpx.ConnectError("Cannot connect to host ollama:11434", request=request), answer, mapped)
+    assert isinstance(failure.__context__.__context__, httpx.ConnectError)  # type: ignore[union-attr]
+    assert errors.client_error(failure, "small") is None
+
+
 def test_an_exception_cycle_ends(errors: ModuleType) -> None:
     first, second = ValueError("a"), ValueError("b")
     first.__context__, second.__context__ = second, first

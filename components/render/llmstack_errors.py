@@ -37,8 +37,21 @@ _MAX_CAUSES = 32
 """Enough for LiteLLM's wrapping depth; a bound, so a cycle cannot hang a request."""
 
 
+def _answered(error: BaseException) -> bool:
+    """Whether `error` reports an HTTP answer from Ollama (its own status, a 4xx it sent back).
+
+    LiteLLM retries a failed connection inside its `except` block, so the retry's error carries the
+    connection error as `__context__`: Ollama answered in the end, and that answer is the failure.
+    A 408 is LiteLLM's own timeout, not an answer.
+    """
+    status = getattr(error, "status_code", None)
+    return isinstance(error, httpx.HTTPStatusError) or (
+        isinstance(status, int) and 400 <= status < 500 and status != 408
+    )
+
+
 def _causes(error: BaseException) -> Iterator[BaseException]:
-    """`error` and every exception it wraps, each once."""
+    """`error` and every exception it wraps, each once, up to the first that reports Ollama's answer."""
     pending: list[BaseException] = [error]
     seen: set[int] = set()
     while pending and len(seen) < _MAX_CAUSES:
@@ -47,6 +60,8 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
+        if _answered(current):
+            continue
         pending.extend(
             cause for name in _CAUSE_ATTRIBUTES if isinstance(cause := getattr(current, name, None), BaseException)
         )
