@@ -134,7 +134,8 @@ async def _checked_model(request: Request) -> str:
 
 KEY_FORM = re.compile(r"(?:bearer )?([a-z0-9_-]+)", re.IGNORECASE)
 """How a key may be sent: `Bearer <key>` or the bare key. The edge's per-key rate limit reads the
-same form (nginx.conf's `$api_key` map), so every accepted spelling of a key shares its bucket."""
+same form (nginx.conf's `$api_key` map) and forwards only the key it read, in x-litellm-api-key,
+so the key checked here is the bucket counted there, however the client spelt the header."""
 
 
 def _presented_key(request: Request) -> str | None:
