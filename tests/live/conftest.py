@@ -200,7 +200,7 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
     gateway = Gateway(rendered, address, keys_volume, process)
     gateway.deliver_keys()
     try:
-        _wait_for_http(f"http://{address}:4000/health/liveliness", process, log, seconds=120)
+        _wait_for_http(f"http://{address}:4000/health/liveliness", process, log, seconds=400)
     except BaseException:
         stop_gateway(gateway)
         raise
