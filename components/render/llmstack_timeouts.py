@@ -30,8 +30,9 @@ TESTED_LITELLM_VERSION = "1.108.7"
 TIMEOUT_ENV = "LLMSTACK_GENERATION_TIMEOUT"
 """Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
 CONNECT_SECONDS = 5.0
-"""How long LiteLLM may take to connect to Ollama (a free pooled connection included). Ollama is
-on the same host's private network: a live Ollama accepts at once or refuses."""
+"""How long LiteLLM may take to open a connection to Ollama, which is on the same host's private
+network: a live Ollama accepts at once or refuses. Waiting for a free pooled connection keeps the
+generation timeout, so a burst beyond the pool queues instead of failing."""
 
 
 def short_connect(expected_version: str = TESTED_LITELLM_VERSION) -> bool:
@@ -48,7 +49,7 @@ def short_connect(expected_version: str = TESTED_LITELLM_VERSION) -> bool:
     async def make_aiohttp_request(self: Any, *args: Any, **kwargs: Any) -> Any:
         timeout = kwargs["timeout"]
         kwargs["timeout"] = timeout.model_copy(
-            update={name: _capped(getattr(timeout, name)) for name in ("connect", "pool")}
+            update={"connect": _capped(timeout.connect)}  # aiohttp's sock_connect; `pool` is its pool wait
         )
         return await original(self, *args, **kwargs)
 
