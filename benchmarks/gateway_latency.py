@@ -36,7 +36,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.gateway import CONFIG_DIR, CONFIG_PATH
-from components.render.litellm import SPEEDUPS_MODULE
+from components.shipped.litellm.llmstack_contract import SPEEDUPS_MODULE
 from offline.render import read_stack_file, render_config
 from tests.live.conftest import (
     GATEWAY_ADDRESS,

@@ -20,7 +20,7 @@ GATEWAY_KEYS_DIR = "/run/llmstack/keys"
 KEYS_FILE = f"{GATEWAY_KEYS_DIR}/clients.json"
 WRITER_DIR = "/opt/llmstack"
 WRITER_VOLUME_DIR = "/keys"
-_WRITER_SCRIPT = (Path(__file__).parent / "render" / "write_keys.py").read_text()
+_WRITER_SCRIPT = (Path(__file__).parent / "shipped" / "key_writer" / "write_keys.py").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)

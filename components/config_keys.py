@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from components.shipped.litellm.llmstack_contract import TESTED_LITELLM_VERSION
+
 ConfigType = Literal["string", "integer", "boolean", "array"]
 
 NAMESPACE = "llmstack"
-TESTED_LITELLM_VERSION = "1.108.7"
-"""The `litellm[proxy]` version the tests run; the LiteLLM image tag must carry the same version."""
 
 
 @dataclass(frozen=True, kw_only=True)

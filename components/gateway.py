@@ -11,42 +11,24 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
-from components.render.litellm import (
-    AUTH_MODULE,
-    ERRORS_MODULE,
-    LIMITS_MODULE,
-    MASTER_KEY_ENV,
-    NETWORK_ENV,
-    OFFLINE_ENV,
-    REQUESTS_MODULE,
-    RUNTIME_ENV,
-    SERVE_MODULE,
-    SPEEDUPS_MODULE,
-    TIMEOUT_ENV,
-    TIMEOUTS_MODULE,
-    LiteLLMContext,
-    render_litellm_config,
-)
-from components.render.llmstack_limits import RATES_FILE_ENV
+from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
 from components.settings_model import ClientSpec, ContainerLimits, ImageRef, Rotation
+from components.shipped.litellm.llmstack_contract import (
+    KEYS_FILE_ENV,
+    MASTER_KEY_ENV,
+    RATES_FILE_ENV,
+    SERVE_MODULE,
+    SHIPPED_MODULES,
+    TIMEOUT_ENV,
+)
 
 RESOURCE_TYPE = "llmstack:index:Gateway"
 GATEWAY_ALIAS = "litellm"
 GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
-KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 _SHIPPED_MODULES = {
-    module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
-    for module in (
-        AUTH_MODULE,
-        SPEEDUPS_MODULE,
-        LIMITS_MODULE,
-        REQUESTS_MODULE,
-        ERRORS_MODULE,
-        TIMEOUTS_MODULE,
-        SERVE_MODULE,
-    )
+    module: (Path(__file__).parent / "shipped" / "litellm" / f"{module}.py").read_text() for module in SHIPPED_MODULES
 }
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 

@@ -6,6 +6,9 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
+from components.shipped.litellm.llmstack_contract import API_ROUTES
+from components.shipped.litellm.llmstack_contract import ApiFamily as ApiFamily
+
 Exposure = Literal["local", "lan", "tunnel"]
 ZonePlan = Literal["free", "pro", "business", "enterprise"]
 TlsSource = Literal["self-signed", "provided"]
@@ -94,8 +97,8 @@ class ContainerLimits:
     """Hard memory limit in MB."""
 
 
-ApiFamily = Literal["chat", "embeddings", "models"]
-API_FAMILIES: tuple[ApiFamily, ...] = ("chat", "embeddings", "models")
+API_FAMILIES: tuple[ApiFamily, ...] = tuple(API_ROUTES)
+"""The API families a client may be granted, in the order clients list them."""
 
 
 @dataclass(frozen=True, kw_only=True)

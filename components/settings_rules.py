@@ -14,9 +14,9 @@ from components.config_keys import (
     DECLARED_KEYS,
     KNOWN_KEY_NAMES,
     NAMESPACE,
-    TESTED_LITELLM_VERSION,
 )
 from components.settings_model import ImageRef, ModelKind, ModelSpec
+from components.shipped.litellm.llmstack_contract import TESTED_LITELLM_VERSION
 
 _DEFAULTS = {k.name: k.default for k in DECLARED_KEYS}
 _REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")

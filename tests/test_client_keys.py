@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 from typing import Any
 
 import yaml
@@ -148,17 +147,6 @@ def test_removing_a_client_revokes_its_key() -> None:
     assert len(digests) == 2
 
 
-def test_every_module_the_hook_loads_is_shipped_beside_it() -> None:
-    uploads = {u["file"]: u["content"] for u in reveal(deploy(CLIENTS).named("gateway-container").inputs)["uploads"]}
-    hook = uploads["/etc/litellm/llmstack_auth.py"]
-    loaded = re.findall(r'^\w+_MODULE = "(\w+)"$', hook, re.MULTILINE)
-    assert len(loaded) == 3, "the hook loads the speedups, limits and request-policy modules"
-    for module in loaded:
-        assert f"_sibling({module.split('_')[1].upper()}_MODULE)" in hook
-        shipped = (PROJECT_DIR / "components/render" / f"{module}.py").read_text()
-        assert uploads[f"/etc/litellm/{module}.py"] == shipped
-
-
 def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> None:
     result = deploy(CLIENTS)
     gateway = reveal(result.named("gateway-container").inputs)
@@ -174,7 +162,7 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     callbacks = ["llmstack_errors.model_server_errors", "llmstack_timeouts.generation_deadline"]
     assert config["litellm_settings"]["callbacks"] == callbacks
     for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
-        shipped = (PROJECT_DIR / f"components/render/{module}.py").read_text()
+        shipped = (PROJECT_DIR / f"components/shipped/litellm/{module}.py").read_text()
         assert uploads[f"/etc/litellm/{module}.py"] == shipped
     (mount,) = gateway["volumes"]
     assert mount["readOnly"] is True

@@ -1,4 +1,4 @@
-"""The LiteLLM lookup fix (components/render/llmstack_speedups.py), in-process with the real LiteLLM.
+"""The LiteLLM lookup fix (components/shipped/litellm/llmstack_speedups.py), in-process with the real LiteLLM.
 
 The replacement must answer exactly as LiteLLM's own code does, for names in the model map in any
 letter case, with and without Ollama prefixes, for names not in it, and for models registered
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from litellm.llms.ollama.common_utils import OllamaModelInfo
 
-from components.config_keys import TESTED_LITELLM_VERSION
+from components.shipped.litellm.llmstack_contract import TESTED_LITELLM_VERSION
 from tests.support import load_shipped
 
 ORIGINAL: Callable[[str], bool] = OllamaModelInfo._is_static_ollama_model
@@ -82,4 +82,4 @@ def test_another_litellm_version_is_left_alone() -> None:
 
 
 def test_the_fix_targets_the_litellm_the_stack_pins_and_tests() -> None:
-    assert load_speedups().TESTED_LITELLM_VERSION == TESTED_LITELLM_VERSION == version("litellm")
+    assert version("litellm") == TESTED_LITELLM_VERSION

@@ -1,4 +1,4 @@
-"""Which failures of the call to Ollama get llmstack's answer (components/render/llmstack_errors.py).
+"""Which failures of the call to Ollama get llmstack's answer (components/shipped/litellm/llmstack_errors.py).
 
 In-process with LiteLLM's own exception classes; the real proxy answering a stopped Ollama
 stand-in is tests/live/test_gateway.py.

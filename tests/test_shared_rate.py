@@ -1,4 +1,4 @@
-"""The per-client request rate the LiteLLM workers share (components/render/llmstack_limits.py).
+"""The per-client request rate the LiteLLM workers share (components/shipped/litellm/llmstack_limits.py).
 
 Loaded by path, as the auth hook loads it in the container. Several `SharedRate`s on one file
 stand for several workers; the concurrency test runs real processes.

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jinja2
 
-from components.render.llmstack_requests import ADMIN_PATH_PREFIXES, API_FAMILIES
 from components.settings_model import RateLimit, TlsProfile
+from components.shipped.litellm.llmstack_contract import ADMIN_PATH_PREFIXES, API_ROUTES
 
-CLIENT_API_PATHS = tuple(route for routes in API_FAMILIES.values() for route in routes if route.startswith("/v1/"))
+CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
 

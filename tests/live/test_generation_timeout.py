@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from components.gateway import CONFIG_PATH
-from components.render.litellm import TIMEOUT_ENV
 from components.render.nginx import READ_TIMEOUT_MARGIN_SECONDS
+from components.shipped.litellm.llmstack_contract import TIMEOUT_ENV
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
 from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
 

@@ -16,11 +16,15 @@ exactly as it is.
 from __future__ import annotations
 
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-TESTED_LITELLM_VERSION = "1.108.7"
+if TYPE_CHECKING:  # the program's name for the same file
+    from components.shipped.litellm import llmstack_contract as contract
+else:  # in the container: uploaded beside this file, whose directory is first on sys.path
+    import llmstack_contract as contract
 
 
-def apply(expected_version: str = TESTED_LITELLM_VERSION) -> bool:
+def apply(expected_version: str = contract.TESTED_LITELLM_VERSION) -> bool:
     """Replace the linear lookup if this is the tested LiteLLM; whether it was replaced."""
     if version("litellm") != expected_version:
         return False

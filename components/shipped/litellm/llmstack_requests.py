@@ -1,7 +1,7 @@
 """What a client may ask of the gateway: its routes, and the parameters and headers of a request.
 
-Shipped into the LiteLLM container next to the auth hook, which applies it. Pure, so the Pulumi
-program can take the edge's client routes from it too, and tests check it without LiteLLM.
+Shipped into the LiteLLM container next to the auth hook, which applies it. Pure, so tests check it
+without LiteLLM; the routes it shares with the edge are in llmstack_contract.py.
 
 A request to a model takes no settings from the client. LiteLLM passes a body parameter it does not
 know on to Ollama as a model option (`num_ctx`, `num_gpu`, `keep_alive`: one client could make
@@ -14,18 +14,12 @@ and no LiteLLM control header.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-CHAT_ROUTES = ("/v1/chat/completions", "/chat/completions")
-COMPLETION_ROUTES = ("/v1/completions", "/completions")
-EMBEDDING_ROUTES = ("/v1/embeddings", "/embeddings")
-MODEL_LIST_ROUTES = ("/v1/models", "/models")
-
-API_FAMILIES = {
-    "chat": CHAT_ROUTES + COMPLETION_ROUTES,
-    "embeddings": EMBEDDING_ROUTES,
-    "models": MODEL_LIST_ROUTES,
-}
-"""The routes of each API family a client may be granted."""
+if TYPE_CHECKING:  # the program's name for the same file
+    from components.shipped.litellm import llmstack_contract as contract
+else:  # in the container: uploaded beside this file, whose directory is first on sys.path
+    import llmstack_contract as contract
 
 CHAT_PARAMETERS = frozenset(
     {
@@ -48,23 +42,14 @@ COMPLETION_PARAMETERS = frozenset(
 EMBEDDING_PARAMETERS = frozenset({"model", "input", "dimensions", "encoding_format", "user"})
 
 PARAMETERS = {
-    **dict.fromkeys(CHAT_ROUTES, CHAT_PARAMETERS),
-    **dict.fromkeys(COMPLETION_ROUTES, COMPLETION_PARAMETERS),
-    **dict.fromkeys(EMBEDDING_ROUTES, EMBEDDING_PARAMETERS),
+    **dict.fromkeys(contract.CHAT_ROUTES, CHAT_PARAMETERS),
+    **dict.fromkeys(contract.COMPLETION_ROUTES, COMPLETION_PARAMETERS),
+    **dict.fromkeys(contract.EMBEDDING_ROUTES, EMBEDDING_PARAMETERS),
 }
 """The body parameters a client may send, per route that reaches a model."""
 MODEL_ROUTES = tuple(PARAMETERS)
 """Routes whose body names a model: the ones that reach Ollama."""
 
-ADMIN_PATH_PREFIXES = (
-    "key", "user", "team", "model", "config", "health", "metrics", "routes", "global", "spend", "cache",
-    "v1/model",
-)  # fmt: skip
-"""LiteLLM's admin and info routes: `/<prefix>` and what lies below it. The edge proxies them only
-for `adminCidrs`; of a key, only an admin client's (or the master key) may call them. Not LiteLLM's
-API description (`/openapi.json`), UI or `/`: it serves those without a key, and admins need none
-of them. Nor its other ways to call a model (`/engines/{model}/chat/completions`, `/v1/responses`,
-…), which would skip the checks made on MODEL_ROUTES."""
 ADMIN_MODEL_ROUTES = frozenset({"/health/test_connection"})
 """The admin route that calls a model with what the request says: refused to admin clients too."""
 
@@ -73,7 +58,7 @@ def is_admin_route(route: str) -> bool:
     """Whether `route` is one of LiteLLM's admin routes an admin client may call."""
     if route in ADMIN_MODEL_ROUTES:
         return False
-    return any(route == f"/{prefix}" or route.startswith(f"/{prefix}/") for prefix in ADMIN_PATH_PREFIXES)
+    return any(route == f"/{prefix}" or route.startswith(f"/{prefix}/") for prefix in contract.ADMIN_PATH_PREFIXES)
 
 
 KEY_HEADER = "x-litellm-api-key"

@@ -21,20 +21,22 @@ import os
 import time
 from collections.abc import AsyncGenerator
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litellm.exceptions import Timeout
 from litellm.integrations.custom_logger import CustomLogger
 
-TESTED_LITELLM_VERSION = "1.108.7"
-TIMEOUT_ENV = "LLMSTACK_GENERATION_TIMEOUT"
-"""Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
+if TYPE_CHECKING:  # the program's name for the same file
+    from components.shipped.litellm import llmstack_contract as contract
+else:  # in the container: uploaded beside this file, whose directory is first on sys.path
+    import llmstack_contract as contract
+
 CONNECT_SECONDS = 5.0
 """How long LiteLLM may take to connect to Ollama (a free pooled connection included). Ollama is
 on the same host's private network: a live Ollama accepts at once or refuses."""
 
 
-def short_connect(expected_version: str = TESTED_LITELLM_VERSION) -> bool:
+def short_connect(expected_version: str = contract.TESTED_LITELLM_VERSION) -> bool:
     """Cap LiteLLM's connect timeouts towards its providers at CONNECT_SECONDS; whether applied."""
     if version("litellm") != expected_version:
         return False
@@ -104,4 +106,4 @@ def _age(request_data: dict[str, Any]) -> float:
 
 
 short_connect()
-generation_deadline = GenerationDeadline(float(os.environ[TIMEOUT_ENV]))
+generation_deadline = GenerationDeadline(float(os.environ[contract.TIMEOUT_ENV]))

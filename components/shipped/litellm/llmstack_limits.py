@@ -20,7 +20,6 @@ import os
 import sqlite3
 import threading
 
-RATES_FILE_ENV = "LLMSTACK_RATES_FILE"
 WINDOW_SECONDS = 60
 LOCK_TIMEOUT_SECONDS = 1
 """How long a worker waits for another's write; a count takes microseconds, so this is a stall."""

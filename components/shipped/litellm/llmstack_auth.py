@@ -28,18 +28,16 @@ import re
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
-KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-
-SPEEDUPS_MODULE = "llmstack_speedups"
-LIMITS_MODULE = "llmstack_limits"
-REQUESTS_MODULE = "llmstack_requests"
+if TYPE_CHECKING:  # the program's name for the same file
+    from components.shipped.litellm import llmstack_contract as contract
+else:  # in the container: uploaded beside this file, whose directory is first on sys.path
+    import llmstack_contract as contract
 
 _loaded: dict[str, Any] = {"stamp": None, "clients": []}
 
@@ -55,20 +53,20 @@ def _sibling(name: str) -> ModuleType:
     return module
 
 
-_sibling(SPEEDUPS_MODULE).apply()
-_limits = _sibling(LIMITS_MODULE)
-_requests = _sibling(REQUESTS_MODULE)
+_sibling(contract.SPEEDUPS_MODULE).apply()
+_limits = _sibling(contract.LIMITS_MODULE)
+_requests = _sibling(contract.REQUESTS_MODULE)
 
 
 @functools.cache
 def _shared_rate() -> Any:
     """The per-client request counter all workers share, opened on first use."""
-    return _limits.SharedRate(os.environ[_limits.RATES_FILE_ENV])
+    return _limits.SharedRate(os.environ[contract.RATES_FILE_ENV])
 
 
 def _clients() -> list[dict[str, Any]]:
     """The clients from the keys file, re-read only when the file changed."""
-    path = os.environ.get(KEYS_FILE_ENV, "")
+    path = os.environ.get(contract.KEYS_FILE_ENV, "")
     try:
         status = os.stat(path)
     except OSError:
@@ -146,14 +144,14 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     presented = _presented_key(request)
     if presented is None:
         raise _refuse(401, "Missing or malformed API key: send `Authorization: Bearer <key>`.")
-    master = os.environ.get(MASTER_KEY_ENV, "")
+    master = os.environ.get(contract.MASTER_KEY_ENV, "")
     if master and hmac.compare_digest(presented.encode(), master.encode()):
         return UserAPIKeyAuth(api_key=presented, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
     client = _find(presented, time.time())
     if client is None:
         raise _refuse(401, "Invalid API key.")
     route = request.url.path
-    allowed = [path for family in client["apis"] for path in _requests.API_FAMILIES[family]]
+    allowed = [path for family in client["apis"] for path in contract.API_ROUTES[family]]
     if route not in allowed and not (client.get("admin") and _requests.is_admin_route(route)):
         raise _refuse(403, f"This key may not call {route}.")
     if route not in _requests.MODEL_ROUTES:
