@@ -13,7 +13,7 @@ from components.render.clients import (
     render_curl_example,
     render_openai_env,
 )
-from components.settings_model import Settings
+from components.settings.model import Settings
 from components.stack import BuiltStack
 
 

@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.render.client_keys import ClientEntry, KeyDigest, key_digest, render_keys_file
-from components.settings_model import ClientSpec
+from components.settings.model import ClientSpec
 
 RESOURCE_TYPE = "llmstack:index:ClientKeys"
 GATEWAY_KEYS_DIR = "/run/llmstack/keys"

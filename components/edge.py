@@ -11,7 +11,7 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.render.htpasswd import htpasswd_line
 from components.render.nginx import NginxContext, render_nginx_conf
-from components.settings_model import ContainerLimits, ImageRef
+from components.settings.model import ContainerLimits, ImageRef
 
 RESOURCE_TYPE = "llmstack:index:Edge"
 HTTPS_PORT = 8443

@@ -12,7 +12,7 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
 from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
-from components.settings_model import ClientSpec, ContainerLimits, ImageRef, Rotation
+from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
     KEYS_FILE_ENV,
     MASTER_KEY_ENV,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.settings_model import TunnelSubnet
+from components.settings.model import TunnelSubnet
 
 RESOURCE_TYPE = "llmstack:index:StackNetworks"
 

@@ -25,7 +25,7 @@ from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
-from components.settings_model import Settings, TunnelSettings
+from components.settings.model import Settings, TunnelSettings
 
 DOCKER_DNS = "127.0.0.11"
 

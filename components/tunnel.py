@@ -17,7 +17,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.render.nginx import KEEPALIVE_SECONDS
-from components.settings_model import TunnelSettings
+from components.settings.model import TunnelSettings
 
 RESOURCE_TYPE = "llmstack:index:Tunnel"
 METRICS_ADDRESS = "127.0.0.1:20241"

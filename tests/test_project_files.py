@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from components.config_keys import DECLARED_KEYS, SECRET_KEYS, STRUCTURED_KEYS, pulumi_yaml_declarations
+from components.settings.keys import DECLARED_KEYS, SECRET_KEYS, STRUCTURED_KEYS, pulumi_yaml_declarations
 from tests.support import PROJECT_DIR
 
 

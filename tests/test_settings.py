@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from components.settings import parse_settings
-from components.settings_rules import SettingsError
+from components.settings.rules import SettingsError
 from offline.engine import OfflineRun, ProgramFailedError
 from tests.support import TUNNEL
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.settings import parse_settings
-from components.settings_rules import SettingsError
+from components.settings.rules import SettingsError
 
 NO_SECRETS: frozenset[str] = frozenset()
 # Printable text without the characters that make a value trivially valid or unreadable.

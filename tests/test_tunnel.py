@@ -18,7 +18,7 @@ from cryptography import x509
 
 from components.edge import HTTPS_PORT
 from components.render.nginx import KEEPALIVE_SECONDS
-from components.settings_rules import SettingsError
+from components.settings.rules import SettingsError
 from components.tunnel import TOKEN_FILE
 from offline.engine import OfflineRun, ProgramFailedError, is_secret, redact, reveal
 from offline.standins import stand_in_image_id

@@ -9,7 +9,7 @@ from typing import Final
 
 import yaml
 
-from components.settings_model import ModelKind
+from components.settings.model import ModelKind
 from components.shipped.litellm.llmstack_contract import AUTH_MODULE, ERRORS_MODULE, MASTER_KEY_ENV, TIMEOUTS_MODULE
 
 OFFLINE_ENV = {

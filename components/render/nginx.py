@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from components.settings_model import RateLimit, TlsProfile
+from components.settings.model import RateLimit, TlsProfile
 from components.shipped.litellm.llmstack_contract import ADMIN_PATH_PREFIXES, API_ROUTES
 
 CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in routes if route.startswith("/v1/"))

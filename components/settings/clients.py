@@ -7,8 +7,8 @@ import json
 import re
 from typing import Any
 
-from components.settings_model import API_FAMILIES, ApiFamily, ClientSpec
-from components.settings_rules import EPOCH, RawConfig
+from components.settings.model import API_FAMILIES, ApiFamily, ClientSpec
+from components.settings.rules import EPOCH, RawConfig
 
 _CLIENT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _FIELDS = ("models", "apis", "rpmLimit", "admin", "epoch", "previousEpoch", "previousValidUntil")

@@ -10,12 +10,12 @@ from typing import TypeVar
 
 import pulumi
 
-from components.config_keys import (
+from components.settings.keys import (
     DECLARED_KEYS,
     KNOWN_KEY_NAMES,
     NAMESPACE,
 )
-from components.settings_model import ImageRef, ModelKind, ModelSpec
+from components.settings.model import ImageRef, ModelKind, ModelSpec
 from components.shipped.litellm.llmstack_contract import TESTED_LITELLM_VERSION
 
 _DEFAULTS = {k.name: k.default for k in DECLARED_KEYS}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from components.settings_model import ContainerLimits, Exposure, TunnelSettings, TunnelSubnet, ZonePlan
-from components.settings_rules import RawConfig
+from components.settings.model import ContainerLimits, Exposure, TunnelSettings, TunnelSubnet, ZonePlan
+from components.settings.rules import RawConfig
 
 TUNNEL_ONLY_KEYS = (
     "cloudflareAccountId",

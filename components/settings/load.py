@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.config_keys import NAMESPACE, SECRET_KEYS
-from components.settings_clients import parse_clients
-from components.settings_model import (
+from components.settings.clients import parse_clients
+from components.settings.keys import NAMESPACE, SECRET_KEYS
+from components.settings.model import (
     Admission,
     ContainerLimits,
     EdgePolicy,
@@ -29,8 +29,8 @@ from components.settings_model import (
     Settings,
     TlsSource,
 )
-from components.settings_rules import ConfigErrors, RawConfig
-from components.settings_tunnel import parse_tunnel
+from components.settings.rules import ConfigErrors, RawConfig
+from components.settings.tunnel import parse_tunnel
 
 LITELLM_PROCESS_MEMORY_MB = 512
 """Memory per LiteLLM process: one per worker, plus a supervisor when there are several
