@@ -50,7 +50,7 @@ from tests.live.conftest import (
     stop_gateway,
 )
 from tests.live.docker_dns import DockerDns
-from tests.live.ollama_stub import OllamaStub
+from tests.live.ollama_standin import OllamaStandin
 from tests.support import namespaced
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -206,7 +206,7 @@ def main() -> int:
     counting(stacks["counting"])
     outputs = stacks["rendered"].result.outputs
     dns = DockerDns()
-    ollama = OllamaStub(OLLAMA_ADDRESS, 11434, ("qwen2.5:0.5b",))
+    ollama = OllamaStandin(OLLAMA_ADDRESS, 11434, ("qwen2.5:0.5b",))
     dns.set("ollama", OLLAMA_ADDRESS)
     dns.set("litellm", GATEWAY_ADDRESS)
     conf_dir = stacks["rendered"].container_dir("edge-container") / "etc/nginx"

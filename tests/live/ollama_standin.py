@@ -28,7 +28,7 @@ from typing import Any
 REPLY_WORDS = ("Hello", " from", " the", " Ollama", " stand-in", ".")
 
 
-class OllamaStub:
+class OllamaStandin:
     """An Ollama-API stand-in on `address:port`, serving `models` (Ollama tags)."""
 
     def __init__(self, address: str, port: int, models: tuple[str, ...], chunk_delay: float = 0.0) -> None:
@@ -44,9 +44,9 @@ class OllamaStub:
         self._start()
 
     def _start(self) -> None:
-        handler = type("Handler", (_Handler,), {"stub": self})
+        handler = type("Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer(self._address, handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ollama-stub", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ollama-standin", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -68,43 +68,43 @@ class OllamaStub:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    stub: OllamaStub
+    standin: OllamaStandin
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait ~40 ms.
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read `stub.requests` instead."""
+        """Quiet: tests read `standin.requests` instead."""
 
     def setup(self) -> None:
         super().setup()
-        self.stub.open_connections.add(self.connection)
+        self.standin.open_connections.add(self.connection)
 
     def finish(self) -> None:
-        self.stub.open_connections.discard(self.connection)
+        self.standin.open_connections.discard(self.connection)
         super().finish()
 
     def do_GET(self) -> None:
         if self.path == "/api/version":
             self._json(200, {"version": "0.0.0-stand-in"})
         elif self.path == "/api/tags":
-            self._json(200, {"models": [{"name": tag, "model": tag} for tag in self.stub.models]})
+            self._json(200, {"models": [{"name": tag, "model": tag} for tag in self.standin.models]})
         else:
             self._json(404, {"error": "not found"})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        self.stub.requests.append({"path": self.path, "body": body})
+        self.standin.requests.append({"path": self.path, "body": body})
         if self.path == "/api/embed":
             self._embed(body)
         elif self.path != "/api/chat":
             self._json(404, {"error": f"stand-in does not serve {self.path}"})
-        elif self.stub.dropping:
+        elif self.standin.dropping:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
-        elif self.stub.busy:
+        elif self.standin.busy:
             self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
-        elif body.get("model") not in self.stub.models:
+        elif body.get("model") not in self.standin.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
         elif self._abandoned_while_generating():
             self.close_connection = True
@@ -115,19 +115,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {**_final(body["model"]), "message": message})
 
     def _abandoned_while_generating(self) -> bool:
-        """Wait `reply_delay`; whether the caller hung up meanwhile (then the stub records it)."""
-        deadline = time.monotonic() + self.stub.reply_delay
+        """Wait `reply_delay`; whether the caller hung up meanwhile (then the stand-in records it)."""
+        deadline = time.monotonic() + self.standin.reply_delay
         while (left := deadline - time.monotonic()) > 0:
             readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
             # The request is read in full, so a readable socket with nothing to read is the caller's close.
             if readable and not self.connection.recv(1, socket.MSG_PEEK):
-                self.stub.abandoned.append(self.path)
+                self.standin.abandoned.append(self.path)
                 return True
         return False
 
     def _embed(self, body: dict[str, Any]) -> None:
         """Ollama's /api/embed: one vector per input (a string or a list of them)."""
-        if body.get("model") not in self.stub.models:
+        if body.get("model") not in self.standin.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
             return
         inputs = body["input"] if isinstance(body.get("input"), list) else [body.get("input")]
@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         for word in REPLY_WORDS:
             line = {"model": model, "created_at": _now(), "message": {"role": "assistant", "content": word}}
             self._chunk(json.dumps({**line, "done": False}) + "\n")
-            time.sleep(self.stub.chunk_delay)
+            time.sleep(self.standin.chunk_delay)
         self._chunk(json.dumps({**_final(model), "message": {"role": "assistant", "content": ""}}) + "\n")
         self.wfile.write(b"0\r\n\r\n")
 

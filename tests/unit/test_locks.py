@@ -9,7 +9,7 @@ import pytest
 
 from tools.check_locks import check, main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEV_LOCK = ROOT / "requirements-dev.txt"
 
 

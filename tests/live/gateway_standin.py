@@ -16,16 +16,16 @@ from typing import Any
 INTERNAL_HEADERS = {"x-litellm-model-api-base": "http://ollama:11434", "x-litellm-version": "1.108.7"}
 
 
-class GatewayStub:
+class GatewayStandin:
     """A LiteLLM stand-in on `address:port`."""
 
     def __init__(self, address: str, port: int) -> None:
         self.requests: list[dict[str, Any]] = []
         self.chunk_delay = 0.0
-        handler = type("Handler", (_Handler,), {"stub": self})
+        handler = type("Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer((address, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway-stub", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway-standin", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
@@ -35,18 +35,18 @@ class GatewayStub:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    stub: GatewayStub
+    standin: GatewayStandin
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes; with Nagle on, keep-alive clients wait ~40 ms.
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read `stub.requests` instead."""
+        """Quiet: tests read `standin.requests` instead."""
 
     def do_GET(self) -> None:
         self._record(b"")
         if self.path == "/v1/models":
-            self._json({"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
+            self._json({"object": "list", "data": [{"id": "standin-model", "object": "model"}]})
         else:
             self._json({"echo": self.path})
 
@@ -60,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"echo": self.path, "object": "chat.completion", "choices": []})
 
     def _record(self, body: bytes) -> None:
-        self.stub.requests.append({"path": self.path, "headers": dict(self.headers), "size": len(body)})
+        self.standin.requests.append({"path": self.path, "headers": dict(self.headers), "size": len(body)})
 
     def _stream(self) -> None:
         self.send_response(200)
@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         for index in range(4):
             event = {"index": index, "sent_at": time.time()}
             self._chunk(f"data: {json.dumps(event)}\n\n")
-            time.sleep(self.stub.chunk_delay)
+            time.sleep(self.standin.chunk_delay)
         self._chunk("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 

@@ -1,6 +1,6 @@
 """The Docker emulation for the live tests, in one place.
 
-`python -m tests.sandbox [pytest args]` (what `make pytest` runs) re-executes itself inside a new
+`python -m tests.live.sandbox [pytest args]` (what `make pytest` runs) re-executes itself inside a new
 network and mount namespace, then runs pytest there (`--script FILE` runs a benchmark instead).
 Inside:
 - the network holds only a loopback interface: the exact rendered nginx.conf can bind its real
@@ -37,7 +37,7 @@ def _enter() -> None:
     if os.geteuid() != 0:
         namespaces.append("--map-root-user")
     env = {**os.environ, SANDBOX_ENV: "1"}
-    os.execvpe(namespaces[0], [*namespaces, sys.executable, "-m", "tests.sandbox", *sys.argv[1:]], env)  # noqa: S606
+    os.execvpe(namespaces[0], [*namespaces, sys.executable, "-m", "tests.live.sandbox", *sys.argv[1:]], env)  # noqa: S606
 
 
 def _prepare() -> None:

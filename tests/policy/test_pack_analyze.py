@@ -176,7 +176,7 @@ def test_a_violating_resource_fails_under_the_engine_and_the_unchanged_one_passe
     before = analyze(servicer, resource.type, resource.wire, name)
     after = analyze(servicer, resource.type, changed(resource, change), name)
     if rule.needs_secret_markers:
-        # The SDK strips the markers: only the offline audit can judge this one (see test_policy.py).
+        # The SDK strips the markers: only the offline audit can judge this one (see test_pack.py).
         assert rule.name in after.not_applicable
         return
     if rule.name == "image-digest-pinned":  # the stacks pin tags only: the advice shows before and after

@@ -3,7 +3,7 @@
 
 Installed as /bin/ollama, the official image's entrypoint, with `serve` as its default command. It
 answers the verbs the stack runs:
-- `ollama serve`: the Ollama HTTP API slice of `tests/live/ollama_stub.py` (`/api/chat`, `/api/tags`,
+- `ollama serve`: the Ollama HTTP API slice of `tests/live/ollama_standin.py` (`/api/chat`, `/api/tags`,
   `/api/version`) on OLLAMA_HOST, plus `POST /api/pull`, which records the tag in the models
   directory (`~/.ollama/models`, the model volume) instead of downloading weights; only pulled tags
   are served, so "models present after deploy" is observable.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, "/opt/standin")
-from tests.live import ollama_stub
+from tests.live import ollama_standin
 
 MODELS = Path(os.path.expanduser("~/.ollama/models"))
 PULLED = MODELS / "pulled.json"
@@ -33,8 +33,8 @@ def _address() -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-class _Store(ollama_stub.OllamaStub):
-    """The live tier's stub, serving the tags pulled into the model volume."""
+class _Store(ollama_standin.OllamaStandin):
+    """The live tier's stand-in, serving the tags pulled into the model volume."""
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -42,26 +42,26 @@ class _Store(ollama_stub.OllamaStub):
 
     @models.setter
     def models(self, _: tuple[str, ...]) -> None:
-        """The stub's constructor sets its fixed models; here they come from the volume."""
+        """The stand-in's constructor sets its fixed models; here they come from the volume."""
 
     def add(self, tag: str) -> None:
         MODELS.mkdir(parents=True, exist_ok=True)
         PULLED.write_text(json.dumps(sorted({*self.models, tag})))
 
 
-class _PullHandler(ollama_stub._Handler):
+class _PullHandler(ollama_standin._Handler):
     def do_POST(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler names its handlers so
         if self.path != "/api/pull":
             super().do_POST()
             return
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-        store: _Store = self.stub  # type: ignore[assignment]  # the handler's stub is a _Store here
+        store: _Store = self.standin  # type: ignore[assignment]  # the handler's stand-in is a _Store here
         store.add(body.get("model") or body["name"])
         self._json(200, {"status": "success"})
 
 
 def serve() -> int:
-    ollama_stub._Handler = _PullHandler  # type: ignore[misc]  # the stub builds its handler from this name
+    ollama_standin._Handler = _PullHandler  # type: ignore[misc]  # the stand-in builds its handler from this name
     store = _Store(*_address(), models=())
     print(f"ollama stand-in listening on {_address()}", flush=True)
     store._thread.join()
