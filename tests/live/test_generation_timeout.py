@@ -1,4 +1,4 @@
-"""generationTimeoutSeconds as the README documents it, in the real nginx and LiteLLM.
+"""generationTimeoutSeconds as docs/CONFIGURATION.md documents it, in the real nginx and LiteLLM.
 
 A stack rendered with the smallest allowed value (60 s) and then every place that value reaches
 (LiteLLM's config, its environment, nginx's read timeout) scaled down to SECONDS, so each test

@@ -10,6 +10,7 @@ import yaml
 
 from components.settings.keys import DECLARED_KEYS, SECRET_KEYS, STRUCTURED_KEYS, pulumi_yaml_declarations
 from tests.support import PROJECT_DIR
+from tools import config_reference
 
 
 def test_pulumi_yaml_declares_every_key_with_type_description_and_default() -> None:
@@ -24,16 +25,18 @@ def test_pulumi_yaml_declares_every_key_with_type_description_and_default() -> N
 
 def test_secret_keys_are_documented_where_users_look() -> None:
     pulumi_yaml = (PROJECT_DIR / "Pulumi.yaml").read_text()
-    readme = (PROJECT_DIR / "README.md").read_text()
+    reference = (PROJECT_DIR / "docs/CONFIGURATION.md").read_text()
     for key in (*SECRET_KEYS, *STRUCTURED_KEYS):
         assert f"llmstack:{key.name}" in pulumi_yaml
-        assert f"`{key.name}`" in readme
+        assert f"`{key.name}`" in reference
 
 
-def test_readme_documents_every_config_key() -> None:
-    readme = (PROJECT_DIR / "README.md").read_text()
-    missing = [key.name for key in DECLARED_KEYS if f"`{key.name}`" not in readme]
+def test_the_configuration_reference_is_the_key_table() -> None:
+    written = (PROJECT_DIR / "docs/CONFIGURATION.md").read_text()
+    assert written == config_reference.render(), "regenerate it: python -m tools.config_reference"
+    missing = [key.name for key in DECLARED_KEYS if f"| `{key.name}` |" not in written]
     assert missing == []
+    assert "docs/CONFIGURATION.md" in (PROJECT_DIR / "README.md").read_text()
 
 
 def test_dev_stack_is_the_laptop_default() -> None:
