@@ -98,8 +98,9 @@ test-docker: venv
 	$(PYTHON) -m pytest tests/docker $(PYTEST_ARGS)
 
 # Engine tier: the real Pulumi CLI (make engine) runs the project's program and a dynamic-provider
-# program with a file backend in a temporary directory; no provider plugin can be built here.
-test-engine: venv engine
+# program with a file backend in a temporary directory, and policy packs on it (policy/.venv); no
+# provider plugin can be built here.
+test-engine: venv policy-venv engine
 	$(PYTHON) -m pytest tests/engine $(PYTEST_ARGS)
 
 render: venv

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -60,6 +61,7 @@ START_ADDRESS = "127.0.0.26"
 LONG_PROMPT = " word" * 32_000
 """About 32k tokens (cl100k), as a coding assistant sends."""
 LONG_REQUESTS = 30
+START_ROUNDS = 3
 REQUESTS = 200
 STREAMS = 50
 CONCURRENCY = 16
@@ -137,18 +139,26 @@ def counting(rendered: Rendered) -> Rendered:
     return rendered
 
 
-def pss_mb(pid: int) -> float:
-    """Proportional set size of `pid` and all its descendants, in MB."""
+def descendants(pid: int) -> list[int]:
+    """`pid` and all its descendants."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
                 children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo += children.get(current, [])
+    return found
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of `pid` and all its descendants, in MB."""
+    total = 0
+    for current in descendants(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
@@ -156,18 +166,54 @@ def pss_mb(pid: int) -> float:
     return total / 1024
 
 
-def start_to_ready(rendered: Rendered, workdir: Path, *, old: bool) -> tuple[float, float]:
-    """Seconds from start to /health/liveliness, and PSS once ready; `old`: the CLI's uvicorn workers."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by `pid` and all its descendants."""
+    ticks = 0
+    for current in descendants(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settled(pid: int, seconds: float) -> None:
+    """Wait until `pid` and its descendants are idle: below 5 % of a core over a second.
+
+    The first answer comes from one worker; with the CLI's uvicorn workers the other may still be
+    importing LiteLLM. Memory is compared once every worker has finished starting.
+    """
+    deadline = time.monotonic() + seconds
+    before = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = cpu_seconds(pid)
+        if now - before < 0.05:
+            return
+        before = now
+    raise RuntimeError(f"LiteLLM (pid {pid}) still busy after {seconds} s")
+
+
+@dataclass(frozen=True)
+class Start:
+    """One LiteLLM start: seconds to the first answer, to all processes idle, and PSS then."""
+
+    ready: float
+    settled: float
+    pss: float
+
+
+def start_to_ready(rendered: Rendered, workdir: Path, *, old: bool) -> Start:
+    """One start of LiteLLM with the rendered command; `old`: the CLI's uvicorn workers instead."""
     workdir.mkdir()
     (workdir / "keys").mkdir()
     inputs = rendered.inputs("gateway-container")
     mounts = {"/run/llmstack/keys": workdir / "keys", "/": rendered.container_dir("gateway-container")}
     command = _emulate(inputs["command"], mounts=mounts, address=START_ADDRESS)
-    argv = (
-        [str(VENV_BIN / "litellm"), *(a for a in command[1:] if a != "--run_gunicorn")]
-        if old
-        else [sys.executable, *command]
-    )
+    # uvicorn's supervisor kills a worker that has not answered its health ping within
+    # --timeout_worker_healthcheck (5 s); a spawned worker answers only once it has imported
+    # LiteLLM again, 8-13 s on a loaded 2-core machine: it would be killed and respawned forever.
+    old_argv = [str(VENV_BIN / "litellm"), *(a for a in command[1:] if a != "--run_gunicorn")]
+    argv = [*old_argv, "--timeout_worker_healthcheck", "180"] if old else [sys.executable, *command]
     env = {
         k: _emulate([v], mounts=mounts, address=START_ADDRESS)[0] for k, v in rendered.env("gateway-container").items()
     }
@@ -184,11 +230,46 @@ def start_to_ready(rendered: Rendered, workdir: Path, *, old: bool) -> tuple[flo
     try:
         _wait_for_http(f"http://{START_ADDRESS}:4000/health/liveliness", process, log, seconds=180)
         ready = time.monotonic() - started
-        time.sleep(1)
-        return ready, pss_mb(process.pid)
+        settled(process.pid, 180)
+        return Start(ready, time.monotonic() - started, pss_mb(process.pid))
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # gunicorn's master once outlived 30 s of graceful shutdown here; the next start needs the port.
+            for pid in descendants(process.pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+            process.wait()
+
+
+def starts(rendered: Rendered, work: Path) -> dict[bool, list[Start]]:
+    """START_ROUNDS starts each way, old and new taking turns (who goes first alternates too)."""
+    measured: dict[bool, list[Start]] = {True: [], False: []}
+    for round_ in range(START_ROUNDS):
+        for old in (True, False) if round_ % 2 == 0 else (False, True):
+            measured[old].append(start_to_ready(rendered, work / f"start-{round_}-{old}", old=old))
+    return measured
+
+
+def print_starts(measured: dict[bool, list[Start]]) -> None:
+    """Medians of each way, and the median of the ratios of each round (same machine load)."""
+    for old, label in ((True, "CLI uvicorn workers"), (False, "gunicorn (rendered)")):
+        runs = measured[old]
+        print(
+            f"start, {label}  first answer {statistics.median(s.ready for s in runs):6.1f} s,"
+            f" all idle {statistics.median(s.settled for s in runs):6.1f} s,"
+            f" PSS {statistics.median(s.pss for s in runs):6.0f} MB  (median of {len(runs)})"
+        )
+        print("    rounds: " + ", ".join(f"{s.ready:.1f}/{s.settled:.1f} s {s.pss:.0f} MB" for s in runs))
+    pairs = list(zip(measured[False], measured[True], strict=True))
+    print(
+        f"  rendered / old, median of {len(pairs)} rounds:"
+        f" first answer {statistics.median(n.ready / o.ready for n, o in pairs):5.2f},"
+        f" all idle {statistics.median(n.settled / o.settled for n, o in pairs):5.2f},"
+        f" PSS {statistics.median(n.pss / o.pss for n, o in pairs):5.2f}"
+    )
 
 
 def main() -> int:
@@ -255,7 +336,7 @@ def main() -> int:
     try:
         time.sleep(0.5)
         # One at a time, before the others start: the machine's two cores for each start.
-        starts = {old: start_to_ready(stacks["rendered"], work / f"start-{old}", old=old) for old in (True, False)}
+        start_runs = starts(stacks["rendered"], work)
         for name, address in (
             ("rendered", GATEWAY_ADDRESS),
             ("baseline", BASELINE_ADDRESS),
@@ -302,10 +383,7 @@ def main() -> int:
     print(f"LiteLLM alone, rendered config    p50 {alone_p50:7.2f} ms  (requests alternating with the baseline)")
     print(f"LiteLLM alone, untuned baseline   p50 {base_p50:7.2f} ms")
     print(f"LiteLLM's added p50, rendered / baseline  {(alone_p50 - direct_p50) / (base_p50 - direct_p50):5.2f}")
-    (old_ready, old_pss), (new_ready, new_pss) = starts[True], starts[False]
-    print(f"start to ready, CLI uvicorn workers  {old_ready:6.1f} s  PSS {old_pss:6.0f} MB")
-    print(f"start to ready, gunicorn (rendered)  {new_ready:6.1f} s  PSS {new_pss:6.0f} MB")
-    print(f"  rendered / old                     {new_ready / old_ready:6.2f}        {new_pss / old_pss:6.2f}")
+    print_starts(start_runs)
     long_direct, long_off, long_on = (ms(long[name])[0] for name in ("direct", "off", "on"))
     added_off, added_on = long_off - long_direct, long_on - long_direct
     print(f"32k-token prompt, direct p50 {long_direct:7.2f} ms; LiteLLM adds (p50):")

@@ -6,9 +6,12 @@
 // the sdk/v3 module zip (it configures the Python SDK and runs the program) and the sdk's python/toolchain
 // package (it finds the virtualenv's python). This host only glues them to the engine's gRPC protocol.
 //
+// It also runs Python policy packs (`pulumi preview --policy-pack DIR`, RunPlugin below).
+//
 // What it does NOT do (upstream does): install dependencies (`pulumi install`), prompt for runtime options
-// (`pulumi new`), generate programs (`pulumi convert`), type-check, or compute the plugins a program needs
-// (GetRequiredPackages answers "none": plugins come from PATH, with automatic plugin acquisition off).
+// (`pulumi new`), generate programs (`pulumi convert`), type-check, compute the plugins a program needs
+// (GetRequiredPackages answers "none": plugins come from PATH, with automatic plugin acquisition off), or run
+// plugins other than policy packs (Python resource providers from a PulumiPlugin.yaml).
 package main
 
 import (
@@ -242,6 +245,59 @@ func (h *host) GetProgramDependencies(
 		resp.Dependencies = append(resp.Dependencies, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
 	}
 	return resp, nil
+}
+
+// RunPlugin starts a Python policy pack for the engine, which asks for it (kind "analyzer") when a
+// PulumiPolicy.yaml says `runtime: python`. The pack runs as `<python> -u -m pulumi.policy <args> <pack dir>`:
+// the pulumi SDK's policy shim (what pulumi-policy packs are written for) takes the engine address from the
+// args, then runs the pack's __main__.py, which serves the Analyzer protocol and prints its port. -u because
+// pulumi-policy writes that port line without flushing, and the engine waits for it. The python is the one
+// the pack's own runtime options name (its virtualenv, relative to the pack), resolved as for programs.
+// Its stdout and stderr stream back to the engine, which reads the port and shows the rest; when the engine
+// is done with the pack it cancels the call, which kills the process (exec.CommandContext).
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	if req.GetKind() != "analyzer" {
+		return status.Errorf(codes.Unimplemented,
+			"llmstack's python host runs policy packs only, not %q plugins", req.GetKind())
+	}
+	info := req.GetInfo()
+	if info == nil || info.GetProgramDirectory() == "" {
+		return status.Error(codes.InvalidArgument, "RunPlugin needs the policy pack's directory (info)")
+	}
+	tc, err := pythonToolchain(info)
+	if err != nil {
+		return err
+	}
+	packDir := info.GetProgramDirectory()
+	args := append([]string{"-u", "-m", "pulumi.policy"}, req.GetArgs()...)
+	cmd, err := tc.Command(server.Context(), append(args, packDir)...)
+	if err != nil {
+		return err
+	}
+	// The pack runs in its own directory, as packs always have. The request's environment comes after the
+	// toolchain's (its virtualenv activation), so what the engine passes wins, as in the upstream host.
+	cmd.Dir = packDir
+	cmd.Env = append(cmd.Env, req.GetEnv()...)
+	closer, stdout, stderr, err := rpcutil.MakeRunPluginStreams(server, false)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not start the policy pack's python: %w", err)
+		}
+		// The engine shows the exit code (and the stderr it already got) if the pack dies before serving.
+		return server.Send(&pulumirpc.RunPluginResponse{
+			Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(exitErr.ExitCode())},
+		})
+	}
+	return closer.Close()
 }
 
 // InstallDependencies: `pulumi install` is not this project's path (`make venv` installs the hash-locked

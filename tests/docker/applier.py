@@ -198,16 +198,21 @@ class Applier:
         self.applied = run
         return replaced
 
-    def replace(self, name: str, gap: float = 0.0) -> None:
+    def replace(self, name: str, gap: float = 0.0, changes: dict[str, Any] | None = None) -> None:
         """Replace one container resource the provider's way: delete, then create and start.
 
-        `gap` seconds pass in between, as when the new image is still being pulled.
+        `gap` seconds pass in between, as when the new image is still being pulled. `changes`
+        replaces inputs of the new container (a measurement's variant), not of the applied run.
         """
         if self.applied is None:
             raise ApplyError("nothing applied yet")
+        registration = self.applied.named(name)
         self.delete_container(name)
         time.sleep(gap)
-        self._create(self.applied.named(name))
+        if changes:
+            self._container(name, {**reveal(registration.inputs), **changes})
+        else:
+            self._create(registration)
 
     def destroy(self, run: OfflineRun | None = None) -> None:
         """Remove every container, volume and network of `run` (default: the last applied), by name.

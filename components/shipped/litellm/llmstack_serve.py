@@ -5,8 +5,9 @@ Shipped into the LiteLLM container next to its config and run as the container's
 data to the Pulumi program.
 
 With `--num_workers N` alone, uvicorn spawns N fresh interpreters that each import all of LiteLLM
-again after the CLI did; `--run_gunicorn` imports it once and forks the workers from that (half the
-start time, a third less memory: benchmarks/gateway_latency.py). It keeps LiteLLM's graceful
+again after the CLI did, and uvicorn kills a worker that has not answered its 5 s health ping, so
+on a loaded host they never come up; `--run_gunicorn` imports it once and forks the workers from
+that (half the start time, a quarter less memory: benchmarks/gateway_latency.py). It keeps LiteLLM's graceful
 shutdown (its own gunicorn worker class) and its config (the auth hook), but LiteLLM gives gunicorn
 no logging options, so gunicorn would log in plain text: this sets gunicorn's logging default to
 LiteLLM's own JSON log config for uvicorn, extended to gunicorn's loggers, before the CLI starts.
