@@ -50,7 +50,6 @@ class ClientKeys(pulumi.ComponentResource):
 
     keys: dict[str, pulumi.Output[str]]
     volume: docker.Volume
-    writer: docker.Container
 
     def __init__(self, name: str, args: ClientKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -77,7 +76,7 @@ class ClientKeys(pulumi.ComponentResource):
             )
         )
         self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
-        self.writer = docker.Container(
+        writer = docker.Container(
             f"{name}-writer",
             name=f"{args.docker_prefix}-client-keys-writer",
             image=args.writer_image,
@@ -97,7 +96,7 @@ class ClientKeys(pulumi.ComponentResource):
             opts=child,
         )
         # Registering the check makes the engine await it, so a failed delivery fails the update.
-        self.register_outputs({"delivered": pulumi.Output.all(self.writer.urn, self.writer.exit_code).apply(_checked)})
+        self.register_outputs({"delivered": pulumi.Output.all(writer.urn, writer.exit_code).apply(_checked)})
 
 
 def _checked(result: list[Any]) -> bool:

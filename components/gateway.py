@@ -69,8 +69,6 @@ class Gateway(pulumi.ComponentResource):
 
     master_key: pulumi.Output[str]
     client_keys: dict[str, pulumi.Output[str]]
-    config_text: str
-    container: docker.Container
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -83,7 +81,6 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
-        self.config_text = render_litellm_config(args.config)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         keys = ClientKeys(
             f"{name}-client-keys",
@@ -96,14 +93,7 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.client_keys = keys.keys
-        envs: list[pulumi.Input[str]] = [
-            pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
-            f"{KEYS_FILE_ENV}={KEYS_FILE}",
-            f"{RATES_FILE_ENV}={RATES_FILE}",
-            f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
-            *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
-        ]
-        self.container = docker.Container(
+        docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
             image=image.image_id,
@@ -115,14 +105,8 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=envs,
-            uploads=[
-                docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444"),
-                *(
-                    docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
-                    for module, text in _SHIPPED_MODULES.items()
-                ),
-            ],
+            envs=_environment(args, self.master_key),
+            uploads=_uploads(args.config),
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
@@ -132,16 +116,7 @@ class Gateway(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
                 docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
             ],
-            healthcheck=defaults.healthcheck(
-                [
-                    "CMD",
-                    "python3",
-                    "-c",
-                    "import urllib.request as u; "
-                    f"u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
-                ],
-                start_period_seconds=60,
-            ),
+            healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
             **defaults.long_running(
                 memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=args.grace_seconds
@@ -149,3 +124,37 @@ class Gateway(pulumi.ComponentResource):
             opts=defaults.serving_options(self),
         )
         self.register_outputs({})
+
+
+_HEALTHCHECK = defaults.healthcheck(
+    [
+        "CMD",
+        "python3",
+        "-c",
+        f"import urllib.request as u; u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
+    ],
+    start_period_seconds=60,
+)
+"""LiteLLM's own liveness route, asked with the image's python3 (it has no curl)."""
+
+
+def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
+    """The container's environment: the master key (only here), the files the hooks use, the runtime."""
+    return [
+        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", master_key),
+        f"{KEYS_FILE_ENV}={KEYS_FILE}",
+        f"{RATES_FILE_ENV}={RATES_FILE}",
+        f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
+        *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
+    ]
+
+
+def _uploads(config: LiteLLMContext) -> list[docker.ContainerUploadArgs]:
+    """config.yaml and, beside it, the modules it and the hook load."""
+    return [
+        docker.ContainerUploadArgs(file=CONFIG_PATH, content=render_litellm_config(config), permissions="0444"),
+        *(
+            docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
+            for module, text in _SHIPPED_MODULES.items()
+        ),
+    ]

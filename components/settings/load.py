@@ -79,32 +79,11 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         allowed_cidrs=allowed_cidrs,
         gpus=_gpus(raw),
         models=models,
-        images=Images(
-            ollama=raw.image("ollamaImage"),
-            litellm=raw.litellm_image("litellmImage"),
-            nginx=raw.image("nginxImage"),
-        ),
+        images=_images(raw),
         tls_source=tls_source,
         clients=parse_clients(raw, tuple(m.name for m in models)),
-        rotation=Rotation(
-            stack_epoch=raw.epoch("rotationEpoch"),
-            master_key_epoch=raw.epoch("masterKeyEpoch"),
-            basic_auth_epoch=raw.epoch("basicAuthEpoch"),
-            tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
-        ),
-        edge=EdgePolicy(
-            tls_profile=raw.choice("tlsProfile", ("modern", "intermediate")),
-            basic_auth=raw.boolean("basicAuth"),
-            client_rate=RateLimit(
-                per_second=raw.integer("clientRateLimit", 1, 10000), burst=raw.integer("clientRateBurst", 0, 100000)
-            ),
-            key_rate=RateLimit(
-                per_second=raw.integer("keyRateLimit", 1, 10000), burst=raw.integer("keyRateBurst", 0, 100000)
-            ),
-            connections_per_client=raw.integer("connectionsPerClient", 1, 10000),
-            admin_cidrs=admin_cidrs,
-            max_body_mb=raw.integer("maxBodyMb", 1, 1024),
-        ),
+        rotation=_rotation(raw),
+        edge=_edge_policy(raw, admin_cidrs),
         generation_timeout_seconds=raw.integer("generationTimeoutSeconds", 60, 86400),
         admission=Admission(
             num_parallel=raw.integer("ollamaNumParallel", 1, 64), max_queue=raw.integer("ollamaMaxQueue", 1, 512)
@@ -119,6 +98,42 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     )
     errors.raise_if_any()
     return settings
+
+
+def _images(raw: RawConfig) -> Images:
+    """The pinned images."""
+    return Images(
+        ollama=raw.image("ollamaImage"),
+        litellm=raw.litellm_image("litellmImage"),
+        nginx=raw.image("nginxImage"),
+    )
+
+
+def _rotation(raw: RawConfig) -> Rotation:
+    """The epochs the generated secrets follow."""
+    return Rotation(
+        stack_epoch=raw.epoch("rotationEpoch"),
+        master_key_epoch=raw.epoch("masterKeyEpoch"),
+        basic_auth_epoch=raw.epoch("basicAuthEpoch"),
+        tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
+    )
+
+
+def _edge_policy(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> EdgePolicy:
+    """What nginx enforces: TLS, basic auth, rates, connections, admin networks, body size."""
+    return EdgePolicy(
+        tls_profile=raw.choice("tlsProfile", ("modern", "intermediate")),
+        basic_auth=raw.boolean("basicAuth"),
+        client_rate=RateLimit(
+            per_second=raw.integer("clientRateLimit", 1, 10000), burst=raw.integer("clientRateBurst", 0, 100000)
+        ),
+        key_rate=RateLimit(
+            per_second=raw.integer("keyRateLimit", 1, 10000), burst=raw.integer("keyRateBurst", 0, 100000)
+        ),
+        connections_per_client=raw.integer("connectionsPerClient", 1, 10000),
+        admin_cidrs=admin_cidrs,
+        max_body_mb=raw.integer("maxBodyMb", 1, 1024),
+    )
 
 
 CONTEXT_LENGTHS = range(2048, 1048576 + 1)
