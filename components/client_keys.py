@@ -57,7 +57,7 @@ class ClientKeys(pulumi.ComponentResource):
 
         def key(client: ClientSpec, epoch: str) -> pulumi.Output[str]:
             password = random.RandomPassword(
-                f"{name}-{client.name}-{epoch}",
+                f"{name}-{client.key_label(epoch)}",
                 length=48,
                 special=False,
                 keepers={"rotationEpoch": args.stack_epoch, "epoch": epoch},

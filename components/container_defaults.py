@@ -70,6 +70,12 @@ def healthcheck(test: Sequence[str], *, start_period_seconds: int = 30) -> docke
     )
 
 
+DRAIN_SECONDS = 30
+"""How long a stopped nginx or LiteLLM lets open requests finish. The provider deletes a container
+before it creates the replacement, so every second of drain is a second without the service: 30 s
+finishes ordinary calls and bounds the outage; a longer stream is cut when its proxy is replaced."""
+
+
 def serving_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
     """Options of a serving container: a changed healthcheck replaces it, since it would never apply."""
     return pulumi.ResourceOptions(parent=parent, replace_on_changes=REPLACE_ON_HEALTHCHECK)

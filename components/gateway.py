@@ -30,6 +30,11 @@ CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "shipped" / "litellm" / f"{module}.py").read_text() for module in SHIPPED_MODULES
 }
+SHUTDOWN_ENV = "GRACEFUL_SHUTDOWN_TIMEOUT"
+"""Seconds LiteLLM's workers drain open requests after SIGTERM (its default is 30); gunicorn
+allows 10 more for teardown (litellm/proxy/proxy_cli.py, GRACEFUL_SHUTDOWN_TEARDOWN_HEADROOM_SECONDS)."""
+GATEWAY_GRACE_SECONDS = defaults.DRAIN_SECONDS + 15
+"""Docker's wait before SIGKILL: LiteLLM's drain, gunicorn's teardown headroom and a margin."""
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 
 
@@ -145,6 +150,7 @@ def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulu
         f"{KEYS_FILE_ENV}={KEYS_FILE}",
         f"{RATES_FILE_ENV}={RATES_FILE}",
         f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
+        f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
     ]
 

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
+from components.container_defaults import DRAIN_SECONDS
 from components.edge import (
     CERTIFICATE_FILE,
     HEALTH_PORT,
@@ -19,7 +20,7 @@ from components.edge import (
     EdgeArgs,
     PublishedPort,
 )
-from components.gateway import GATEWAY_ALIAS, GATEWAY_PORT, Gateway, GatewayArgs
+from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
@@ -127,8 +128,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
             workers=settings.litellm_workers,
             models_network=wiring.networks.models,
             gateway_network=wiring.networks.gateway,
-            # A stop lets the longest generation finish.
-            grace_seconds=settings.generation_timeout_seconds,
+            grace_seconds=GATEWAY_GRACE_SECONDS,
         ),
         wiring.opts,
     )
@@ -168,7 +168,7 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
             gateway_network=networks.gateway,
             publish=publish,
             tunnel_network=networks.tunnel,
-            grace_seconds=settings.generation_timeout_seconds,
+            grace_seconds=DRAIN_SECONDS,
             basic_auth_keepers={
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,

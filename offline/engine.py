@@ -49,6 +49,10 @@ class Registration:
     deserialiser marks a whole list or map secret when any element is)."""
 
 
+class DuplicateResourceError(Exception):
+    """Two resources registered under one URN, which the Pulumi engine refuses."""
+
+
 class ProgramFailedError(Exception):
     """The program raised; `registered` says what it had registered by then."""
 
@@ -118,6 +122,9 @@ class _RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self._names_by_urn:
+            # What the engine answers (after creating whatever came first): fail the render as it would.
+            raise DuplicateResourceError(f"Duplicate resource URN '{urn}'; try giving it a unique name")
         self._names_by_urn[urn] = request.name
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=urn)

@@ -40,6 +40,26 @@ class Binding:
         return f"port {self.port} on {self.address}"
 
 
+def _edge_shaped(props: Props, exposures: list[str]) -> list[str]:
+    """A container that publishes as nginx must carry an nginx configuration.
+
+    The TLS and allow-list rules then judge that configuration. Under the engine the name is all
+    that says "nginx", and a name is anyone's to choose (an Ollama called `evil-nginx`).
+    """
+    if not exposures:
+        return []
+    configs = config_files(props)
+    problems = (
+        []
+        if configs.files
+        else [
+            f"container {text(props, 'name') or '(unnamed)'!r} {exposures[0]}"
+            " but carries no nginx configuration: it is not the nginx edge"
+        ]
+    )
+    return configs.judged(problems)
+
+
 def internal_services_unpublished(resource_type: str, props: Props) -> list[str]:
     """Only the nginx edge is reachable from outside Docker: every other container publishes nothing.
 
@@ -54,7 +74,7 @@ def internal_services_unpublished(resource_type: str, props: Props) -> list[str]
         exposures.append("shares the host's network: every port it listens on is on every host address")
     who = role(props) if exposures else EDGE_ROLE
     if who == EDGE_ROLE:
-        return []
+        return _edge_shaped(props, exposures)
     what = who or f"container {text(props, 'name') or '(unnamed)'!r}"
     return [
         f"{what} {exposure}: only the nginx edge (…-nginx) may be reachable from the host" for exposure in exposures

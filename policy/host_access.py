@@ -54,7 +54,24 @@ def host_devices(resource_type: str, props: Props) -> list[str]:
         path = value(mapping(entry).get("hostPath"))
         return [f"devices passes the host device {path or '(unset)'} into the container"]
 
-    return each(entries(field(props, "devices")), device)
+    return [*each(entries(field(props, "devices")), device), *host_device_requests(props)]
+
+
+def host_device_requests(props: Props) -> list[str]:
+    """Device requests only ask the NVIDIA runtime for GPUs (what a GPU list becomes).
+
+    Another driver, such as `cdi` with `vendor.com/dev=all`, hands the container any host device.
+    """
+
+    def request(entry: object) -> list[str]:
+        fields = mapping(entry)
+        driver = value(fields.get("driver"))
+        capabilities = [value(c) for group in entries(fields.get("capabilities")) for c in entries(group)]
+        if driver == "nvidia" and capabilities == ["gpu"]:
+            return []
+        return [f"deviceRequests asks driver {driver!r} for {capabilities}: only the nvidia driver's gpu is allowed"]
+
+    return each(entries(field(props, "deviceRequests")), request)
 
 
 def default_confinement(resource_type: str, props: Props) -> list[str]:

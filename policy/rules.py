@@ -156,7 +156,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="no-host-devices",
         title="No host devices",
-        description="devices is empty: no host device node in a container (CIS Docker 5.17). GPUs go through gpus.",
+        description="devices is empty: no host device node in a container (CIS Docker 5.17); deviceRequests ask "
+        "only the nvidia driver for gpu (what a GPU list becomes).",
         check=host_access.host_devices,
     ),
     Rule(

@@ -101,9 +101,31 @@ def installed_requirements(site: list[str] | None) -> dict[str, list[Requirement
     }
 
 
+def installed_versions(site: list[str] | None) -> dict[str, str]:
+    """Return {canonical name: version} of the distributions installed in `site` (default: here)."""
+    found = metadata.distributions(path=site) if site else metadata.distributions()
+    return {canonicalize_name(dist.metadata["Name"]): dist.version for dist in found}
+
+
+def unjudged(pins: Mapping[str, str], installed: Mapping[str, str]) -> list[str]:
+    """Locked packages whose metadata is not the locked version's: the walk cannot judge them."""
+    return [
+        f"{name}=={version} is installed as {installed.get(name, 'nothing')}"
+        for name, version in sorted(pins.items())
+        if installed.get(name) != version
+    ]
+
+
 def check(lock: Path, source: Path, site: list[str] | None = None) -> list[Missing]:
-    """Return what `lock` lacks for the requirements of `source`, judged by installed metadata."""
+    """Return what `lock` lacks for the requirements of `source`, judged by installed metadata.
+
+    Raises ValueError when the inspected environment does not hold exactly the locked versions:
+    judged by other metadata (or none), a missing dependency would pass unseen.
+    """
     pins = locked_versions(lock.read_text())
+    mismatched = unjudged(pins, installed_versions(site))
+    if mismatched:
+        raise ValueError(f"{lock}: cannot judge against this environment: {'; '.join(mismatched)}")
     return missing_dependencies(pins, root_requirements(source), installed_requirements(site))
 
 
@@ -117,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for pair in args.pairs:
         lock, source = (Path(part) for part in pair.split("=", 1))
-        for item in check(lock, source, site):
+        try:
+            missing = check(lock, source, site)
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 1
+        for item in missing:
             failed = True
             print(f"{lock}: incomplete lock, missing {item}; re-run `make lock`", file=sys.stderr)
     return 1 if failed else 0

@@ -30,20 +30,33 @@ FOREIGN_KEY_HEADERS = ("API-Key", "x-api-key", "x-goog-api-key", "Ocp-Apim-Subsc
 them: its per-key rate limit reads the key from `Authorization` and `x-litellm-api-key` only, and a
 key in any other header would get a fresh, unlimited budget."""
 
-INTERNAL_RESPONSE_HEADERS = (
-    "x-litellm-model-api-base",
-    "x-litellm-model-id",
-    "x-litellm-model-name",
-    "x-litellm-model-region",
-    "x-litellm-version",
-    "x-litellm-cache-key",
-    "x-litellm-key-spend",
-    "x-litellm-key-max-budget",
-    "x-litellm-key-tpm-limit",
-    "x-litellm-key-rpm-limit",
-    "x-litellm-response-cost",
+_LITELLM_HEADER_NAMES = (
+    "adaptive-router-model", "agent-id", "api-key", "applied-guardrails", "applied-policies",
+    "attempted-fallbacks", "attempted-retries", "cache-key", "call-id", "callback-duration-ms", "classifier-cost",
+    "cli-poll-secret", "customer-id", "disable-callbacks", "enable-message-redaction", "end-user-id",
+    "fallback-errors", "guardrail-scan-id", "guardrail-scan-metadata", "keepalive-seconds", "key-max-budget",
+    "key-rpm-limit", "key-spend", "key-tpm-limit", "max-retries", "mcp-debug", "metrics-pid", "min-quality-tier",
+    "model", "model-api-base", "model-group", "model-id", "model-name", "model-region", "num-retries",
+    "overhead-duration-ms", "policy-sources", "priority", "quality-router-complexity", "quality-router-keyword",
+    "quality-router-model", "quality-router-tier", "quality-router-via", "rate-limiter-version",
+    "request-prioritization-used", "response-cost", "response-cost-cache-creation", "response-cost-cache-read",
+    "response-cost-discount-amount", "response-cost-input", "response-cost-margin-amount",
+    "response-cost-margin-percent", "response-cost-original", "response-cost-output", "response-cost-reasoning",
+    "response-cost-tool-usage", "response-duration-ms", "rust", "saturation", "semantic-filter",
+    "semantic-filter-tools", "semantic-similarity", "session-id", "spend-logs-metadata", "spend-logs-truncated",
+    "stream-timeout", "tags", "team-id", "timeout", "timing-llm-api-ms", "timing-message-copy-ms",
+    "timing-post-processing-ms", "timing-pre-processing-ms", "total-tokens", "trace-id", "user-email", "user-id",
+    "user-role", "version",
+)  # fmt: skip
+"""Every `x-litellm-<name>` LiteLLM 1.108.7 names in its source (tests/unit/test_edge_headers.py re-reads it)."""
+OLLAMA_RESPONSE_HEADERS = ("content-length", "content-type", "date", "server", "transfer-encoding")
+"""What Ollama's HTTP server answers with; LiteLLM passes each on as `llm_provider-<name>`."""
+INTERNAL_RESPONSE_HEADERS = tuple(f"x-litellm-{name}" for name in _LITELLM_HEADER_NAMES) + tuple(
+    f"llm_provider-{name}" for name in OLLAMA_RESPONSE_HEADERS
 )
-"""LiteLLM response headers that reveal internal addresses, versions or key budgets."""
+"""Response headers the edge drops: calls, deployments, internal addresses, versions, costs, timings.
+nginx can drop headers only by name, so this lists them; the live test of what reaches a client
+(tests/live/test_gateway.py) fails on any other header the real LiteLLM starts sending."""
 
 # Mozilla server-side TLS guidelines (v5.7): modern is TLS 1.3 only; intermediate adds TLS 1.2 with
 # forward-secret AEAD suites. The DHE suites are left out: no dhparam, and the key is ECDSA.

@@ -26,7 +26,29 @@ def parse_clients(raw: RawConfig, served_models: tuple[str, ...]) -> tuple[Clien
     if not isinstance(value, dict):
         raw.errors.add("clients", text, "a map of client name to {models, apis, rpmLimit, admin}")
         return ()
-    return tuple(_client(raw, name, value[name], served_models) for name in sorted(value))
+    clients = tuple(_client(raw, name, value[name], served_models) for name in sorted(value))
+    _check_key_labels(raw, clients)
+    return clients
+
+
+def _check_key_labels(raw: RawConfig, clients: tuple[ClientSpec, ...]) -> None:
+    """Two keys may not share a resource name: `vs` at epoch `code-1` and `vs-code` at `1` would.
+
+    The engine refuses a duplicate resource name only after resources were created; refuse it here.
+    """
+    owners: dict[str, str] = {}
+    for client in clients:
+        for field, epoch in (("epoch", client.epoch), ("previousEpoch", client.previous_epoch)):
+            if epoch is None:
+                continue
+            label = client.key_label(epoch)
+            if label in owners:
+                raw.errors.add(
+                    f"clients.{client.name}.{field}",
+                    epoch,
+                    f"an epoch that does not give the key the name '{label}' of {owners[label]} (change either)",
+                )
+            owners.setdefault(label, f"clients.{client.name}.{field}")
 
 
 def _client(raw: RawConfig, name: str, spec: Any, served_models: tuple[str, ...]) -> ClientSpec:

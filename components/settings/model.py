@@ -122,6 +122,10 @@ class ClientSpec:
     previous_valid_until: float | None
     """Epoch seconds (UTC) until which the previous key is accepted."""
 
+    def key_label(self, epoch: str) -> str:
+        """What names this client's key of generation `epoch` (unique across clients: see parse_clients)."""
+        return f"{self.name}-{epoch}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Rotation:

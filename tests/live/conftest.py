@@ -155,7 +155,18 @@ class Gateway:
         writer = source.inputs("gateway-client-keys-writer")
         mounts = {"/keys": self.keys_volume, "/": source.container_dir("gateway-client-keys-writer")}
         command = _emulate(writer["command"], mounts=mounts, address=self.address)
-        subprocess.run([sys.executable, *command], check=True)
+        subprocess.run([*_without_capabilities(writer), sys.executable, *command], check=True)
+
+
+def _without_capabilities(container: dict[str, Any]) -> list[str]:
+    """The prefix that runs a command with the container's capabilities: root here has them all.
+
+    Without CAP_DAC_OVERRIDE, root cannot write a file it made read-only, as in the container.
+    """
+    capabilities = container["capabilities"]
+    if capabilities.get("drops") != ["ALL"] or capabilities.get("adds"):
+        pytest.fail(f"no emulation for the capabilities {capabilities}")
+    return ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs"]
 
 
 def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
@@ -185,7 +196,7 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
     gateway = Gateway(rendered, address, keys_volume, process)
     gateway.deliver_keys()
     try:
-        _wait_for_http(f"http://{address}:4000/health/liveliness", process, log, seconds=120)
+        _wait_for_http(f"http://{address}:4000/health/liveliness", process, log, seconds=400)
     except BaseException:
         stop_gateway(gateway)
         raise

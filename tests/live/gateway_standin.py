@@ -22,6 +22,8 @@ class GatewayStandin:
     def __init__(self, address: str, port: int) -> None:
         self.requests: list[dict[str, Any]] = []
         self.chunk_delay = 0.0
+        self.extra_headers: dict[str, str] = {}
+        """Sent with every JSON answer, as an upstream could (X-Accel-Redirect, say)."""
         handler = type("Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer((address, port), handler)
         self._server.daemon_threads = True
@@ -84,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in INTERNAL_HEADERS.items():
+        for name, value in {**INTERNAL_HEADERS, **self.standin.extra_headers}.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)

@@ -91,9 +91,7 @@ def test_internal_headers_are_stripped(edge: Rendered) -> None:
             json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]},
         )
     assert response.status_code == 200
-    assert "x-litellm-call-id" in response.headers, "LiteLLM's harmless headers pass"
-    leaked = [name for name in response.headers if name in ("x-litellm-model-api-base", "x-litellm-version")]
-    assert leaked == []
+    assert [name for name in response.headers if name.startswith(("x-litellm-", "llm_provider-"))] == []
 
 
 @pytest.mark.parametrize("which", ["master", "client"])

@@ -338,3 +338,38 @@ def test_rate_limit_per_key_holds_for_every_spelling_of_the_key(hardened: Render
     # Four requests per address and per spelling: only one bucket for the key can refuse them.
     assert statuses.count(200) <= allowed_at_most(5, 8, elapsed)
     assert statuses[:8].count(200) == 8
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "source"),
+    [
+        ("X-Accel-Redirect", "/healthz", "127.0.0.11"),
+        ("X-Accel-Buffering", "yes", "127.0.0.12"),
+        ("X-Accel-Limit-Rate", "1", "127.0.0.15"),
+    ],
+)
+def test_the_gateway_cannot_steer_nginx_with_x_accel_headers(
+    header: str, value: str, source: str, hardened: Rendered, gateway_standin: GatewayStandin
+) -> None:
+    # Honoured, X-Accel-Redirect would answer with any internal location nginx serves instead.
+    gateway_standin.extra_headers = {header: value}
+    try:
+        with hardened.client(source) as client:
+            started = time.monotonic()
+            response = client.get("/v1/models")
+            elapsed = time.monotonic() - started
+    finally:
+        gateway_standin.extra_headers = {}
+    assert response.status_code == 200
+    assert response.json()["data"][0]["id"] == "stub-model", "the gateway's answer, not a redirect's"
+    assert header.lower() not in response.headers
+    assert elapsed < 1, "not throttled to a byte a second"
+
+
+def test_only_the_last_relayed_address_counts(behind_connector: Rendered) -> None:
+    # `real_ip_recursive off`: with it on, a list ending in a trusted address would let the
+    # address before it (which the client wrote) through the allow-list.
+    with behind_connector.client(CONNECTOR) as connector:
+        listed = connector.get("/v1/models", headers={"CF-Connecting-IP": f"{INSIDE}, {CONNECTOR}"})
+        assert_json_error(listed, 403, "forbidden")
+        assert connector.get("/v1/models", headers={"CF-Connecting-IP": f"{OUTSIDE}, {INSIDE}"}).status_code == 200

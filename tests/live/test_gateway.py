@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from litellm.proxy.common_utils.model_listing_utils import claude_code_group_name, claude_code_model_id
 
 from components.gateway import RATES_FILE
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
@@ -33,6 +34,8 @@ CLIENTS: dict[str, dict[str, Any]] = {
     "indexer": {"apis": ["embeddings", "models"]},
     "limited": {"models": ["small"], "rpmLimit": 3},
     "metered": {"models": ["small"], "rpmLimit": 4},
+    "aliasing": {"models": ["small"], "rpmLimit": 2},
+    "budget": {"models": ["small", "embed"], "apis": ["chat", "embeddings"], "rpmLimit": 3},
     "ops": {"admin": True},
 }
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
@@ -141,7 +144,8 @@ def test_one_failed_request_does_not_shut_off_a_model(
     finally:
         ollama.models = served
     assert missing.status_code == 404
-    assert "model 'qwen2.5-coder:1.5b' not found" in missing.json()["error"]["message"]
+    assert "does not have 'coder'" in missing.json()["error"]["message"]
+    assert "qwen2.5" not in missing.text, "the Ollama tag behind a model name is internal"
     assert chat(direct, key(stack, "ops"), "coder").status_code == 200
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
@@ -174,6 +178,38 @@ def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
     for internal in ("ollama", "11434", "Connect call", "REDACTED"):
         assert internal not in message
     assert call_ollama().status_code == 200, "Ollama back: served again, LiteLLM was not restarted"
+
+
+INTERNALS = ("Traceback", "site-packages", ".py", "LiteLLM: ", "Python: ", "1.108", "qwen2.5", "ollama", "11434")
+"""What LiteLLM's error texts carried: its traceback, paths, versions, the Ollama tags and address."""
+
+
+@pytest.mark.parametrize("messages", [["hi"], [{"content": "hi"}], [], "hi"])
+def test_malformed_messages_get_a_clean_400(
+    messages: object, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
+) -> None:
+    before = len(ollama.requests)
+    reply = direct.post(
+        "/v1/chat/completions", headers=key(stack, "editor"), json={"model": "coder", "messages": messages}
+    )
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == "messages"
+    assert [internal for internal in INTERNALS if internal in reply.text] == []
+    assert len(ollama.requests) == before
+
+
+@pytest.mark.parametrize("call", [name for name in MODEL_CALLS if name != "embeddings"])
+def test_a_failed_model_call_keeps_its_status_and_says_nothing_internal(
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
+) -> None:
+    route, client, body = MODEL_CALLS[call]
+    ollama.busy = True  # Ollama's own 503 (the stand-in answers it on /api/chat)
+    try:
+        reply = direct.post(route, headers=key(stack, client), json=body)
+    finally:
+        ollama.busy = False
+    assert reply.status_code == 503, reply.text
+    assert [internal for internal in INTERNALS if internal in reply.text] == []
 
 
 def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
@@ -288,7 +324,10 @@ def test_a_revoked_key_gets_401_without_restarting_litellm(
 ) -> None:
     pid = litellm.process.pid
     revoked = render(
-        "clients-indexer-removed", models=MODELS, clients={k: v for k, v in CLIENTS.items() if k != "indexer"}
+        "clients-indexer-removed",
+        models=MODELS,
+        embeddingModels=EMBEDDING_MODELS,
+        clients={k: v for k, v in CLIENTS.items() if k != "indexer"},
     )
     assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
     try:
@@ -300,6 +339,31 @@ def test_a_revoked_key_gets_401_without_restarting_litellm(
     assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
     assert litellm.process.pid == pid
     assert litellm.process.poll() is None
+
+
+def test_a_stale_staging_file_does_not_block_key_delivery(
+    direct: httpx.Client, stack: Rendered, litellm: Gateway, render: Callable[..., Rendered]
+) -> None:
+    # An interrupted delivery leaves its read-only staging file behind (under either name the
+    # writer ever used); the writer, without capabilities, could not open it again.
+    revoked = render(
+        "clients-indexer-removed",
+        models=MODELS,
+        embeddingModels=EMBEDDING_MODELS,
+        clients={k: v for k, v in CLIENTS.items() if k != "indexer"},
+    )
+    stale = [litellm.keys_volume / ".clients.json.tmp", litellm.keys_volume / ".clients.json.stale"]
+    for leftover in stale:
+        leftover.write_text("{}")
+        leftover.chmod(0o444)
+    try:
+        litellm.deliver_keys(revoked)
+        assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 401
+    finally:
+        litellm.deliver_keys()
+        for leftover in stale:
+            leftover.unlink()
+    assert direct.get("/v1/models", headers=key(stack, "indexer")).status_code == 200
 
 
 def worker_processes(gateway: Gateway) -> list[str]:
@@ -465,3 +529,85 @@ def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: R
         request = {"url": "/v1/chat/completions", "headers": headers, "json": {"model": "coder", **CHAT}}
         seen_after = abandon(ollama, https, request)
     assert seen_after < 5, "long before Ollama's answer at 10 s"
+
+
+def aliases_of(name: str, direct: httpx.Client, stack: Rendered) -> list[str]:
+    """Model strings LiteLLM itself would serve as `name`: its Claude Code spellings and deployment ids.
+
+    Each spelling is checked with LiteLLM's own decoder (`claude_code_group_name`, which its proxy
+    applies after the auth hook), so a spelling it stops accepting fails here, not silently.
+    """
+    served = {"small", "coder", "embed"}
+    marked = claude_code_model_id(name, 1_000_000, served)  # claude-router-<hex(name)>[1m]
+    spellings = [
+        f"{name}[1m]",
+        f"{name}[1M]",
+        marked,
+        marked.removesuffix("[1m]"),
+        marked.removesuffix("[1m]") + "[1M]",
+    ]
+    for spelling in spellings:
+        assert claude_code_group_name(spelling, served) == name, spelling
+    master = {"Authorization": f"Bearer {stack.outputs['masterKey']}"}
+    info = direct.get("/model/info", headers=master).json()["data"]
+    ids = [row["model_info"]["id"] for row in info if row["model_name"] == name]
+    assert ids
+    return spellings + ids
+
+
+def test_no_spelling_of_an_allowed_model_escapes_the_rate_limit(
+    direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
+) -> None:
+    # The hook decides the model on the exact name: LiteLLM would serve every one of these as
+    # `small` after the hook, and none would have been counted against `rpmLimit: 2`.
+    aliasing = key(stack, "aliasing")
+    before = len(ollama.requests)
+    for alias in aliases_of("small", direct, stack):
+        for route, body in (("/v1/chat/completions", CHAT), ("/v1/completions", {"prompt": "hi"})):
+            reply = direct.post(route, headers=aliasing, json={"model": alias, **body})
+            assert reply.status_code == 403, (alias, route, reply.text)
+            assert "not available for this API key" in reply.json()["error"]["message"]
+    assert len(ollama.requests) == before
+    assert [chat(direct, aliasing, "small").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_every_model_route_counts_against_the_rate_limit(direct: httpx.Client, stack: Rendered) -> None:
+    budget = key(stack, "budget")
+    calls = [
+        ("/v1/embeddings", {"model": "embed", "input": "x"}),
+        ("/v1/completions", {"model": "small", "prompt": "def "}),
+        ("/v1/embeddings", {"model": "embed", "input": ["y"]}),
+    ]
+    assert [direct.post(route, headers=budget, json=body).status_code for route, body in calls] == [200] * 3
+    for route, body in (*calls, ("/v1/chat/completions", {"model": "small", **CHAT})):
+        assert direct.post(route, headers=budget, json=body).status_code == 429, route
+
+
+CLIENT_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "transfer-encoding", "connection", "date", "server", "retry-after",
+        "strict-transport-security", "x-content-type-options", "cache-control", "referrer-policy",
+        "content-security-policy", "www-authenticate", "vary", "x-frame-options",
+    }
+)  # fmt: skip
+"""The response headers a client needs; LiteLLM's others name calls, deployments, costs, timings."""
+
+
+def test_only_the_headers_clients_need_pass_the_edge(through_edge: Rendered, ollama: OllamaStandin) -> None:
+    # Every kind of answer the real LiteLLM gives: each carries its own set of x-litellm-* headers.
+    seen: dict[str, set[str]] = {}
+    with through_edge.client() as https:
+        for call, (route, client, body) in MODEL_CALLS.items():
+            seen[call] = set(https.post(route, headers=key(through_edge, client), json=body).headers)
+        seen["models"] = set(https.get("/v1/models", headers=key(through_edge, "editor")).headers)
+        seen["refused model"] = set(chat(https, key(through_edge, "editor"), "small").headers)
+        seen["bad request"] = set(chat(https, key(through_edge, "editor"), "coder", num_ctx=1).headers)
+        seen["no key"] = set(https.get("/v1/models").headers)
+        ollama.busy = True
+        try:
+            seen["model failed"] = set(chat(https, key(through_edge, "editor"), "coder").headers)
+        finally:
+            ollama.busy = False
+    passed = {call: sorted(names - CLIENT_HEADERS) for call, names in seen.items()}
+    leaked = {call: names for call, names in passed.items() if names}
+    assert leaked == {}, " ".join(sorted({name for names in leaked.values() for name in names}))

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from components import container_defaults as defaults
+from components.container_defaults import DRAIN_SECONDS
+from components.gateway import GATEWAY_GRACE_SECONDS
 from offline import standins
 from offline.engine import OfflineRun, ProgramFailedError, reveal
 from tests.support import LAN, TUNNEL
@@ -100,10 +102,19 @@ def test_every_serving_container_is_waited_for_and_stopped_gracefully(stack: Off
     assert found["edge-container"]["stopSignal"] == "SIGQUIT", "nginx stops gracefully on SIGQUIT only"
 
 
-def test_proxies_let_the_longest_generation_finish_before_a_stop_kills_them(deploy: Deploy) -> None:
+def test_proxies_drain_for_a_bounded_time_whatever_the_generation_timeout(deploy: Deploy) -> None:
+    """A replaced proxy is deleted before its successor starts: its drain is an outage, so it is short."""
     found = containers(deploy(generationTimeoutSeconds="1200"))
-    assert found["edge-container"]["destroyGraceSeconds"] == 1200
-    assert found["gateway-container"]["destroyGraceSeconds"] == 1200
+    assert found["edge-container"]["destroyGraceSeconds"] == DRAIN_SECONDS
+    assert found["gateway-container"]["destroyGraceSeconds"] == GATEWAY_GRACE_SECONDS
+
+
+def test_litellm_drains_as_long_as_docker_waits_for_it(deploy: Deploy) -> None:
+    """LiteLLM's own drain (default 30 s) and gunicorn's 10 s teardown end before Docker's SIGKILL."""
+    gateway = containers(deploy())["gateway-container"]
+    envs = dict(line.split("=", 1) for line in gateway["envs"])
+    assert int(envs["GRACEFUL_SHUTDOWN_TIMEOUT"]) == DRAIN_SECONDS
+    assert gateway["destroyGraceSeconds"] > DRAIN_SECONDS + 10
 
 
 def test_one_shot_containers_are_not_waited_for_health(stack: OfflineRun) -> None:

@@ -7,10 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
+import pulumi_random as random
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from offline.engine import DuplicateResourceError, ProgramFailedError, run_offline
 from offline.render import render_stack
 from tests.support import PROJECT_DIR, STACK_FILES
 
@@ -114,3 +116,16 @@ def test_render_of_an_unknown_stack_fails_clearly(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "no stack file Pulumi.nosuch.yaml" in done.stderr
+
+
+def test_the_render_refuses_duplicate_resource_names_as_the_engine_does() -> None:
+    # Pulumi's mocks accept a second resource under a URN already registered; the engine does not.
+    def program() -> None:
+        random.RandomId("same", byte_length=4)
+        random.RandomId("same", byte_length=4)
+
+    with pytest.raises(ProgramFailedError) as failed:
+        run_offline(program, stack="duplicates", config={})
+    assert isinstance(failed.value.__cause__, DuplicateResourceError)
+    assert "Duplicate resource URN" in str(failed.value.__cause__)
+    assert "randomId:RandomId::same" in str(failed.value.__cause__)

@@ -183,6 +183,10 @@ def test_only_the_edge_publishes_whatever_a_container_is_called() -> None:
     disguised = long_running(name="x-nginx", image="ollama/ollama:0.12.6", ports=[{"internal": 11434.0}])
     assert violations("internal-services-unpublished", disguised)
     assert violations("internal-services-unpublished", edge(image=DIGEST)) == []
+    # Under the engine a name is all that says nginx: an Ollama named …-nginx has no nginx.conf.
+    named_like_the_edge = long_running(name="evil-nginx", image=DIGEST, ports=[{"internal": 11434.0}])
+    (message,) = violations("internal-services-unpublished", named_like_the_edge)
+    assert "carries no nginx configuration" in message
 
 
 def test_nginx_may_publish_and_internal_services_on_internal_networks_pass() -> None:
@@ -337,3 +341,21 @@ def test_the_legacy_tunnel_config_type_is_checked_too() -> None:
     legacy = "cloudflare:index/tunnelConfig:TunnelConfig"  # still served by pulumi-cloudflare 6.23.1
     assert violations("tunnel-ingress-to-nginx", tunnel("http://litellm:4000"), legacy)
     assert violations("tunnel-ingress-to-nginx", tunnel("https://llmstack-prod-nginx:8443"), legacy) == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"driver": "cdi", "deviceIds": ["vendor.com/dev=all"], "capabilities": [["gpu"]]},
+        {"driver": "nvidia", "deviceIds": ["0"], "capabilities": [["gpu", "video"]]},
+        {"deviceIds": ["0"], "capabilities": [["gpu"]]},
+    ],
+    ids=["cdi", "extra-capability", "no-driver"],
+)
+def test_device_requests_other_than_an_nvidia_gpu_fail(request_: dict[str, Any]) -> None:
+    assert violations("no-host-devices", long_running(deviceRequests=[request_]))
+
+
+def test_an_nvidia_gpu_device_request_passes() -> None:
+    gpu = {"driver": "nvidia", "deviceIds": ["0", "1"], "capabilities": [["gpu"]]}
+    assert violations("no-host-devices", long_running(deviceRequests=[gpu])) == []

@@ -98,16 +98,73 @@ def test_the_cause_is_found_where_litellm_keeps_it_too(errors: ModuleType) -> No
 
 
 @pytest.mark.parametrize(
-    "failure",
+    ("failure", "status", "says"),
     [
-        NotFoundError(message="model 'x' not found", llm_provider="ollama_chat", model="x"),
-        ServiceUnavailableError(message="server busy", llm_provider="ollama_chat", model="x"),
-        Timeout(message="timed out", model="x", llm_provider="ollama_chat"),
-        ValueError("not a network failure"),
+        (NotFoundError(message="model 'qwen2.5:0.5b' not found", llm_provider="ollama_chat", model="x"), 404, "have"),
+        (ServiceUnavailableError(message="server busy", llm_provider="ollama_chat", model="x"), 503, "server busy"),
+        (Timeout(message="timed out", model="x", llm_provider="ollama_chat"), 408, "in time"),
+        (
+            APIConnectionError(
+                message='boom\nTraceback (most recent call last):\n  File "/usr/lib/python3.11/site-packages/x.py"',
+                llm_provider="ollama_chat",
+                model="qwen2.5:0.5b",
+            ),
+            500,
+            "failed",
+        ),
     ],
 )
-def test_other_failures_keep_litellms_answer(errors: ModuleType, failure: Exception) -> None:
-    assert errors.client_error(failure, "x") is None
+def test_other_model_failures_keep_their_status_and_say_nothing_internal(
+    errors: ModuleType, failure: Exception, status: int, says: str
+) -> None:
+    answer = errors.client_error(failure, "small")
+    assert answer.status_code == status
+    assert says in answer.detail
+    assert "'small'" in answer.detail
+    for internal in ("qwen2.5", "Traceback", "site-packages", "ollama", "LiteLLM"):
+        assert internal not in answer.detail
+
+
+@pytest.mark.parametrize("refusal", [ValueError("Rejected Request: api_base is not allowed in request body")])
+def test_refusals_before_the_call_keep_litellms_answer(errors: ModuleType, refusal: Exception) -> None:
+    assert errors.client_error(refusal, "x") is None
+
+
+def retried(
+    first: BaseException, answer: httpx.Response, mapped: type[NotFoundError | ServiceUnavailableError]
+) -> Exception:
+    """What LiteLLM raises when its retry of a failed connection got `answer`.
+
+    The retry runs inside the `except` of the first failure (http_handler.py), so that failure is
+    the answer's `__context__`.
+    """
+    try:
+        try:
+            try:
+                raise first
+            except httpx.ConnectError:
+                answer.raise_for_status()
+        except httpx.HTTPStatusError:
+            raise mapped(message=answer.text, llm_provider="ollama_chat", model="qwen2.5:0.5b")  # noqa: B904
+    except mapped as raised:
+        return raised
+    raise AssertionError("the retry's answer was not an error")
+
+
+@pytest.mark.parametrize(
+    ("status", "mapped"), [(404, NotFoundError), (503, ServiceUnavailableError)], ids=["missing", "busy"]
+)
+def test_ollamas_answer_after_a_retried_connection_keeps_its_status(
+    errors: ModuleType, status: int, mapped: type[NotFoundError | ServiceUnavailableError]
+) -> None:
+    # Ollama moving: the first connection is refused, LiteLLM's retry reaches it and it answers.
+    request = httpx.Request("POST", "http://ollama:11434/api/chat")
+    answer = httpx.Response(status, json={"error": "model 'qwen2.5:0.5b' not found"}, request=request)
+    failure = retried(httpx.ConnectError("Cannot connect to host ollama:11434", request=request), answer, mapped)
+    assert isinstance(failure.__context__.__context__, httpx.ConnectError)  # type: ignore[union-attr]
+    answer = errors.client_error(failure, "small")
+    assert answer.status_code == status
+    assert "cannot be reached" not in answer.detail
 
 
 def test_an_exception_cycle_ends(errors: ModuleType) -> None:
@@ -130,9 +187,8 @@ def test_the_hook_also_rewrites_the_exception_for_handlers_that_ignore_its_answe
     assert failure.message == answer.detail
 
 
-def test_the_hook_leaves_other_failures_alone(errors: ModuleType) -> None:
-    failure = NotFoundError(message="model 'x' not found", llm_provider="ollama_chat", model="x")
+def test_the_hook_leaves_refusals_alone(errors: ModuleType) -> None:
+    failure = ValueError("Rejected Request: api_base is not allowed in request body")
     hook = errors.model_server_errors.async_post_call_failure_hook
     assert run(hook(request_data={"model": "x"}, original_exception=failure, user_api_key_dict=None)) is None
-    assert failure.status_code == 404
-    assert "model 'x' not found" in failure.message
+    assert "api_base is not allowed" in str(failure)

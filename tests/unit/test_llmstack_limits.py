@@ -6,7 +6,12 @@ stand for several workers; the concurrency test runs real processes.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import multiprocessing
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -102,6 +107,31 @@ def test_an_unusable_file_lets_requests_through_uncounted_and_says_so(
     blocker.unlink()  # repaired: the next request opens the file and counts again
     assert rate.admit("editor", 1, MINUTE_START) == 0
     assert rate.admit("editor", 1, MINUTE_START) > 0
+
+
+@pytest.mark.parametrize("held", ["set-up lock", "write lock"])
+def test_a_lock_held_elsewhere_stalls_a_worker_only_briefly(
+    held: str, rates_file: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # admit() runs on the worker's event loop: every request of that worker waits with it.
+    limits.SharedRate(rates_file).admit("editor", 1, MINUTE_START)  # the file exists and is set up
+    # The pool first: should the wait not end, leaving the block releases both locks before it joins.
+    with (
+        ThreadPoolExecutor(1) as pool,
+        open(rates_file + ".lock", "a") as lock,
+        contextlib.closing(sqlite3.connect(rates_file)) as other,
+    ):
+        if held == "set-up lock":
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        else:
+            other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        waited = pool.submit(limits.SharedRate(rates_file).admit, "editor", 1, MINUTE_START + 1)
+        assert waited.result(timeout=limits.LOCK_TIMEOUT_SECONDS + 5) == 0, "admitted uncounted"
+        assert time.monotonic() - started < limits.LOCK_TIMEOUT_SECONDS + 1
+        if held == "write lock":
+            other.execute("ROLLBACK")
+    assert "unusable, request admitted uncounted" in caplog.text
 
 
 PROCESSES, ROUNDS, ATTEMPTS, LIMIT = 4, 40, 150, 400

@@ -35,7 +35,7 @@ def test_every_family_a_client_may_be_granted_has_routes() -> None:
 
 
 def test_openai_parameters_and_the_key_header_pass() -> None:
-    body = {"model": "m", "messages": [], "temperature": 0.2, "stream": True, "stream_options": {}}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.2, "stream": True}
     headers = ["Authorization", "X-LiteLLM-API-Key", "content-type", "x-stainless-os"]
     assert requests.refusal("/v1/chat/completions", body, headers) is None
     assert requests.refusal("/embeddings", {"model": "m", "input": "a", "encoding_format": "base64"}, []) is None
@@ -95,3 +95,15 @@ def test_litellm_control_headers_are_refused_in_any_case() -> None:
         "x-litellm-timeout.",
         None,
     )
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [["hi"], [], "hi", None, [{"content": "hi"}], [{"role": 1, "content": "hi"}], [{"role": "user"}, "x"]],
+)
+def test_malformed_messages_are_refused_by_the_policy(messages: object) -> None:
+    # LiteLLM's own 400 for these carried its traceback, paths and version.
+    body = {"model": "m"} if messages is None else {"model": "m", "messages": messages}
+    refused = requests.refusal("/v1/chat/completions", body, [])
+    assert refused is not None
+    assert refused[1] == "messages"

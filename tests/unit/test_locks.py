@@ -51,3 +51,9 @@ def test_check_locks_runs_as_a_command() -> None:
     pairs = f"{DEV_LOCK}={ROOT / 'requirements-dev.in'}"
     result = subprocess.run([sys.executable, "-m", "tools.check_locks", pairs], cwd=ROOT, check=False)
     assert result.returncode == 0
+
+
+def test_an_environment_without_the_locked_versions_is_refused_not_passed(tmp_path: Path) -> None:
+    """Judged against an empty site, every package would seem to need nothing: that must fail."""
+    with pytest.raises(ValueError, match=r"cannot judge .*litellm==1\.108\.7 is installed as nothing"):
+        check(DEV_LOCK, ROOT / "requirements-dev.in", [str(tmp_path)])

@@ -134,6 +134,23 @@ BAD_CONFIG = [
     ),
     pytest.param({"clients": '{"a": {"admin": "yes"}}'}, "clients.a.admin", "yes", "true or false", id="client-admin"),
     pytest.param({"clients": '{"a": {"model": ["x"]}}'}, "clients.a.model", "x", "one of the fields", id="client-typo"),
+    pytest.param(
+        {"clients": '{"vs": {"epoch": "code-1"}, "vs-code": {"epoch": "1"}}'},
+        "clients.vs-code.epoch",
+        "'1'",
+        "the name 'vs-code-1' of clients.vs.epoch",
+        id="client-key-names-collide",
+    ),
+    pytest.param(
+        {
+            "clients": '{"a": {"epoch": "b-2"}, '
+            '"a-b": {"epoch": "3", "previousEpoch": "2", "previousValidUntil": "2030-01-01T00:00:00Z"}}'
+        },
+        "clients.a-b.previousEpoch",
+        "'2'",
+        "the name 'a-b-2' of clients.a.epoch",
+        id="client-previous-key-name-collides",
+    ),
     pytest.param({"tlsProfile": "old"}, "tlsProfile", "'old'", "modern or intermediate", id="tls-profile"),
     pytest.param({"basicAuth": "yes"}, "basicAuth", "'yes'", "true or false", id="basic-auth-bool"),
     pytest.param({"clientRateLimit": "0"}, "clientRateLimit", "'0'", "from 1 to 10000", id="client-rate"),

@@ -10,9 +10,10 @@ seconds): the previous key of a rotated client keeps working until then. Every d
 in constant time, and every entry is compared, so timing says nothing about which one matched.
 
 With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: it is
-the admin key. Model allow-lists are enforced by LiteLLM's own checks on what this returns
-(`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`); API families here, and
-each client's request rate, counted across all workers (llmstack_limits.py, shipped alongside).
+the admin key. The model is decided here, on the exact name a request sends (LiteLLM's own checks
+on what this returns, `custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check
+it again); API families too, and each client's request rate, counted across all workers for every
+admitted model call (llmstack_limits.py, shipped alongside).
 What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
 """
 
@@ -62,6 +63,14 @@ _requests = _sibling(contract.REQUESTS_MODULE)
 def _shared_rate() -> Any:
     """The per-client request counter all workers share, opened on first use."""
     return _limits.SharedRate(os.environ[contract.RATES_FILE_ENV])
+
+
+def _served_models() -> frozenset[str]:
+    """The model names LiteLLM's router serves, exactly as configured (no aliases, no ids)."""
+    from litellm.proxy import proxy_server  # loaded by now: it is what calls this hook
+
+    router = proxy_server.llm_router
+    return frozenset(router.model_names) if router is not None else frozenset()
 
 
 def _clients() -> list[dict[str, Any]]:
@@ -123,7 +132,8 @@ async def _checked_model(request: Request) -> str:
 
 KEY_FORM = re.compile(r"(?:bearer )?([a-z0-9_-]+)", re.IGNORECASE)
 """How a key may be sent: `Bearer <key>` or the bare key. The edge's per-key rate limit reads the
-same form (nginx.conf's `$api_key` map), so every accepted spelling of a key shares its bucket."""
+same form (nginx.conf's `$api_key` map) and forwards only the key it read, in x-litellm-api-key,
+so the key checked here is the bucket counted there, however the client spelt the header."""
 
 
 def _presented_key(request: Request) -> str | None:
@@ -157,9 +167,12 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     if route not in _requests.MODEL_ROUTES:
         return _authorized(presented, client)
     model = await _checked_model(request)
+    if model not in (client["models"] or _served_models()):
+        # Decided here, on the exact name: LiteLLM would turn `small[1m]`, `claude-router-<hex>`
+        # or a deployment id into a served model after this hook, past the count below.
+        raise _refuse(403, f"Model {model[:100]!r} is not available for this API key.")
     limit = client.get("rpm_limit")
-    # LiteLLM refuses a model outside the client's list after this hook (403): that is not counted.
-    if limit and (not client["models"] or model in client["models"]):
+    if limit:
         wait = _shared_rate().admit(client["name"], limit, time.time())
         if wait:
             raise ProxyException(

@@ -19,10 +19,13 @@ import math
 import os
 import sqlite3
 import threading
+import time
 
 WINDOW_SECONDS = 60
 LOCK_TIMEOUT_SECONDS = 1
-"""How long a worker waits for another's write; a count takes microseconds, so this is a stall."""
+"""How long a worker waits for another's write, or for another to set the file up; a count takes
+microseconds, so this is a stall. The wait blocks the worker's event loop, hence the bound."""
+_LOCK_POLL_SECONDS = 0.01
 
 _log = logging.getLogger("llmstack.limits")
 
@@ -31,9 +34,10 @@ class SharedRate:
     """Requests per minute per client, in a file every worker of the container opens.
 
     The count protects Ollama's capacity; it is not what keeps a client out (the key is). So when
-    the file cannot be used (an unwritable /tmp, a stalled disk) the request goes ahead uncounted
-    and the reason is logged as an error, instead of every limited client getting a 500. The file
-    is opened again, and repaired if it is no database, on the next request.
+    the file cannot be used (an unwritable /tmp, a stalled disk, a lock held for longer than
+    LOCK_TIMEOUT_SECONDS) the request goes ahead uncounted, it fails open, and the reason is logged
+    as an error, instead of every limited client getting a 500. The file is opened again, and
+    repaired if it is no database, on the next request.
     """
 
     def __init__(self, path: str) -> None:
@@ -60,7 +64,7 @@ def _open(path: str) -> sqlite3.Connection:
     """The shared file, set up by one worker at a time (two switching it to WAL at once fail)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _lock(lock.fileno(), path)
         try:
             return _connect(path)
         except sqlite3.DatabaseError as error:
@@ -72,6 +76,19 @@ def _open(path: str) -> sqlite3.Connection:
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(stale)
             return _connect(path)
+
+
+def _lock(descriptor: int, path: str) -> None:
+    """Take the set-up lock, waiting at most LOCK_TIMEOUT_SECONDS (OSError: the request goes uncounted)."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(f"{path}.lock held by another worker for over {LOCK_TIMEOUT_SECONDS} s") from None
+            time.sleep(_LOCK_POLL_SECONDS)
 
 
 def _connect(path: str) -> sqlite3.Connection:

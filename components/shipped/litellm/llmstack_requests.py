@@ -76,7 +76,7 @@ def refusal(route: str, body: Mapping[str, object], header_names: Iterable[str])
         return f"llmstack takes no LiteLLM settings from clients: remove the header(s) {', '.join(headers)}.", None
     unknown = sorted(set(body) - PARAMETERS[route])
     if not unknown:
-        return None
+        return _malformed_messages(route, body)
     if unknown == ["metadata"]:
         return "Leave out `metadata`: LiteLLM reads it as its own settings, not as OpenAI's tags.", "metadata"
     return (
@@ -84,3 +84,20 @@ def refusal(route: str, body: Mapping[str, object], header_names: Iterable[str])
         "parameters only; Ollama's model options and LiteLLM's settings are the stack's to set.",
         unknown[0],
     )
+
+
+def _malformed_messages(route: str, body: Mapping[str, object]) -> tuple[str, str] | None:
+    """Why a chat request's `messages` is not the OpenAI shape, or None.
+
+    LiteLLM would fail on it with a 400 whose message carries its traceback (paths, versions).
+    """
+    if route not in contract.CHAT_ROUTES:
+        return None
+    messages = body.get("messages")
+    if isinstance(messages, list) and messages and all(_is_message(message) for message in messages):
+        return None
+    return "`messages` must be a non-empty list of objects, each with a string `role`.", "messages"
+
+
+def _is_message(message: object) -> bool:
+    return isinstance(message, Mapping) and isinstance(message.get("role"), str)

@@ -32,8 +32,9 @@ else:  # in the container: uploaded beside this file, whose directory is first o
     import llmstack_contract as contract
 
 CONNECT_SECONDS = 5.0
-"""How long LiteLLM may take to connect to Ollama (a free pooled connection included). Ollama is
-on the same host's private network: a live Ollama accepts at once or refuses."""
+"""How long LiteLLM may take to open a connection to Ollama, which is on the same host's private
+network: a live Ollama accepts at once or refuses. Waiting for a free pooled connection keeps the
+generation timeout, so a burst beyond the pool queues instead of failing."""
 
 
 def short_connect(expected_version: str = contract.TESTED_LITELLM_VERSION) -> bool:
@@ -50,7 +51,7 @@ def short_connect(expected_version: str = contract.TESTED_LITELLM_VERSION) -> bo
     async def make_aiohttp_request(self: Any, *args: Any, **kwargs: Any) -> Any:
         timeout = kwargs["timeout"]
         kwargs["timeout"] = timeout.model_copy(
-            update={name: _capped(getattr(timeout, name)) for name in ("connect", "pool")}
+            update={"connect": _capped(timeout.connect)}  # aiohttp's sock_connect; `pool` is its pool wait
         )
         return await original(self, *args, **kwargs)
 
