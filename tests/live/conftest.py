@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
+from components.gateway import GATEWAY_GRACE_SECONDS
 from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.live.docker_dns import DockerDns
@@ -204,9 +205,13 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    """Stop the LiteLLM process."""
+    """Stop the LiteLLM process as Docker stops its container: SIGTERM, then SIGKILL after the grace period."""
     gateway.process.terminate()
-    gateway.process.wait(timeout=20)
+    try:
+        gateway.process.wait(timeout=GATEWAY_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+        gateway.process.wait(timeout=10)
 
 
 @contextmanager

@@ -361,7 +361,7 @@ def test_the_gateway_cannot_steer_nginx_with_x_accel_headers(
     finally:
         gateway_standin.extra_headers = {}
     assert response.status_code == 200
-    assert response.json()["data"][0]["id"] == "stub-model", "the gateway's answer, not a redirect's"
+    assert response.json()["data"][0]["id"] == "standin-model", "the gateway's answer, not a redirect's"
     assert header.lower() not in response.headers
     assert elapsed < 1, "not throttled to a byte a second"
 

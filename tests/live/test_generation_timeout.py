@@ -91,7 +91,10 @@ def test_a_stream_with_short_gaps_ends_at_the_generation_timeout(timed: Rendered
     with (
         timed.client() as https,
         https.stream(
-            "POST", "/v1/chat/completions", headers=_key(timed), json={"model": MODEL, "stream": True, "messages": []}
+            "POST",
+            "/v1/chat/completions",
+            headers=_key(timed),
+            json={"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Hi."}]},
         ) as response,
     ):
         assert response.status_code == 200
