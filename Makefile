@@ -78,10 +78,10 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 
-# Tests run in a private network namespace holding only a loopback interface (tests/sandbox.py):
+# Tests run in a private network namespace holding only a loopback interface (tests/live/sandbox.py):
 # the real nginx binds the rendered ports and Docker's DNS address there, and no traffic leaves.
 pytest: venv venv-sslyze policy-venv node-deps
-	$(PYTHON) -m tests.sandbox $(PYTEST_ARGS)
+	$(PYTHON) -m tests.live.sandbox $(PYTEST_ARGS)
 
 # Docker tier (root): Debian's docker.io started by hand (no systemd), stopped by its PID; docker-down
 # also undoes what dockerd leaves behind (iptables rules, bridges, ip_forward).
@@ -112,8 +112,8 @@ audit: venv
 
 bench: venv
 	$(PYTHON) benchmarks/render_speed.py
-	$(PYTHON) -m tests.sandbox --script benchmarks/edge_latency.py
-	$(PYTHON) -m tests.sandbox --script benchmarks/gateway_latency.py
+	$(PYTHON) -m tests.live.sandbox --script benchmarks/edge_latency.py
+	$(PYTHON) -m tests.live.sandbox --script benchmarks/gateway_latency.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:

@@ -1,6 +1,6 @@
 """Benchmark: what the nginx edge adds, measured against a direct call in the same run.
 
-Runs inside the test sandbox (`python -m tests.sandbox --script benchmarks/edge_latency.py`, as
+Runs inside the test sandbox (`python -m tests.live.sandbox --script benchmarks/edge_latency.py`, as
 `make bench` does): the real nginx runs the rendered config in front of a LiteLLM stand-in.
 Prints p50/p95 of GET /v1/models direct to the stand-in, through nginx (TLS on, basic auth off),
 and through nginx with basic auth, plus the delay nginx adds to the first streamed event.
@@ -30,14 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from offline.engine import OfflineRun
 from offline.render import render_config
 from tests.live.docker_dns import DockerDns
-from tests.live.gateway_stub import GatewayStub
+from tests.live.gateway_standin import GatewayStandin
 from tests.support import namespaced
 
 ROUNDS = 8
 REQUESTS = 50
 """Requests per round, each way."""
 STREAMS = 8
-STUB = "127.0.0.41"
+STANDIN = "127.0.0.41"
 UNLIMITED = {
     "clientRateLimit": "10000",
     "clientRateBurst": "100000",
@@ -147,8 +147,8 @@ def main() -> int:
     """Measure, print, exit 1 if a target is missed."""
     work = Path(tempfile.mkdtemp(prefix="llmstack-bench-"))
     work.chmod(0o755)
-    dns, stub = DockerDns(), GatewayStub(STUB, 4000)
-    dns.set("litellm", STUB)
+    dns, standin = DockerDns(), GatewayStandin(STANDIN, 4000)
+    dns.set("litellm", STANDIN)
     samples: dict[str, dict[str, list[float]]] = {"plain": {}, "basic": {}}
     try:
         plain = render_config("bench", work / "plain", namespaced(UNLIMITED), notify=lambda _: None, seed=b"b")
@@ -160,14 +160,14 @@ def main() -> int:
             "plain": (plain, work / "plain", key),
             "basic": (basic, work / "basic", basic.outputs["clients"]["bench"]["headers"]),
         }
-        with httpx.Client(base_url=f"http://{STUB}:4000") as direct:
+        with httpx.Client(base_url=f"http://{STANDIN}:4000") as direct:
             for _ in range(ROUNDS):
                 for name, stack in stacks.items():
                     measured_round = measure_round(stack, direct, key, work, streams=name == "plain")
                     for kind, measured in measured_round.items():
                         samples[name].setdefault(kind, []).extend(measured)
     finally:
-        stub.close()
+        standin.close()
         dns.close()
         shutil.rmtree(work)
     rows = {

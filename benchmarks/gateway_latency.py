@@ -37,7 +37,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from components.gateway import CONFIG_DIR, CONFIG_PATH
-from components.render.litellm import SPEEDUPS_MODULE
+from components.shipped.litellm.llmstack_contract import SPEEDUPS_MODULE
 from offline.render import read_stack_file, render_config
 from tests.live.conftest import (
     GATEWAY_ADDRESS,
@@ -51,7 +51,7 @@ from tests.live.conftest import (
     stop_gateway,
 )
 from tests.live.docker_dns import DockerDns
-from tests.live.ollama_stub import OllamaStub
+from tests.live.ollama_standin import OllamaStandin
 from tests.support import namespaced
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -287,7 +287,7 @@ def main() -> int:
     counting(stacks["counting"])
     outputs = stacks["rendered"].result.outputs
     dns = DockerDns()
-    ollama = OllamaStub(OLLAMA_ADDRESS, 11434, ("qwen2.5:0.5b",))
+    ollama = OllamaStandin(OLLAMA_ADDRESS, 11434, ("qwen2.5:0.5b",))
     dns.set("ollama", OLLAMA_ADDRESS)
     dns.set("litellm", GATEWAY_ADDRESS)
     conf_dir = stacks["rendered"].container_dir("edge-container") / "etc/nginx"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
-from components.settings_model import TlsSource
+from components.settings.model import TlsSource
 
 RESOURCE_TYPE = "llmstack:index:EdgeCertificate"
 _CA_VALIDITY_HOURS = 10 * 365 * 24

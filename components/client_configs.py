@@ -13,8 +13,13 @@ from components.render.clients import (
     render_curl_example,
     render_openai_env,
 )
-from components.settings_model import Settings
+from components.settings.model import Settings
 from components.stack import BuiltStack
+
+
+def ca_file_in_home(stack: str) -> str:
+    """Where the generated client configs expect the stack's CA certificate, under the home directory."""
+    return f".config/llmstack/{stack}-ca.pem"
 
 
 def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[str, dict[str, Any]]]:
@@ -23,7 +28,7 @@ def client_configs(settings: Settings, stack: BuiltStack) -> pulumi.Output[dict[
     Extra headers are what the edge in front needs besides the key: basic auth (the key then moves
     to x-litellm-api-key) and, behind Cloudflare Access, the service token's headers.
     """
-    ca_file = f".config/llmstack/{settings.stack}-ca.pem" if stack.ca_certificate_pem is not None else None
+    ca_file = ca_file_in_home(settings.stack) if stack.ca_certificate_pem is not None else None
     basic_auth = (
         pulumi.Output.concat(stack.basic_auth.user, ":", stack.basic_auth.password) if stack.basic_auth else None
     )

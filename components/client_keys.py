@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.render.client_keys import ClientEntry, KeyDigest, key_digest, render_keys_file
-from components.settings_model import ClientSpec
+from components.settings.model import ClientSpec
 
 RESOURCE_TYPE = "llmstack:index:ClientKeys"
 GATEWAY_KEYS_DIR = "/run/llmstack/keys"
@@ -20,7 +20,7 @@ GATEWAY_KEYS_DIR = "/run/llmstack/keys"
 KEYS_FILE = f"{GATEWAY_KEYS_DIR}/clients.json"
 WRITER_DIR = "/opt/llmstack"
 WRITER_VOLUME_DIR = "/keys"
-_WRITER_SCRIPT = (Path(__file__).parent / "render" / "write_keys.py").read_text()
+_WRITER_SCRIPT = (Path(__file__).parent / "shipped" / "key_writer" / "write_keys.py").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +50,6 @@ class ClientKeys(pulumi.ComponentResource):
 
     keys: dict[str, pulumi.Output[str]]
     volume: docker.Volume
-    writer: docker.Container
 
     def __init__(self, name: str, args: ClientKeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -77,7 +76,7 @@ class ClientKeys(pulumi.ComponentResource):
             )
         )
         self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
-        self.writer = docker.Container(
+        writer = docker.Container(
             f"{name}-writer",
             name=f"{args.docker_prefix}-client-keys-writer",
             image=args.writer_image,
@@ -97,7 +96,7 @@ class ClientKeys(pulumi.ComponentResource):
             opts=child,
         )
         # Registering the check makes the engine await it, so a failed delivery fails the update.
-        self.register_outputs({"delivered": pulumi.Output.all(self.writer.urn, self.writer.exit_code).apply(_checked)})
+        self.register_outputs({"delivered": pulumi.Output.all(writer.urn, writer.exit_code).apply(_checked)})
 
 
 def _checked(result: list[Any]) -> bool:

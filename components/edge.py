@@ -11,7 +11,7 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.render.htpasswd import htpasswd_line
 from components.render.nginx import NginxContext, render_nginx_conf
-from components.settings_model import ContainerLimits, ImageRef
+from components.settings.model import ContainerLimits, ImageRef
 
 RESOURCE_TYPE = "llmstack:index:Edge"
 HTTPS_PORT = 8443
@@ -82,25 +82,13 @@ class Edge(pulumi.ComponentResource):
     DNS so a replaced gateway is followed without a restart.
     """
 
-    conf_text: str
     container_name: str
-    container: docker.Container
     basic_auth: BasicAuth | None
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.conf_text = render_nginx_conf(args.nginx)
-        uploads = [
-            docker.ContainerUploadArgs(file=f"{CONF_DIR}/nginx.conf", content=self.conf_text, permissions="0444"),
-            docker.ContainerUploadArgs(
-                file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
-            ),
-            # Read by the root master process only; workers never need the key.
-            docker.ContainerUploadArgs(
-                file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
-            ),
-        ]
+        uploads = _uploads(args)
         self.basic_auth = None
         if args.nginx.basic_auth_file is not None:
             self.basic_auth, htpasswd = self._basic_auth(name, args.basic_auth_keepers, child)
@@ -109,20 +97,10 @@ class Edge(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
             )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
-        networks = [args.gateway_network]
-        ports = None
-        if args.publish is not None:
-            networks.append(args.publish.network)
-            ports = [
-                docker.ContainerPortArgs(
-                    internal=args.nginx.listen_port, external=args.publish.port, ip=args.publish.address, protocol="tcp"
-                )
-            ]
-        if args.tunnel_network is not None:
-            networks.append(args.tunnel_network)
+        networks, ports = _networks_and_ports(args)
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
-        self.container = docker.Container(
+        docker.Container(
             f"{name}-container",
             name=self.container_name,
             image=image.image_id,
@@ -155,7 +133,39 @@ class Edge(pulumi.ComponentResource):
         )
         # A salt kept in state makes the hash stable: no new hash, no nginx replacement, per update.
         salt = random.RandomString(f"{name}-basic-auth-salt", length=8, special=False, opts=child)
-        htpasswd = pulumi.Output.all(password.result, salt.result).apply(
-            lambda values: htpasswd_line(BASIC_AUTH_USER, values[0], values[1])
+        htpasswd = pulumi.Output.all(password=password.result, salt=salt.result).apply(
+            lambda values: htpasswd_line(BASIC_AUTH_USER, values["password"], values["salt"])
         )
         return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)
+
+
+def _uploads(args: EdgeArgs) -> list[docker.ContainerUploadArgs]:
+    """nginx.conf, the certificate and its key."""
+    return [
+        docker.ContainerUploadArgs(
+            file=f"{CONF_DIR}/nginx.conf", content=render_nginx_conf(args.nginx), permissions="0444"
+        ),
+        docker.ContainerUploadArgs(
+            file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
+        ),
+        # Read by the root master process only; workers never need the key.
+        docker.ContainerUploadArgs(
+            file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
+        ),
+    ]
+
+
+def _networks_and_ports(args: EdgeArgs) -> tuple[list[docker.Network], list[docker.ContainerPortArgs] | None]:
+    """The networks nginx joins and the one port it publishes, if any."""
+    networks = [args.gateway_network]
+    ports = None
+    if args.publish is not None:
+        networks.append(args.publish.network)
+        ports = [
+            docker.ContainerPortArgs(
+                internal=args.nginx.listen_port, external=args.publish.port, ip=args.publish.address, protocol="tcp"
+            )
+        ]
+    if args.tunnel_network is not None:
+        networks.append(args.tunnel_network)
+    return networks, ports

@@ -11,42 +11,24 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
-from components.render.litellm import (
-    AUTH_MODULE,
-    ERRORS_MODULE,
-    LIMITS_MODULE,
+from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
+from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
+from components.shipped.litellm.llmstack_contract import (
+    KEYS_FILE_ENV,
     MASTER_KEY_ENV,
-    NETWORK_ENV,
-    OFFLINE_ENV,
-    REQUESTS_MODULE,
-    RUNTIME_ENV,
+    RATES_FILE_ENV,
     SERVE_MODULE,
-    SPEEDUPS_MODULE,
+    SHIPPED_MODULES,
     TIMEOUT_ENV,
-    TIMEOUTS_MODULE,
-    LiteLLMContext,
-    render_litellm_config,
 )
-from components.render.llmstack_limits import RATES_FILE_ENV
-from components.settings_model import ClientSpec, ContainerLimits, ImageRef, Rotation
 
 RESOURCE_TYPE = "llmstack:index:Gateway"
 GATEWAY_ALIAS = "litellm"
 GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
-KEYS_FILE_ENV = "LLMSTACK_KEYS_FILE"
 _SHIPPED_MODULES = {
-    module: (Path(__file__).parent / "render" / f"{module}.py").read_text()
-    for module in (
-        AUTH_MODULE,
-        SPEEDUPS_MODULE,
-        LIMITS_MODULE,
-        REQUESTS_MODULE,
-        ERRORS_MODULE,
-        TIMEOUTS_MODULE,
-        SERVE_MODULE,
-    )
+    module: (Path(__file__).parent / "shipped" / "litellm" / f"{module}.py").read_text() for module in SHIPPED_MODULES
 }
 SHUTDOWN_ENV = "GRACEFUL_SHUTDOWN_TIMEOUT"
 """Seconds LiteLLM's workers drain open requests after SIGTERM (its default is 30); gunicorn
@@ -92,8 +74,6 @@ class Gateway(pulumi.ComponentResource):
 
     master_key: pulumi.Output[str]
     client_keys: dict[str, pulumi.Output[str]]
-    config_text: str
-    container: docker.Container
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -106,7 +86,6 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
-        self.config_text = render_litellm_config(args.config)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         keys = ClientKeys(
             f"{name}-client-keys",
@@ -119,15 +98,7 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.client_keys = keys.keys
-        envs: list[pulumi.Input[str]] = [
-            pulumi.Output.concat(f"{MASTER_KEY_ENV}=", self.master_key),
-            f"{KEYS_FILE_ENV}={KEYS_FILE}",
-            f"{RATES_FILE_ENV}={RATES_FILE}",
-            f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
-            f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
-            *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
-        ]
-        self.container = docker.Container(
+        docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
             image=image.image_id,
@@ -139,14 +110,8 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=envs,
-            uploads=[
-                docker.ContainerUploadArgs(file=CONFIG_PATH, content=self.config_text, permissions="0444"),
-                *(
-                    docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
-                    for module, text in _SHIPPED_MODULES.items()
-                ),
-            ],
+            envs=_environment(args, self.master_key),
+            uploads=_uploads(args.config),
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
@@ -156,16 +121,7 @@ class Gateway(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
                 docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
             ],
-            healthcheck=defaults.healthcheck(
-                [
-                    "CMD",
-                    "python3",
-                    "-c",
-                    "import urllib.request as u; "
-                    f"u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
-                ],
-                start_period_seconds=60,
-            ),
+            healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
             **defaults.long_running(
                 memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=args.grace_seconds
@@ -173,3 +129,38 @@ class Gateway(pulumi.ComponentResource):
             opts=defaults.serving_options(self),
         )
         self.register_outputs({})
+
+
+_HEALTHCHECK = defaults.healthcheck(
+    [
+        "CMD",
+        "python3",
+        "-c",
+        f"import urllib.request as u; u.urlopen('http://127.0.0.1:{GATEWAY_PORT}/health/liveliness', timeout=4)",
+    ],
+    start_period_seconds=60,
+)
+"""LiteLLM's own liveness route, asked with the image's python3 (it has no curl)."""
+
+
+def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
+    """The container's environment: the master key (only here), the files the hooks use, the runtime."""
+    return [
+        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", master_key),
+        f"{KEYS_FILE_ENV}={KEYS_FILE}",
+        f"{RATES_FILE_ENV}={RATES_FILE}",
+        f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
+        f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
+        *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
+    ]
+
+
+def _uploads(config: LiteLLMContext) -> list[docker.ContainerUploadArgs]:
+    """config.yaml and, beside it, the modules it and the hook load."""
+    return [
+        docker.ContainerUploadArgs(file=CONFIG_PATH, content=render_litellm_config(config), permissions="0444"),
+        *(
+            docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
+            for module, text in _SHIPPED_MODULES.items()
+        ),
+    ]

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
-from components.settings_model import Admission, ContainerLimits, GpuRequest, ImageRef, ModelSpec
+from components.settings.model import Admission, ContainerLimits, GpuRequest, ImageRef, ModelSpec
 
 RESOURCE_TYPE = "llmstack:index:ModelServer"
 OLLAMA_ALIAS = "ollama"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.settings_model import TunnelSubnet
+from components.settings.model import TunnelSubnet
 
 RESOURCE_TYPE = "llmstack:index:StackNetworks"
 
@@ -60,7 +60,7 @@ class StackNetworks(pulumi.ComponentResource):
                 f"{name}-publish", name=f"{args.docker_prefix}-publish", driver="bridge", internal=False, opts=child
             )
         else:
-            self.tunnel, self.tunnel_egress = self._tunnel_networks(name, args.docker_prefix, args.tunnel_subnet)
+            self.tunnel, self.tunnel_egress = _tunnel_networks(name, args.docker_prefix, args.tunnel_subnet, child)
         self.model_egress = docker.Network(
             f"{name}-model-egress",
             name=f"{args.docker_prefix}-model-egress",
@@ -70,24 +70,30 @@ class StackNetworks(pulumi.ComponentResource):
         )
         self.register_outputs({})
 
-    def _tunnel_networks(self, name: str, prefix: str, subnet: TunnelSubnet) -> tuple[docker.Network, docker.Network]:
-        tunnel = docker.Network(
-            f"{name}-tunnel",
-            name=f"{prefix}-tunnel",
-            driver="bridge",
-            internal=True,
-            # Docker hands out addresses from the upper half only, so cloudflared's fixed one stays free.
-            ipam_configs=[
-                docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway, ip_range=subnet.dynamic_range)
-            ],
-            # The name, and the pinned subnet too, cannot exist twice: delete before replacing.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
-        egress = docker.Network(
-            f"{name}-tunnel-egress",
-            name=f"{prefix}-tunnel-egress",
-            driver="bridge",
-            internal=False,
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-        )
-        return tunnel, egress
+
+def _tunnel_networks(
+    name: str, prefix: str, subnet: TunnelSubnet, child: pulumi.ResourceOptions
+) -> tuple[docker.Network, docker.Network]:
+    """The tunnel's internal network (pinned subnet) and cloudflared's own way out.
+
+    `child` deletes before replacing, which the pinned subnet needs as much as the names do.
+    """
+    tunnel = docker.Network(
+        f"{name}-tunnel",
+        name=f"{prefix}-tunnel",
+        driver="bridge",
+        internal=True,
+        # Docker hands out addresses from the upper half only, so cloudflared's fixed one stays free.
+        ipam_configs=[
+            docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway, ip_range=subnet.dynamic_range)
+        ],
+        opts=child,
+    )
+    egress = docker.Network(
+        f"{name}-tunnel-egress",
+        name=f"{prefix}-tunnel-egress",
+        driver="bridge",
+        internal=False,
+        opts=child,
+    )
+    return tunnel, egress

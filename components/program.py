@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.client_configs import client_configs
+from components.client_configs import ca_file_in_home, client_configs
 from components.settings import load_settings
 from components.stack import build_stack
 
@@ -15,9 +15,9 @@ def run() -> None:
     stack = build_stack(settings, secrets)
     pulumi.export("endpoint", stack.endpoint_url)
     pulumi.export("models", list(stack.model_names))
-    pulumi.export("masterKey", stack.api_key)
+    pulumi.export("masterKey", stack.master_key)
     pulumi.export("caCertificate", stack.ca_certificate_pem)
-    ca_file = f"~/.config/llmstack/{settings.stack}-ca.pem" if stack.ca_certificate_pem is not None else None
+    ca_file = f"~/{ca_file_in_home(settings.stack)}" if stack.ca_certificate_pem is not None else None
     pulumi.export("caCertificateFile", ca_file)
     pulumi.export("clients", client_configs(settings, stack))
     if stack.basic_auth:

@@ -26,7 +26,7 @@ from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
-from components.settings_model import Settings, TunnelSettings
+from components.settings.model import Settings, TunnelSettings
 
 DOCKER_DNS = "127.0.0.11"
 
@@ -37,8 +37,8 @@ class BuiltStack:
 
     endpoint_url: str
     """OpenAI-compatible base URL."""
-    api_key: pulumi.Output[str]
-    """The master (admin) key (secret)."""
+    master_key: pulumi.Output[str]
+    """The master (admin) key (secret), exported as masterKey."""
     client_keys: dict[str, pulumi.Output[str]]
     """Each client's own key (secret)."""
     model_names: tuple[str, ...]
@@ -59,25 +59,63 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     networks = StackNetworks(
         "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
     )
-    ModelServer(
+    wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
+    _model_server(wiring)
+    gateway = _gateway(wiring)
+    certificate = _certificate(wiring, secrets)
+    edge = _edge(wiring, certificate)
+    access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    return BuiltStack(
+        endpoint_url=settings.endpoint_url,
+        master_key=gateway.master_key,
+        client_keys=gateway.client_keys,
+        model_names=tuple(m.name for m in settings.models),
+        # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
+        ca_certificate_pem=certificate.ca_certificate_pem if tunnel is None else None,
+        basic_auth=edge.basic_auth,
+        access_headers=access_headers,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Wiring:
+    """What every component of one stack is built from."""
+
+    settings: Settings
+    prefix: str
+    """Prefix of Docker object names."""
+    networks: StackNetworks
+    opts: pulumi.ResourceOptions | None
+    """The stack's engine options (an explicit Docker provider, or none)."""
+
+
+def _model_server(wiring: _Wiring) -> ModelServer:
+    """Ollama, its model volume and one pull per model."""
+    settings = wiring.settings
+    return ModelServer(
         "ollama",
         ModelServerArgs(
-            docker_prefix=prefix,
+            docker_prefix=wiring.prefix,
             image=settings.images.ollama,
             gpus=settings.gpus,
             models=settings.models,
             limits=settings.ollama_limits,
             admission=settings.admission,
             context_length=settings.ollama_context_length,
-            models_network=networks.models,
-            egress_network=networks.model_egress,
+            models_network=wiring.networks.models,
+            egress_network=wiring.networks.model_egress,
         ),
-        opts,
+        wiring.opts,
     )
-    gateway = Gateway(
+
+
+def _gateway(wiring: _Wiring) -> Gateway:
+    """LiteLLM in front of Ollama, with the clients' keys."""
+    settings = wiring.settings
+    return Gateway(
         "gateway",
         GatewayArgs(
-            docker_prefix=prefix,
+            docker_prefix=wiring.prefix,
             image=settings.images.litellm,
             config=LiteLLMContext(
                 models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
@@ -88,36 +126,47 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
             rotation=settings.rotation,
             limits=settings.litellm_limits,
             workers=settings.litellm_workers,
-            models_network=networks.models,
-            gateway_network=networks.gateway,
+            models_network=wiring.networks.models,
+            gateway_network=wiring.networks.gateway,
             grace_seconds=GATEWAY_GRACE_SECONDS,
         ),
-        opts,
+        wiring.opts,
     )
-    dns_names, ip_addresses = settings.certificate_names
-    certificate = EdgeCertificate(
+
+
+def _certificate(wiring: _Wiring, secrets: SecretConfig) -> EdgeCertificate:
+    """The edge's certificate: the stack's own CA, or the operator's."""
+    dns_names, ip_addresses = wiring.settings.certificate_names
+    return EdgeCertificate(
         "certificate",
         EdgeCertificateArgs(
-            source=settings.tls_source,
+            source=wiring.settings.tls_source,
             dns_names=dns_names,
             ip_addresses=ip_addresses,
             provided_certificate=secrets.tls_certificate,
             provided_private_key=secrets.tls_private_key,
         ),
+        wiring.opts,
     )
-    edge = Edge(
+
+
+def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
+    """nginx, the only container clients reach."""
+    settings, networks = wiring.settings, wiring.networks
+    publish = None
+    if networks.publish is not None:
+        publish = PublishedPort(address=settings.listen_address, port=settings.https_port, network=networks.publish)
+    return Edge(
         "edge",
         EdgeArgs(
-            docker_prefix=prefix,
+            docker_prefix=wiring.prefix,
             image=settings.images.nginx,
             nginx=nginx_context(settings),
             certificate_pem=certificate.certificate_pem,
             private_key_pem=certificate.private_key_pem,
             limits=settings.nginx_limits,
             gateway_network=networks.gateway,
-            publish=PublishedPort(address=settings.listen_address, port=settings.https_port, network=networks.publish)
-            if networks.publish
-            else None,
+            publish=publish,
             tunnel_network=networks.tunnel,
             grace_seconds=DRAIN_SECONDS,
             basic_auth_keepers={
@@ -125,20 +174,7 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,
             },
         ),
-        opts,
-    )
-    access_headers = None
-    if tunnel is not None:
-        access_headers = _tunnel(settings, tunnel, prefix, networks, edge, certificate, opts)
-    return BuiltStack(
-        endpoint_url=settings.endpoint_url,
-        api_key=gateway.master_key,
-        client_keys=gateway.client_keys,
-        model_names=tuple(m.name for m in settings.models),
-        # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
-        ca_certificate_pem=certificate.ca_certificate_pem if tunnel is None else None,
-        basic_auth=edge.basic_auth,
-        access_headers=access_headers,
+        wiring.opts,
     )
 
 
@@ -168,23 +204,18 @@ def nginx_context(settings: Settings) -> NginxContext:
 
 
 def _tunnel(
-    settings: Settings,
-    tunnel: TunnelSettings,
-    prefix: str,
-    networks: StackNetworks,
-    edge: Edge,
-    certificate: EdgeCertificate,
-    opts: pulumi.ResourceOptions | None,
+    wiring: _Wiring, tunnel: TunnelSettings, edge: Edge, certificate: EdgeCertificate
 ) -> pulumi.Output[dict[str, str]] | None:
     """The Cloudflare Tunnel to nginx; its Access service-token headers, if any."""
     from components.tunnel import Tunnel, TunnelArgs  # imports pulumi_cloudflare: seconds, tunnel mode only
 
+    settings, networks = wiring.settings, wiring.networks
     if networks.tunnel is None or networks.tunnel_egress is None:
         raise ValueError("tunnel mode needs the tunnel networks")
     built = Tunnel(
         "tunnel",
         TunnelArgs(
-            docker_prefix=prefix,
+            docker_prefix=wiring.prefix,
             cloudflare=tunnel,
             hostname=settings.hostname,
             origin_url=f"https://{edge.container_name}:{HTTPS_PORT}",
@@ -196,7 +227,7 @@ def _tunnel(
                 "tunnelSecretEpoch": settings.rotation.tunnel_secret_epoch,
             },
         ),
-        opts,
+        wiring.opts,
     )
     return built.access_headers
 

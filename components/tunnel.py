@@ -17,7 +17,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.render.nginx import KEEPALIVE_SECONDS
-from components.settings_model import TunnelSettings
+from components.settings.model import TunnelSettings
 
 RESOURCE_TYPE = "llmstack:index:Tunnel"
 METRICS_ADDRESS = "127.0.0.1:20241"
@@ -67,7 +67,6 @@ class Tunnel(pulumi.ComponentResource):
     from. Its ingress sends `hostname` to nginx over TLS, verified, and answers 404 for anything else.
     """
 
-    container: docker.Container
     access_headers: pulumi.Output[dict[str, str]] | None
 
     def __init__(self, name: str, args: TunnelArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -84,10 +83,26 @@ class Tunnel(pulumi.ComponentResource):
             # The provider would PATCH the secret in place, leaving running connectors connected.
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=REPLACE_ON_SECRET),
         )
+        self._ingress(name, args, tunnel.id, child)
+        lookup = cloudflare.get_zero_trust_tunnel_cloudflared_token_output(
+            account_id=settings.account_id, tunnel_id=tunnel.id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        # The provider does not mark the connector token secret.
+        token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
+        self._connector(name, args, token, child)
+        self.access_headers = self._access(name, args, child) if settings.access else None
+        if settings.edge_rate_limit:
+            self._rate_limit(name, args, child)
+        self.register_outputs({})
+
+    def _ingress(
+        self, name: str, args: TunnelArgs, tunnel_id: pulumi.Output[str], child: pulumi.ResourceOptions
+    ) -> None:
+        """The tunnel's routes (`hostname` to nginx, 404 for the rest) and the DNS name that leads to it."""
         cloudflare.ZeroTrustTunnelCloudflaredConfig(
             f"{name}-config",
-            account_id=settings.account_id,
-            tunnel_id=tunnel.id,
+            account_id=args.cloudflare.account_id,
+            tunnel_id=tunnel_id,
             config=cloudflare.ZeroTrustTunnelCloudflaredConfigConfigArgs(
                 ingresses=[
                     cloudflare.ZeroTrustTunnelCloudflaredConfigConfigIngressArgs(
@@ -108,25 +123,15 @@ class Tunnel(pulumi.ComponentResource):
         )
         cloudflare.DnsRecord(
             f"{name}-dns",
-            zone_id=settings.zone_id,
+            zone_id=args.cloudflare.zone_id,
             name=args.hostname,
             type="CNAME",
-            content=pulumi.Output.concat(tunnel.id, ".cfargotunnel.com"),
+            content=pulumi.Output.concat(tunnel_id, ".cfargotunnel.com"),
             proxied=True,
             ttl=1,
             comment=f"llmstack {args.docker_prefix}: Cloudflare Tunnel",
             opts=child,
         )
-        lookup = cloudflare.get_zero_trust_tunnel_cloudflared_token_output(
-            account_id=settings.account_id, tunnel_id=tunnel.id, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        # The provider does not mark the connector token secret.
-        token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
-        self.container = self._connector(name, args, token, child)
-        self.access_headers = self._access(name, args, child) if settings.access else None
-        if settings.edge_rate_limit:
-            self._rate_limit(name, args, child)
-        self.register_outputs({})
 
     def _connector(
         self, name: str, args: TunnelArgs, token: pulumi.Output[str], child: pulumi.ResourceOptions
@@ -171,49 +176,10 @@ class Tunnel(pulumi.ComponentResource):
         policies: list[cloudflare.ZeroTrustAccessPolicy] = []
         headers: pulumi.Output[dict[str, str]] | None = None
         if settings.access_emails:
-            policies.append(
-                cloudflare.ZeroTrustAccessPolicy(
-                    f"{name}-access-people",
-                    account_id=settings.account_id,
-                    name=f"{args.docker_prefix}: people",
-                    decision="allow",
-                    includes=[
-                        cloudflare.ZeroTrustAccessPolicyIncludeArgs(
-                            email=cloudflare.ZeroTrustAccessPolicyIncludeEmailArgs(email=email)
-                        )
-                        for email in settings.access_emails
-                    ],
-                    opts=child,
-                )
-            )
+            policies.append(self._people_policy(name, args, child))
         if settings.access_service_token:
-            service_token = cloudflare.ZeroTrustAccessServiceToken(
-                f"{name}-access-token",
-                account_id=settings.account_id,
-                name=f"{args.docker_prefix}: API clients",
-                duration=SERVICE_TOKEN_LIFETIME,
-                opts=child,
-            )
-            policies.append(
-                cloudflare.ZeroTrustAccessPolicy(
-                    f"{name}-access-clients",
-                    account_id=settings.account_id,
-                    name=f"{args.docker_prefix}: API clients",
-                    # Service tokens are not identities: Access admits them with non_identity only.
-                    decision="non_identity",
-                    includes=[
-                        cloudflare.ZeroTrustAccessPolicyIncludeArgs(
-                            service_token=cloudflare.ZeroTrustAccessPolicyIncludeServiceTokenArgs(
-                                token_id=service_token.id
-                            )
-                        )
-                    ],
-                    opts=child,
-                )
-            )
-            headers = pulumi.Output.secret(
-                pulumi.Output.all(service_token.client_id, service_token.client_secret).apply(_access_headers)
-            )
+            policy, headers = self._client_policy(name, args, child)
+            policies.append(policy)
         cloudflare.ZeroTrustAccessApplication(
             f"{name}-access",
             account_id=settings.account_id,
@@ -231,6 +197,53 @@ class Tunnel(pulumi.ComponentResource):
             opts=child,
         )
         return headers
+
+    def _people_policy(
+        self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions
+    ) -> cloudflare.ZeroTrustAccessPolicy:
+        """Access for the people in `accessEmails`, after they log in."""
+        return cloudflare.ZeroTrustAccessPolicy(
+            f"{name}-access-people",
+            account_id=args.cloudflare.account_id,
+            name=f"{args.docker_prefix}: people",
+            decision="allow",
+            includes=[
+                cloudflare.ZeroTrustAccessPolicyIncludeArgs(
+                    email=cloudflare.ZeroTrustAccessPolicyIncludeEmailArgs(email=email)
+                )
+                for email in args.cloudflare.access_emails
+            ],
+            opts=child,
+        )
+
+    def _client_policy(
+        self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions
+    ) -> tuple[cloudflare.ZeroTrustAccessPolicy, pulumi.Output[dict[str, str]]]:
+        """Access for API clients with the generated service token; the headers they send (secret)."""
+        service_token = cloudflare.ZeroTrustAccessServiceToken(
+            f"{name}-access-token",
+            account_id=args.cloudflare.account_id,
+            name=f"{args.docker_prefix}: API clients",
+            duration=SERVICE_TOKEN_LIFETIME,
+            opts=child,
+        )
+        policy = cloudflare.ZeroTrustAccessPolicy(
+            f"{name}-access-clients",
+            account_id=args.cloudflare.account_id,
+            name=f"{args.docker_prefix}: API clients",
+            # Service tokens are not identities: Access admits them with non_identity only.
+            decision="non_identity",
+            includes=[
+                cloudflare.ZeroTrustAccessPolicyIncludeArgs(
+                    service_token=cloudflare.ZeroTrustAccessPolicyIncludeServiceTokenArgs(token_id=service_token.id)
+                )
+            ],
+            opts=child,
+        )
+        headers: pulumi.Output[dict[str, str]] = pulumi.Output.secret(
+            pulumi.Output.all(service_token.client_id, service_token.client_secret).apply(_access_headers)
+        )
+        return policy, headers
 
     def _rate_limit(self, name: str, args: TunnelArgs, child: pulumi.ResourceOptions) -> None:
         """A rate-limiting rule at Cloudflare's edge, per client IP: the zone's one http_ratelimit ruleset.

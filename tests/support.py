@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -15,14 +16,26 @@ LAN = {"exposure": "lan", "listenAddress": "192.168.50.10", "allowedCidrs": ["19
 """A lan-mode config (rendered only: nothing is ever sent to these addresses)."""
 
 
-def load_shipped(module: str) -> ModuleType:
-    """A module llmstack ships into the LiteLLM container, loaded by path as the auth hook loads it."""
-    path = PROJECT_DIR / "components" / "render" / f"{module}.py"
-    spec = importlib.util.spec_from_file_location(module, path)
+SHIPPED_LITELLM = PROJECT_DIR / "components" / "shipped" / "litellm"
+"""The files llmstack uploads to LiteLLM's /etc/litellm, beside the rendered config.yaml."""
+
+
+def load_shipped(module: str, directory: Path = SHIPPED_LITELLM, name: str | None = None) -> ModuleType:
+    """A module shipped into the LiteLLM container, loaded by path as LiteLLM loads it.
+
+    Its directory is first on sys.path while it loads, as in the container, whose command is a
+    script there: that is how the module finds `llmstack_contract`.
+    """
+    path = directory / f"{module}.py"
+    spec = importlib.util.spec_from_file_location(name or module, path)
     assert spec is not None
     assert spec.loader is not None
     loaded = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(loaded)
+    sys.path.insert(0, str(directory))
+    try:
+        spec.loader.exec_module(loaded)
+    finally:
+        sys.path.remove(str(directory))
     return loaded
 
 

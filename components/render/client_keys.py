@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from components.settings_model import ApiFamily
+from components.settings.model import ApiFamily
 
 
 @dataclass(frozen=True, kw_only=True)

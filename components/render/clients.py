@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from components.settings_model import API_FAMILIES
+from components.settings.model import API_FAMILIES
 
 HEADERS_ENV = "LLMSTACK_DEFAULT_HEADERS"
 """Environment variable holding the extra headers a basic-auth edge needs, as JSON."""

@@ -9,26 +9,8 @@ from typing import Final
 
 import yaml
 
-from components.settings_model import ModelKind
-
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-"""The environment variable that carries the master key; the file only names it."""
-AUTH_MODULE = "llmstack_auth"
-"""The auth hook's module, a file next to config.yaml (LiteLLM resolves it there)."""
-SPEEDUPS_MODULE = "llmstack_speedups"
-"""A fix for one slow LiteLLM lookup, next to the auth hook, which applies it."""
-LIMITS_MODULE = "llmstack_limits"
-"""Per-client request rates shared by all workers, next to the auth hook, which uses it."""
-REQUESTS_MODULE = "llmstack_requests"
-"""What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
-ERRORS_MODULE = "llmstack_errors"
-"""The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
-TIMEOUTS_MODULE = "llmstack_timeouts"
-"""A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
-SERVE_MODULE = "llmstack_serve"
-"""The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
-TIMEOUT_ENV = "LLMSTACK_GENERATION_TIMEOUT"
-"""Seconds a generation may take; the timeouts callback reads it."""
+from components.settings.model import ModelKind
+from components.shipped.litellm.llmstack_contract import AUTH_MODULE, ERRORS_MODULE, MASTER_KEY_ENV, TIMEOUTS_MODULE
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import jinja2
 
-from components.render.llmstack_requests import ADMIN_PATH_PREFIXES, API_FAMILIES
-from components.settings_model import RateLimit, TlsProfile
+from components.settings.model import RateLimit, TlsProfile
+from components.shipped.litellm.llmstack_contract import ADMIN_PATH_PREFIXES, API_ROUTES
 
-CLIENT_API_PATHS = tuple(route for routes in API_FAMILIES.values() for route in routes if route.startswith("/v1/"))
+CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
 
@@ -48,7 +48,7 @@ _LITELLM_HEADER_NAMES = (
     "timing-post-processing-ms", "timing-pre-processing-ms", "total-tokens", "trace-id", "user-email", "user-id",
     "user-role", "version",
 )  # fmt: skip
-"""Every `x-litellm-<name>` LiteLLM 1.108.7 names in its source (tests/test_edge_headers.py re-reads it)."""
+"""Every `x-litellm-<name>` LiteLLM 1.108.7 names in its source (tests/unit/test_edge_headers.py re-reads it)."""
 OLLAMA_RESPONSE_HEADERS = ("content-length", "content-type", "date", "server", "transfer-encoding")
 """What Ollama's HTTP server answers with; LiteLLM passes each on as `llm_provider-<name>`."""
 INTERNAL_RESPONSE_HEADERS = tuple(f"x-litellm-{name}" for name in _LITELLM_HEADER_NAMES) + tuple(

@@ -30,19 +30,12 @@ from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.docker.applier import CONTAINER, Applier, engine_available
 from tests.docker.images import DOCKER, ensure_images, references_of
-from tests.sandbox import in_sandbox
+from tests.live.sandbox import in_sandbox
 from tests.support import PROJECT_DIR, namespaced
 
 SEED = b"llmstack-docker-tests"
 HEALTHY_WITHIN = 150.0
 """Seconds for every serving container to report healthy (LiteLLM: ~20 s to start, 15 s interval)."""
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/docker is in the docker tier."""
-    for item in items:
-        if "tests/docker/" in str(item.fspath):
-            item.add_marker(pytest.mark.docker)
 
 
 @dataclass(frozen=True)

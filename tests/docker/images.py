@@ -9,7 +9,7 @@ render's `RemoteImage`s resolve locally. Each carries the label `llmstack.standi
 - LiteLLM: the pinned `litellm[proxy]` and `prisma` (as in the official image) installed offline
   from wheels verified against requirements-dev.txt's hashes, `python3` on PATH, ENTRYPOINT
   `litellm` (as the official image's entrypoint execs it);
-- Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama.py over tests/live/ollama_stub.py).
+- Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama_standin.py over tests/live/ollama_standin.py).
 Images are rebuilt only when the label `llmstack.standin.inputs` (a hash of the build inputs) differs.
 
 `python -m tests.docker.images --stack dev` builds what a stack needs.
@@ -229,8 +229,8 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
     for role, tag in references.items():
         if role == "nginx":
             dockerfile = NGINX_DOCKERFILE.format(base=BASE_TAG)
-            files: dict[str, Path | str | Callable[[], Path]] = {"nginx": standins / "nginx"}
-            inputs = _hash(base, dockerfile, (standins / "nginx").read_bytes())
+            files: dict[str, Path | str | Callable[[], Path]] = {"nginx": standins / "nginx_standin"}
+            inputs = _hash(base, dockerfile, (standins / "nginx_standin").read_bytes())
         elif role == "litellm":
             requirements = " ".join(f"'{requirement}'" for requirement in LITELLM_REQUIREMENTS)
             dockerfile = LITELLM_DOCKERFILE.format(base=BASE_TAG, requirements=requirements)
@@ -238,21 +238,21 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
             inputs = _hash(base, dockerfile, (PROJECT_DIR / "requirements-dev.txt").read_bytes())
         elif role == "ollama":
             dockerfile = OLLAMA_DOCKERFILE.format(base=BASE_TAG)
-            stub = PROJECT_DIR / "tests" / "live" / "ollama_stub.py"
+            standin = PROJECT_DIR / "tests" / "live" / "ollama_standin.py"
             files = {
-                "ollama.py": standins / "ollama.py",
+                "ollama.py": standins / "ollama_standin.py",
                 "tests/__init__.py": "",
                 "tests/live/__init__.py": "",
-                "tests/live/ollama_stub.py": stub,
+                "tests/live/ollama_standin.py": standin,
             }
-            inputs = _hash(base, dockerfile, (standins / "ollama.py").read_bytes(), stub.read_bytes())
+            inputs = _hash(base, dockerfile, (standins / "ollama_standin.py").read_bytes(), standin.read_bytes())
         elif role == "cloudflared":
             # On the LiteLLM stand-in: the forwarder needs httpx, which that image has.
             python = references.get("litellm", LITELLM_FALLBACK_TAG)
             dockerfile = CLOUDFLARED_DOCKERFILE.format(python=python)
             forwarder = PROJECT_DIR / "tests" / "live" / "cloudflared_standin.py"
             files = {
-                "cloudflared.py": standins / "cloudflared.py",
+                "cloudflared.py": standins / "cloudflared_standin.py",
                 "tests/__init__.py": "",
                 "tests/live/__init__.py": "",
                 "tests/live/cloudflared_standin.py": forwarder,
@@ -260,7 +260,7 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
             inputs = _hash(
                 str(image_inputs_label(python)),
                 dockerfile,
-                (standins / "cloudflared.py").read_bytes(),
+                (standins / "cloudflared_standin.py").read_bytes(),
                 forwarder.read_bytes(),
             )
         else:

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from tests.docker.conftest import Stack
-from tests.live.ollama_stub import REPLY_WORDS
+from tests.live.ollama_standin import REPLY_WORDS
 
 
 @pytest.fixture

@@ -17,18 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import in_sandbox
+from tests.live.sandbox import in_sandbox
 from tests.support import PROJECT_DIR
 
 VENV = PROJECT_DIR / ".venv"
 PASSPHRASE = "llmstack-engine-tier"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/engine is in the engine tier."""
-    for item in items:
-        if "tests/engine/" in str(item.fspath):
-            item.add_marker(pytest.mark.engine)
 
 
 @pytest.fixture(scope="session")

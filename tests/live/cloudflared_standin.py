@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: nginx's access log and the gateway stub record what matters."""
+        """Quiet: nginx's access log and the gateway stand-in record what matters."""
 
     def do_GET(self) -> None:
         self._relay(b"")

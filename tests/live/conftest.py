@@ -1,6 +1,6 @@
 """Live fixtures: exact rendered files run in the real nginx and LiteLLM.
 
-Everything runs inside the sandbox of `tests/sandbox.py` (loopback only, Docker's DNS address
+Everything runs inside the sandbox of `tests/live/sandbox.py` (loopback only, Docker's DNS address
 answered by `docker_dns.DockerDns`). Each emulated container gets its own loopback address, as it
 would get its own address on a Docker network. Renders share one seed, so every rendered stack
 has the same master key and the one real LiteLLM (started once per session) serves them all.
@@ -26,28 +26,22 @@ from typing import Any
 import httpx
 import pytest
 
+from components.gateway import GATEWAY_GRACE_SECONDS
 from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.live.docker_dns import DockerDns
-from tests.live.gateway_stub import GatewayStub
-from tests.live.ollama_stub import OllamaStub
-from tests.sandbox import in_sandbox
+from tests.live.gateway_standin import GatewayStandin
+from tests.live.ollama_standin import OllamaStandin
+from tests.live.sandbox import in_sandbox
 from tests.support import PROJECT_DIR, namespaced
 
 GATEWAY_ADDRESS = "127.0.0.21"
-GATEWAY_STUB_ADDRESS = "127.0.0.41"
+GATEWAY_STANDIN_ADDRESS = "127.0.0.41"
 OLLAMA_ADDRESS = "127.0.0.31"
 UNREACHABLE_ADDRESS = "127.0.0.99"
 """An emulated container address where nothing listens: a gateway that is down."""
 SEED = b"llmstack-live-tests"
 VENV_BIN = Path(sys.executable).parent
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/live is in the live tier."""
-    for item in items:
-        if "tests/live/" in str(item.fspath):
-            item.add_marker(pytest.mark.live)
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,7 @@ class Rendered:
 @pytest.fixture(scope="session")
 def sandbox() -> None:
     if not in_sandbox():
-        pytest.fail("the live tier runs inside the Docker emulation: `make pytest` (python -m tests.sandbox)")
+        pytest.fail("the live tier runs inside the Docker emulation: `make pytest` (python -m tests.live.sandbox)")
 
 
 @pytest.fixture(scope="session")
@@ -135,16 +129,16 @@ def dev(render: Callable[..., Rendered]) -> Rendered:
 
 
 @pytest.fixture(scope="session")
-def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStub]:
+def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStandin]:
     tags = tuple(
         container["command"][1]
         for container in (reveal(r.inputs) for r in dev.result.of_type("docker:index/container:Container"))
         if container.get("networkMode")
     )
-    stub = OllamaStub(OLLAMA_ADDRESS, 11434, tags)
+    standin = OllamaStandin(OLLAMA_ADDRESS, 11434, tags)
     docker_dns.set("ollama", OLLAMA_ADDRESS)
-    yield stub
-    stub.close()
+    yield standin
+    standin.close()
 
 
 @dataclass
@@ -211,9 +205,13 @@ def start_gateway(rendered: Rendered, address: str, workdir: Path) -> Gateway:
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    """Stop the LiteLLM process."""
+    """Stop the LiteLLM process as Docker stops its container: SIGTERM, then SIGKILL after the grace period."""
     gateway.process.terminate()
-    gateway.process.wait(timeout=20)
+    try:
+        gateway.process.wait(timeout=GATEWAY_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+        gateway.process.wait(timeout=10)
 
 
 @contextmanager
@@ -227,17 +225,17 @@ def running_gateway(rendered: Rendered, address: str, workdir: Path) -> Iterator
 
 
 @pytest.fixture(scope="session")
-def gateway(dev: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(dev: Rendered, ollama: OllamaStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """The real LiteLLM proxy running the dev stack's gateway container."""
     with running_gateway(dev, GATEWAY_ADDRESS, tmp_path_factory.mktemp("litellm")) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
-def gateway_stub(sandbox: None) -> Iterator[GatewayStub]:
-    stub = GatewayStub(GATEWAY_STUB_ADDRESS, 4000)
-    yield stub
-    stub.close()
+def gateway_standin(sandbox: None) -> Iterator[GatewayStandin]:
+    standin = GatewayStandin(GATEWAY_STANDIN_ADDRESS, 4000)
+    yield standin
+    standin.close()
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Stand-in for Docker's embedded DNS at 127.0.0.11 (part of the Docker emulation, see tests/sandbox.py).
+"""Stand-in for Docker's embedded DNS at 127.0.0.11 (part of the Docker emulation, see tests/live/sandbox.py).
 
 Answers A queries for the container aliases it was told about, NOERROR with no answer for other
 record types of known names (Docker networks here are IPv4-only), NXDOMAIN for everything else.

@@ -15,8 +15,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Gateway, Rendered
-from tests.live.gateway_stub import GatewayStub
+from tests.live.conftest import GATEWAY_STANDIN_ADDRESS, EdgeRunner, Gateway, Rendered
+from tests.live.gateway_standin import GatewayStandin
 from tests.live.test_chain import MODEL, openai_client
 
 # The seed's fail2ban filter (SECURITY.md), anchored after nginx's timestamp.
@@ -75,11 +75,11 @@ def test_the_env_output_carries_the_headers(protected: Rendered) -> None:
 
 
 def test_the_edge_password_never_reaches_litellm(
-    render: Callable[..., Rendered], edges: EdgeRunner, gateway_stub: GatewayStub
+    render: Callable[..., Rendered], edges: EdgeRunner, gateway_standin: GatewayStandin
 ) -> None:
-    stack = edges.serve(render("basic-auth", basicAuth="true", clients={"dev": {}}), GATEWAY_STUB_ADDRESS)
+    stack = edges.serve(render("basic-auth", basicAuth="true", clients={"dev": {}}), GATEWAY_STANDIN_ADDRESS)
     with stack.client() as https:
         assert https.get("/v1/models", headers=dev_client(stack)["headers"]).status_code == 200
-    forwarded = {name.lower(): value for name, value in gateway_stub.requests[-1]["headers"].items()}
+    forwarded = {name.lower(): value for name, value in gateway_standin.requests[-1]["headers"].items()}
     assert "authorization" not in forwarded
     assert forwarded["x-litellm-api-key"] == dev_client(stack)["apiKey"]

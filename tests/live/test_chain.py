@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.live.conftest import UNREACHABLE_ADDRESS, EdgeRunner, Rendered
-from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 
 MODEL = "qwen2.5-0.5b"
 CHAT_BODY = {"messages": [{"role": "user", "content": "hi"}]}
@@ -35,7 +35,7 @@ def client(edge: Rendered) -> Iterator[openai.OpenAI]:
         yield sdk
 
 
-def test_completion_through_the_edge(client: openai.OpenAI, ollama: OllamaStub) -> None:
+def test_completion_through_the_edge(client: openai.OpenAI, ollama: OllamaStandin) -> None:
     reply = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert reply.choices[0].message.content == "".join(REPLY_WORDS)
     assert ollama.requests[-1]["body"]["model"] == "qwen2.5:0.5b"
@@ -45,7 +45,7 @@ def test_model_list_shows_the_served_names(client: openai.OpenAI) -> None:
     assert [model.id for model in client.models.list()] == [MODEL]
 
 
-def test_stream_arrives_chunk_by_chunk(client: openai.OpenAI, ollama: OllamaStub) -> None:
+def test_stream_arrives_chunk_by_chunk(client: openai.OpenAI, ollama: OllamaStandin) -> None:
     ollama.chunk_delay = 0.3
     try:
         started = time.monotonic()
@@ -125,7 +125,7 @@ def test_tls_1_2_is_refused_by_the_default_profile(edge: Rendered) -> None:
         old_client.get(edge.origin + "/healthz")
 
 
-def test_an_overloaded_ollama_gives_a_fast_503_with_retry_after(edge: Rendered, ollama: OllamaStub) -> None:
+def test_an_overloaded_ollama_gives_a_fast_503_with_retry_after(edge: Rendered, ollama: OllamaStandin) -> None:
     # The stand-in answers as Ollama does when its OLLAMA_MAX_QUEUE is full.
     key = {"Authorization": f"Bearer {edge.outputs['clients']['dev']['apiKey']}"}
     before = len(ollama.requests)
@@ -142,7 +142,7 @@ def test_an_overloaded_ollama_gives_a_fast_503_with_retry_after(edge: Rendered, 
     assert len(ollama.requests) == before + 1, "no retries pile more work onto a full queue"
 
 
-def test_a_restarting_ollama_gives_a_503_with_retry_after(edge: Rendered, ollama: OllamaStub) -> None:
+def test_a_restarting_ollama_gives_a_503_with_retry_after(edge: Rendered, ollama: OllamaStandin) -> None:
     key = {"Authorization": f"Bearer {edge.outputs['clients']['dev']['apiKey']}"}
     with ollama.stopped(), edge.client() as https:
         response = https.post("/v1/chat/completions", headers=key, json={"model": MODEL, **CHAT_BODY})

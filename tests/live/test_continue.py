@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.live.conftest import EdgeRunner, Gateway, Rendered
-from tests.live.ollama_stub import REPLY_WORDS
+from tests.live.ollama_standin import REPLY_WORDS
 from tests.support import PROJECT_DIR
 
 CONTINUE_DIR = PROJECT_DIR / "tests" / "continue"

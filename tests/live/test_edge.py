@@ -1,6 +1,6 @@
 """Edge protections, each over HTTP against the real nginx running a rendered hardened stack.
 
-The gateway behind nginx is `gateway_stub.GatewayStub` (a LiteLLM stand-in that records what
+The gateway behind nginx is `gateway_standin.GatewayStandin` (a LiteLLM stand-in that records what
 nginx forwards). Client addresses are loopback source addresses: 127.0.0.2-7 are inside the
 allow-list, 127.0.0.9 is the admin network, 127.0.0.20 is outside.
 """
@@ -23,9 +23,9 @@ import pytest
 from components.render.nginx import FOREIGN_KEY_HEADERS, render_nginx_conf
 from components.settings import parse_settings
 from components.stack import nginx_context
-from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Rendered
+from tests.live.conftest import GATEWAY_STANDIN_ADDRESS, EdgeRunner, Rendered
 from tests.live.docker_dns import DockerDns
-from tests.live.gateway_stub import GatewayStub
+from tests.live.gateway_standin import GatewayStandin
 
 HARDENED = {
     "exposure": "lan",
@@ -44,8 +44,8 @@ SPOOFING_HEADERS = ("X-Forwarded-For", "X-Real-IP", "CF-Connecting-IP", "True-Cl
 
 
 @pytest.fixture
-def hardened(render: Callable[..., Rendered], edges: EdgeRunner, gateway_stub: GatewayStub) -> Rendered:
-    return edges.serve(render("hardened", **HARDENED), GATEWAY_STUB_ADDRESS)
+def hardened(render: Callable[..., Rendered], edges: EdgeRunner, gateway_standin: GatewayStandin) -> Rendered:
+    return edges.serve(render("hardened", **HARDENED), GATEWAY_STANDIN_ADDRESS)
 
 
 def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
@@ -54,22 +54,24 @@ def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
 
-def test_clients_outside_the_allow_list_get_403(hardened: Rendered, gateway_stub: GatewayStub) -> None:
-    before = len(gateway_stub.requests)
+def test_clients_outside_the_allow_list_get_403(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
+    before = len(gateway_standin.requests)
     with hardened.client(OUTSIDE) as outside:
         assert_json_error(outside.get("/v1/models"), 403, "forbidden")
     with hardened.client(INSIDE) as inside:
         assert inside.get("/v1/models").status_code == 200
-    assert len(gateway_stub.requests) == before + 1
+    assert len(gateway_standin.requests) == before + 1
 
 
 @pytest.mark.parametrize("header", SPOOFING_HEADERS)
-def test_spoofed_client_ip_headers_change_nothing(header: str, hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_spoofed_client_ip_headers_change_nothing(
+    header: str, hardened: Rendered, gateway_standin: GatewayStandin
+) -> None:
     with hardened.client(OUTSIDE) as outside:
         assert_json_error(outside.get("/v1/models", headers={header: INSIDE}), 403, "forbidden")
     with hardened.client("127.0.0.3") as inside:
         assert inside.get("/v1/models", headers={header: "203.0.113.7"}).status_code == 200
-    forwarded = {k.lower(): v for k, v in gateway_stub.requests[-1]["headers"].items()}
+    forwarded = {k.lower(): v for k, v in gateway_standin.requests[-1]["headers"].items()}
     assert forwarded["x-forwarded-for"] == "127.0.0.3"
     assert forwarded["x-real-ip"] == "127.0.0.3"
 
@@ -108,8 +110,8 @@ def test_rate_limit_per_key_holds_across_addresses(hardened: Rendered) -> None:
     assert statuses[:8].count(200) == 8
 
 
-def test_connections_per_client_are_limited(hardened: Rendered, gateway_stub: GatewayStub) -> None:
-    gateway_stub.chunk_delay = 0.5
+def test_connections_per_client_are_limited(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
+    gateway_standin.chunk_delay = 0.5
     statuses: list[int] = []
 
     def stream() -> None:
@@ -127,12 +129,12 @@ def test_connections_per_client_are_limited(hardened: Rendered, gateway_stub: Ga
         for thread in threads:
             thread.join(timeout=10)
     finally:
-        gateway_stub.chunk_delay = 0.0
+        gateway_standin.chunk_delay = 0.0
     assert sorted(statuses) == [200, 200, 200, 429, 429]
 
 
-def test_streamed_events_pass_as_they_are_sent(hardened: Rendered, gateway_stub: GatewayStub) -> None:
-    gateway_stub.chunk_delay = 0.3
+def test_streamed_events_pass_as_they_are_sent(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
+    gateway_standin.chunk_delay = 0.3
     lags = []
     try:
         with (
@@ -143,12 +145,12 @@ def test_streamed_events_pass_as_they_are_sent(hardened: Rendered, gateway_stub:
                 if line.startswith("data: {"):
                     lags.append(time.time() - json.loads(line[6:])["sent_at"])
     finally:
-        gateway_stub.chunk_delay = 0.0
+        gateway_standin.chunk_delay = 0.0
     assert len(lags) == 4
     assert max(lags) < 0.15, f"events were held back: {lags}"
 
 
-def test_admin_routes_only_from_the_admin_network(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_admin_routes_only_from_the_admin_network(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
     with hardened.client(ADMIN) as admin:
         response = admin.get("/key/info")
         assert response.status_code == 200
@@ -184,12 +186,12 @@ def test_internal_response_headers_are_stripped(hardened: Rendered) -> None:
     assert "nginx/" not in response.headers.get("server", "")
 
 
-def test_health_needs_no_backend_and_touches_none(hardened: Rendered, gateway_stub: GatewayStub) -> None:
-    before = len(gateway_stub.requests)
+def test_health_needs_no_backend_and_touches_none(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
+    before = len(gateway_standin.requests)
     with hardened.client(INSIDE) as client:
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
-    assert len(gateway_stub.requests) == before
+    assert len(gateway_standin.requests) == before
 
 
 def test_access_log_is_json_with_the_real_client_and_no_key(hardened: Rendered, edges: EdgeRunner) -> None:
@@ -208,7 +210,7 @@ def test_access_log_is_json_with_the_real_client_and_no_key(hardened: Rendered, 
 def test_nginx_follows_a_moved_gateway_without_restarting(
     hardened: Rendered, edges: EdgeRunner, docker_dns: DockerDns
 ) -> None:
-    moved = GatewayStub("127.0.0.42", 4000)
+    moved = GatewayStandin("127.0.0.42", 4000)
     nginx_pid = edges.process.pid if edges.process else None
     try:
         docker_dns.set("litellm", "127.0.0.42")
@@ -220,7 +222,7 @@ def test_nginx_follows_a_moved_gateway_without_restarting(
         assert edges.process.pid == nginx_pid
         assert edges.process.poll() is None
     finally:
-        docker_dns.set("litellm", GATEWAY_STUB_ADDRESS)
+        docker_dns.set("litellm", GATEWAY_STANDIN_ADDRESS)
         moved.close()
         edges.stop()  # the next test starts from a fresh DNS cache
 
@@ -243,14 +245,16 @@ def behind_connector(hardened: Rendered, edges: EdgeRunner, tmp_path: Path) -> R
     directory.chmod(0o755)
     tmp_path.chmod(0o755)
     (directory / "containers/edge-container/etc/nginx/nginx.conf").write_text(render_nginx_conf(context))
-    return edges.serve(Rendered(directory, hardened.result), GATEWAY_STUB_ADDRESS)
+    return edges.serve(Rendered(directory, hardened.result), GATEWAY_STANDIN_ADDRESS)
 
 
-def test_real_client_ip_comes_from_the_connector_only(behind_connector: Rendered, gateway_stub: GatewayStub) -> None:
+def test_real_client_ip_comes_from_the_connector_only(
+    behind_connector: Rendered, gateway_standin: GatewayStandin
+) -> None:
     with behind_connector.client(CONNECTOR) as connector:
         relayed = connector.get("/v1/models", headers={"CF-Connecting-IP": INSIDE})
         assert relayed.status_code == 200
-        forwarded = {k.lower(): v for k, v in gateway_stub.requests[-1]["headers"].items()}
+        forwarded = {k.lower(): v for k, v in gateway_standin.requests[-1]["headers"].items()}
         assert forwarded["x-forwarded-for"] == INSIDE
         assert_json_error(connector.get("/v1/models", headers={"CF-Connecting-IP": OUTSIDE}), 403, "forbidden")
     with behind_connector.client(OUTSIDE) as direct:
@@ -278,34 +282,38 @@ def raw_get(stack: Rendered, path: str, source: str = INSIDE) -> int:
 
 
 @pytest.mark.parametrize("path", ["/files/../v1/models", "/v1/%6dodels", "//v1//models", "/v1/./models"])
-def test_the_gateway_gets_the_path_nginx_checked(path: str, hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_the_gateway_gets_the_path_nginx_checked(
+    path: str, hardened: Rendered, gateway_standin: GatewayStandin
+) -> None:
     # LiteLLM resolves neither `..` nor escapes: forwarded as sent, /files/../v1/models would pass
     # nginx's allow-list as /v1/models and reach LiteLLM's files route.
     assert raw_get(hardened, path) == 200
-    assert gateway_stub.requests[-1]["path"] == "/v1/models"
+    assert gateway_standin.requests[-1]["path"] == "/v1/models"
 
 
-def test_api_routes_forward_no_query_string_admin_routes_do(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_api_routes_forward_no_query_string_admin_routes_do(
+    hardened: Rendered, gateway_standin: GatewayStandin
+) -> None:
     # LiteLLM takes `model` from the query string over the body's: past the model allow-list.
     with hardened.client(INSIDE) as client:
         assert client.get("/v1/models?model=other").status_code == 200
-    assert gateway_stub.requests[-1]["path"] == "/v1/models"
+    assert gateway_standin.requests[-1]["path"] == "/v1/models"
     with hardened.client(ADMIN) as admin:
         assert admin.get("/key/info?key=a%20b").status_code == 200
-    assert gateway_stub.requests[-1]["path"] == "/key/info?key=a%20b"
+    assert gateway_standin.requests[-1]["path"] == "/key/info?key=a%20b"
 
 
-def test_admin_networks_get_the_checked_path_too(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_admin_networks_get_the_checked_path_too(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
     assert raw_get(hardened, "/files/../key/info", source=ADMIN) == 200
-    assert gateway_stub.requests[-1]["path"] == "/key/info"
+    assert gateway_standin.requests[-1]["path"] == "/key/info"
     # An escaped line break would end up in the request line to LiteLLM: not a path nginx proxies.
     assert raw_get(hardened, "/key/info%0d%0aX-Injected:%20yes", source=ADMIN) == 404
 
 
-def test_keys_in_other_headers_never_reach_the_gateway(hardened: Rendered, gateway_stub: GatewayStub) -> None:
+def test_keys_in_other_headers_never_reach_the_gateway(hardened: Rendered, gateway_standin: GatewayStandin) -> None:
     with hardened.client(INSIDE) as client:
         assert client.get("/v1/models", headers=dict.fromkeys(FOREIGN_KEY_HEADERS, "sk-elsewhere")).status_code == 200
-    forwarded = {name.lower() for name in gateway_stub.requests[-1]["headers"]}
+    forwarded = {name.lower() for name in gateway_standin.requests[-1]["headers"]}
     assert not forwarded & {name.lower() for name in FOREIGN_KEY_HEADERS}
 
 
@@ -341,19 +349,19 @@ def test_rate_limit_per_key_holds_for_every_spelling_of_the_key(hardened: Render
     ],
 )
 def test_the_gateway_cannot_steer_nginx_with_x_accel_headers(
-    header: str, value: str, source: str, hardened: Rendered, gateway_stub: GatewayStub
+    header: str, value: str, source: str, hardened: Rendered, gateway_standin: GatewayStandin
 ) -> None:
     # Honoured, X-Accel-Redirect would answer with any internal location nginx serves instead.
-    gateway_stub.extra_headers = {header: value}
+    gateway_standin.extra_headers = {header: value}
     try:
         with hardened.client(source) as client:
             started = time.monotonic()
             response = client.get("/v1/models")
             elapsed = time.monotonic() - started
     finally:
-        gateway_stub.extra_headers = {}
+        gateway_standin.extra_headers = {}
     assert response.status_code == 200
-    assert response.json()["data"][0]["id"] == "stub-model", "the gateway's answer, not a redirect's"
+    assert response.json()["data"][0]["id"] == "standin-model", "the gateway's answer, not a redirect's"
     assert header.lower() not in response.headers
     assert elapsed < 1, "not throttled to a byte a second"
 

@@ -19,8 +19,8 @@ import h2.connection
 import h2.events
 import pytest
 
-from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Gateway, Rendered
-from tests.live.gateway_stub import GatewayStub
+from tests.live.conftest import GATEWAY_STANDIN_ADDRESS, EdgeRunner, Gateway, Rendered
+from tests.live.gateway_standin import GatewayStandin
 from tests.live.test_edge import HARDENED, allowed_at_most
 
 Header = tuple[str, str]
@@ -108,25 +108,25 @@ def test_no_whitespace_spelling_of_a_key_escapes_the_per_key_limit(
 
 
 @pytest.fixture
-def before_stub(render: Callable[..., Rendered], edges: EdgeRunner, gateway_stub: GatewayStub) -> Rendered:
-    return edges.serve(render("hardened", **HARDENED), GATEWAY_STUB_ADDRESS)
+def before_standin(render: Callable[..., Rendered], edges: EdgeRunner, gateway_standin: GatewayStandin) -> Rendered:
+    return edges.serve(render("hardened", **HARDENED), GATEWAY_STANDIN_ADDRESS)
 
 
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_litellm_gets_the_key_the_edge_counted_or_none(
-    protocol: str, before_stub: Rendered, gateway_stub: GatewayStub
+    protocol: str, before_standin: Rendered, gateway_standin: GatewayStandin
 ) -> None:
     send = PROTOCOLS[protocol]
     key = f"sk-{protocol[-1]}-counted-as-sent"
     canonical = [("Authorization", f"Bearer {key}"), ("Authorization", f"bEaReR {key}"), ("x-litellm-api-key", key)]
     for index, header in enumerate(canonical + spellings(key)):
-        before = len(gateway_stub.requests)
-        status = send(before_stub, SOURCES[index % len(SOURCES)], header)
+        before = len(gateway_standin.requests)
+        status = send(before_standin, SOURCES[index % len(SOURCES)], header)
         assert status in (200, 429), header
         if status == 429:  # the key's bucket, shared by every spelling nginx read the key from
-            assert len(gateway_stub.requests) == before
+            assert len(gateway_standin.requests) == before
             continue
-        forwarded = {name.lower(): value for name, value in gateway_stub.requests[-1]["headers"].items()}
+        forwarded = {name.lower(): value for name, value in gateway_standin.requests[-1]["headers"].items()}
         assert "authorization" not in forwarded, header
         assert forwarded.get("x-litellm-api-key") in (key, None), header
         if header in canonical:

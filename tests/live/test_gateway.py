@@ -23,7 +23,7 @@ from litellm.proxy.common_utils.model_listing_utils import claude_code_group_nam
 
 from components.gateway import RATES_FILE
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
-from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 from tests.live.test_chain import openai_client
 
 ADDRESS = "127.0.0.22"
@@ -47,7 +47,7 @@ def stack(render: Callable[..., Rendered]) -> Rendered:
 
 
 @pytest.fixture(scope="module")
-def litellm(stack: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def litellm(stack: Rendered, ollama: OllamaStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     ollama.models = (*ollama.models, "qwen2.5-coder:1.5b", "nomic-embed-text")
     with running_gateway(stack, ADDRESS, tmp_path_factory.mktemp("litellm-clients")) as running:
         yield running
@@ -97,7 +97,7 @@ def test_a_key_is_read_in_one_form_only(direct: httpx.Client, stack: Rendered) -
     assert direct.post("/v1/chat/completions", headers=twice, json={"model": "coder", **CHAT}).status_code == 401
 
 
-def test_the_model_comes_from_the_body_only(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_the_model_comes_from_the_body_only(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     # LiteLLM would take a query's `model` over the body's: past the allow-list (editor: coder only).
     before = len(ollama.requests)
     reply = direct.post(
@@ -108,7 +108,7 @@ def test_the_model_comes_from_the_body_only(direct: httpx.Client, stack: Rendere
     assert len(ollama.requests) == before
 
 
-def test_embeddings_come_from_the_embedding_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_embeddings_come_from_the_embedding_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     body = {"model": "embed", "input": ["one", "three"]}
     reply = direct.post("/v1/embeddings", headers=key(stack, "indexer"), json=body)
     assert reply.status_code == 200, reply.text
@@ -133,7 +133,7 @@ def test_an_allowed_model_answers_streamed_and_not(direct: httpx.Client, stack: 
 
 
 def test_one_failed_request_does_not_shut_off_a_model(
-    direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     # Ollama answers 404 for a model it no longer has. Each model has a single deployment: a
     # cooldown would answer 429 to every client of that model for a while, after Ollama has it back.
@@ -162,7 +162,7 @@ MODEL_CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 @pytest.mark.parametrize("call", list(MODEL_CALLS))
 def test_an_unreachable_ollama_gets_a_503_that_names_the_model_not_its_address(
-    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     route, client, body = MODEL_CALLS[call]
 
@@ -186,7 +186,7 @@ INTERNALS = ("Traceback", "site-packages", ".py", "LiteLLM: ", "Python: ", "1.10
 
 @pytest.mark.parametrize("messages", [["hi"], [{"content": "hi"}], [], "hi"])
 def test_malformed_messages_get_a_clean_400(
-    messages: object, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    messages: object, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     before = len(ollama.requests)
     reply = direct.post(
@@ -200,7 +200,7 @@ def test_malformed_messages_get_a_clean_400(
 
 @pytest.mark.parametrize("call", [name for name in MODEL_CALLS if name != "embeddings"])
 def test_a_failed_model_call_keeps_its_status_and_says_nothing_internal(
-    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     route, client, body = MODEL_CALLS[call]
     ollama.busy = True  # Ollama's own 503 (the stand-in answers it on /api/chat)
@@ -212,7 +212,7 @@ def test_a_failed_model_call_keeps_its_status_and_says_nothing_internal(
     assert [internal for internal in INTERNALS if internal in reply.text] == []
 
 
-def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     ollama.dropping = True
     try:
         dropped = chat(direct, key(stack, "editor"), "coder")
@@ -223,7 +223,7 @@ def test_ollama_closing_a_request_gets_a_502(direct: httpx.Client, stack: Render
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
 
-def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -> float:
+def abandon(ollama: OllamaStandin, client: httpx.Client, request: dict[str, Any]) -> float:
     """Seconds from sending `request` until Ollama saw the caller hang up (inf: not within eight).
 
     The caller gives up after a second; Ollama would take ten to answer.
@@ -243,7 +243,7 @@ def abandon(ollama: OllamaStub, client: httpx.Client, request: dict[str, Any]) -
 
 @pytest.mark.parametrize("call", [name for name in MODEL_CALLS if name != "embeddings"])
 def test_a_client_that_gives_up_frees_ollama_at_once(
-    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    call: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     # By default LiteLLM would keep Ollama generating for nobody: a non-streamed answer to its
     # end, a stream until its first token (here 10 s).
@@ -254,7 +254,7 @@ def test_a_client_that_gives_up_frees_ollama_at_once(
     assert chat(direct, key(stack, "editor"), "coder").status_code == 200
 
 
-def test_a_client_that_waits_gets_its_answer(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_a_client_that_waits_gets_its_answer(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     ollama.abandoned.clear()
     ollama.reply_delay = 1.5
     try:
@@ -295,7 +295,7 @@ def test_admin_routes_need_an_admin_key(route: str, direct: httpx.Client, stack:
     ],
 )
 def test_an_admin_client_reaches_models_only_on_the_checked_routes(
-    route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    route: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     # LiteLLM's other spellings of a model call would skip the parameter, model and rate checks.
     before = len(ollama.requests)
@@ -389,7 +389,7 @@ def test_a_clients_rate_is_counted_once_for_all_workers(
         replies = sorted(pool.map(fresh_chat, range(7)), key=lambda reply: reply.status_code)
     assert [reply.status_code for reply in replies] == [200] * 4 + [429] * 3
     # Counted where every worker counts (which worker took which connection is the kernel's choice,
-    # often one took them all; tests/test_shared_rate.py races separate processes on one file).
+    # often one took them all; tests/unit/test_llmstack_limits.py races separate processes on one file).
     rates_file = stack.container_dir("gateway-container") / RATES_FILE.lstrip("/")
     with contextlib.closing(sqlite3.connect(f"file:{rates_file}?mode=ro", uri=True)) as shared:
         assert shared.execute("SELECT SUM(count) FROM hits WHERE client = 'metered'").fetchone() == (4,)
@@ -399,7 +399,7 @@ def test_a_clients_rate_is_counted_once_for_all_workers(
     assert 1 <= int(replies[-1].headers["retry-after"]) <= 120
 
 
-def test_a_request_names_one_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_a_request_names_one_model(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     # LiteLLM would call Ollama once per name, and a rate-limited client would be counted once.
     before = len(ollama.requests)
     for client, model in (("metered", "small,small,small"), ("ops", "small,coder"), ("editor", "")):
@@ -432,7 +432,7 @@ def test_a_client_cannot_send_settings_in_the_body(
     setting: dict[str, Any],
     direct: httpx.Client,
     stack: Rendered,
-    ollama: OllamaStub,
+    ollama: OllamaStandin,
 ) -> None:
     payload = {"/v1/chat/completions": CHAT, "/v1/completions": {"prompt": "hi"}, "/v1/embeddings": {"input": ["one"]}}
     before = len(ollama.requests)
@@ -446,7 +446,7 @@ def test_a_client_cannot_send_settings_in_the_body(
 
 @pytest.mark.parametrize("setting", ["api_base", "base_url", "user_config"])
 def test_a_client_cannot_point_litellm_at_another_server(
-    setting: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    setting: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     # LiteLLM refuses these itself, before the hook runs; its answer is an error that names the
     # parameter (with `prisma` installed, as in the image; without it, a bare 500).
@@ -460,7 +460,7 @@ def test_a_client_cannot_point_litellm_at_another_server(
 
 @pytest.mark.parametrize("header", ["x-litellm-num-retries", "x-litellm-timeout", "X-LiteLLM-Stream-Timeout"])
 def test_a_client_cannot_send_litellm_settings_as_headers(
-    header: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    header: str, direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     before = len(ollama.requests)
     ollama.busy = True  # what retries would multiply: Ollama's full queue
@@ -473,7 +473,7 @@ def test_a_client_cannot_send_litellm_settings_as_headers(
     assert len(ollama.requests) == before
 
 
-def test_openai_parameters_reach_ollama(direct: httpx.Client, stack: Rendered, ollama: OllamaStub) -> None:
+def test_openai_parameters_reach_ollama(direct: httpx.Client, stack: Rendered, ollama: OllamaStandin) -> None:
     sampling = {"temperature": 0.25, "top_p": 0.5, "max_tokens": 7, "seed": 11, "stop": ["END"], "user": "ana"}
     reply = chat(direct, key(stack, "editor"), "coder", stream=True, stream_options={"include_usage": True}, **sampling)
     assert reply.status_code == 200, reply.text
@@ -487,7 +487,7 @@ def through_edge(edges: EdgeRunner, stack: Rendered, litellm: Gateway) -> Render
     return edges.serve(stack, litellm.address)
 
 
-def test_full_chain_per_client_with_the_openai_client(through_edge: Rendered, ollama: OllamaStub) -> None:
+def test_full_chain_per_client_with_the_openai_client(through_edge: Rendered, ollama: OllamaStandin) -> None:
     editor = through_edge.outputs["clients"]["editor"]
     with openai_client(through_edge, editor["apiKey"]) as client:
         reply = client.chat.completions.create(model="coder", **CHAT)
@@ -522,7 +522,7 @@ def test_a_rate_limited_client_gets_an_openai_style_429(through_edge: Rendered) 
     assert limited["apiKey"] not in str(body)
 
 
-def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: Rendered, ollama: OllamaStub) -> None:
+def test_a_client_that_gives_up_at_the_edge_frees_ollama_at_once(through_edge: Rendered, ollama: OllamaStandin) -> None:
     # nginx closes its connection to LiteLLM when its client leaves; LiteLLM then ends the call.
     headers = key(through_edge, "editor")
     with through_edge.client() as https:
@@ -556,7 +556,7 @@ def aliases_of(name: str, direct: httpx.Client, stack: Rendered) -> list[str]:
 
 
 def test_no_spelling_of_an_allowed_model_escapes_the_rate_limit(
-    direct: httpx.Client, stack: Rendered, ollama: OllamaStub
+    direct: httpx.Client, stack: Rendered, ollama: OllamaStandin
 ) -> None:
     # The hook decides the model on the exact name: LiteLLM would serve every one of these as
     # `small` after the hook, and none would have been counted against `rpmLimit: 2`.
@@ -593,7 +593,7 @@ CLIENT_HEADERS = frozenset(
 """The response headers a client needs; LiteLLM's others name calls, deployments, costs, timings."""
 
 
-def test_only_the_headers_clients_need_pass_the_edge(through_edge: Rendered, ollama: OllamaStub) -> None:
+def test_only_the_headers_clients_need_pass_the_edge(through_edge: Rendered, ollama: OllamaStandin) -> None:
     # Every kind of answer the real LiteLLM gives: each carries its own set of x-litellm-* headers.
     seen: dict[str, set[str]] = {}
     with through_edge.client() as https:

@@ -17,7 +17,7 @@ import httpx
 from components.render.litellm import NETWORK_ENV
 from tests.live.conftest import GATEWAY_ADDRESS, OLLAMA_ADDRESS, Gateway, Rendered
 from tests.live.docker_dns import DockerDns
-from tests.live.ollama_stub import OllamaStub
+from tests.live.ollama_standin import OllamaStandin
 
 MOVED_OLLAMA_ADDRESS = "127.0.0.32"
 DNS_TTL_SECONDS = int(NETWORK_ENV["AIOHTTP_TTL_DNS_CACHE"])
@@ -55,14 +55,14 @@ def test_litellm_resolves_every_served_model_in_its_model_map(gateway: Gateway, 
         assert (resolved.get("input_cost_per_token"), resolved.get("output_cost_per_token")) == (0.0, 0.0)
 
 
-def test_a_chat_costs_ollama_one_call(gateway: Gateway, dev: Rendered, ollama: OllamaStub) -> None:
+def test_a_chat_costs_ollama_one_call(gateway: Gateway, dev: Rendered, ollama: OllamaStandin) -> None:
     before = len(ollama.requests)
     for _ in range(3):
         assert ask(dev, {"messages": [{"role": "user", "content": "hi"}]}).status_code == 200
     assert [request["path"] for request in ollama.requests[before:]] == ["/api/chat"] * 3
 
 
-def test_tools_reach_ollama_as_sent(gateway: Gateway, dev: Rendered, ollama: OllamaStub) -> None:
+def test_tools_reach_ollama_as_sent(gateway: Gateway, dev: Rendered, ollama: OllamaStandin) -> None:
     answered = ask(dev, {"messages": [{"role": "user", "content": "Weather in Oslo?"}], "tools": [WEATHER_TOOL]})
     assert answered.status_code == 200
     sent = ollama.requests[-1]["body"]
@@ -71,13 +71,13 @@ def test_tools_reach_ollama_as_sent(gateway: Gateway, dev: Rendered, ollama: Oll
 
 
 def test_litellm_follows_ollama_to_a_new_address(
-    gateway: Gateway, dev: Rendered, ollama: OllamaStub, docker_dns: DockerDns
+    gateway: Gateway, dev: Rendered, ollama: OllamaStandin, docker_dns: DockerDns
 ) -> None:
     # As when Docker recreates Ollama's container on another address: nothing answers at the old
     # one (a refusal would make LiteLLM look the name up again at once; silence does not).
     chat = {"messages": [{"role": "user", "content": "hi"}]}
     assert ask(dev, chat).status_code == 200, "LiteLLM has resolved `ollama` to the old address"
-    moved = OllamaStub(MOVED_OLLAMA_ADDRESS, 11434, ollama.models)
+    moved = OllamaStandin(MOVED_OLLAMA_ADDRESS, 11434, ollama.models)
     try:
         docker_dns.set("ollama", MOVED_OLLAMA_ADDRESS)
         moved_at = time.monotonic()

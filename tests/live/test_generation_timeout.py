@@ -1,4 +1,4 @@
-"""generationTimeoutSeconds as the README documents it, in the real nginx and LiteLLM.
+"""generationTimeoutSeconds as docs/CONFIGURATION.md documents it, in the real nginx and LiteLLM.
 
 A stack rendered with the smallest allowed value (60 s) and then every place that value reaches
 (LiteLLM's config, its environment, nginx's read timeout) scaled down to SECONDS, so each test
@@ -17,15 +17,15 @@ import pytest
 import yaml
 
 from components.gateway import CONFIG_PATH
-from components.render.litellm import TIMEOUT_ENV
 from components.render.nginx import READ_TIMEOUT_MARGIN_SECONDS
+from components.shipped.litellm.llmstack_contract import TIMEOUT_ENV
 from tests.live.conftest import EdgeRunner, Gateway, Rendered, running_gateway
-from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 
 ADDRESS = "127.0.0.24"
 RENDERED_SECONDS = 60
 SECONDS = 8
-"""The scaled-down generationTimeoutSeconds; above the 5 s connect limit, below the stub's replies."""
+"""The scaled-down generationTimeoutSeconds; above the 5 s connect limit, below the standin's replies."""
 MODEL = "qwen2.5-0.5b"
 
 
@@ -64,7 +64,7 @@ def _rewrite(path: Path, text: str) -> None:
 
 @pytest.fixture(scope="module")
 def timed(
-    render: Callable[..., Rendered], ollama: OllamaStub, edges: EdgeRunner, tmp_path_factory: pytest.TempPathFactory
+    render: Callable[..., Rendered], ollama: OllamaStandin, edges: EdgeRunner, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Rendered]:
     rendered = _scaled(render("timeouts", generationTimeoutSeconds=RENDERED_SECONDS, clients={"dev": {}}))
     running: Gateway
@@ -73,7 +73,7 @@ def timed(
 
 
 @pytest.fixture
-def paced(ollama: OllamaStub) -> Iterator[OllamaStub]:
+def paced(ollama: OllamaStandin) -> Iterator[OllamaStandin]:
     """The Ollama stand-in, its pauses reset after the test."""
     yield ollama
     ollama.chunk_delay = ollama.reply_delay = 0.0
@@ -83,7 +83,7 @@ def _key(rendered: Rendered) -> dict[str, str]:
     return {"Authorization": f"Bearer {rendered.outputs['clients']['dev']['apiKey']}"}
 
 
-def test_a_stream_with_short_gaps_ends_at_the_generation_timeout(timed: Rendered, paced: OllamaStub) -> None:
+def test_a_stream_with_short_gaps_ends_at_the_generation_timeout(timed: Rendered, paced: OllamaStandin) -> None:
     # Gaps of 2 s, each well inside the timeout; in all the reply would take 12 s.
     paced.chunk_delay = 2.0
     words, events = [], []
@@ -91,7 +91,10 @@ def test_a_stream_with_short_gaps_ends_at_the_generation_timeout(timed: Rendered
     with (
         timed.client() as https,
         https.stream(
-            "POST", "/v1/chat/completions", headers=_key(timed), json={"model": MODEL, "stream": True, "messages": []}
+            "POST",
+            "/v1/chat/completions",
+            headers=_key(timed),
+            json={"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Hi."}]},
         ) as response,
     ):
         assert response.status_code == 200
@@ -109,7 +112,7 @@ def test_a_stream_with_short_gaps_ends_at_the_generation_timeout(timed: Rendered
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_silent_ollama_is_cut_at_the_generation_timeout(stream: bool, timed: Rendered, paced: OllamaStub) -> None:
+def test_a_silent_ollama_is_cut_at_the_generation_timeout(stream: bool, timed: Rendered, paced: OllamaStandin) -> None:
     paced.reply_delay = SECONDS + 20
     abandoned = len(paced.abandoned)
     started = time.monotonic()

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.live.conftest import Gateway
+from tests.support import load_shipped
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/docs", "/redoc"])
@@ -70,19 +71,14 @@ def unanswered() -> Iterator[tuple[str, int]]:
 
 def test_litellm_gives_up_connecting_after_5_seconds(unanswered: tuple[str, int], gateway: Gateway) -> None:
     # LiteLLM's own HTTP client with llmstack's cap applied, against an address that never answers.
-    import importlib.util
 
     from litellm.exceptions import Timeout
     from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
 
-    path = gateway.rendered.container_dir("gateway-container") / "etc/litellm/llmstack_timeouts.py"
-    spec = importlib.util.spec_from_file_location("llmstack_timeouts_under_test", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    directory = gateway.rendered.container_dir("gateway-container") / "etc/litellm"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LLMSTACK_GENERATION_TIMEOUT", "60")
-        spec.loader.exec_module(module)
+        module = load_shipped("llmstack_timeouts", directory, name="llmstack_timeouts_under_test")
 
     async def call() -> float:
         handler = AsyncHTTPHandler()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.live.conftest import Gateway, Rendered, running_gateway
-from tests.live.ollama_stub import REPLY_WORDS, OllamaStub
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 
 ADDRESS = "127.0.0.23"
 CLIENTS: dict[str, Any] = {"streamer": {}, "rotated": {}}
@@ -31,7 +31,7 @@ def before(render: Callable[..., Rendered]) -> Rendered:
 
 
 @pytest.fixture(scope="module")
-def litellm(before: Rendered, ollama: OllamaStub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def litellm(before: Rendered, ollama: OllamaStandin, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway(before, ADDRESS, tmp_path_factory.mktemp("litellm-rotation")) as running:
         yield running
 
@@ -48,7 +48,7 @@ def status(client: httpx.Client, key: str) -> int:
 
 
 def test_rotating_one_client_while_another_streams(
-    direct: httpx.Client, litellm: Gateway, before: Rendered, ollama: OllamaStub, render: Callable[..., Rendered]
+    direct: httpx.Client, litellm: Gateway, before: Rendered, ollama: OllamaStandin, render: Callable[..., Rendered]
 ) -> None:
     after = render("rotation-now", clients={**CLIENTS, "rotated": {"epoch": "2"}})
     old_key = before.outputs["clients"]["rotated"]["apiKey"]

@@ -23,10 +23,10 @@ import pytest
 
 from offline.render import read_stack_file
 from tests.live.cloudflared_standin import CloudflaredStandIn, Ingress
-from tests.live.conftest import GATEWAY_STUB_ADDRESS, EdgeRunner, Rendered
+from tests.live.conftest import GATEWAY_STANDIN_ADDRESS, EdgeRunner, Rendered
 from tests.live.docker_dns import DockerDns
-from tests.live.gateway_stub import GatewayStub
-from tests.sandbox import in_sandbox
+from tests.live.gateway_standin import GatewayStandin
+from tests.live.sandbox import in_sandbox
 from tests.support import PROJECT_DIR
 
 ALLOWED_CLIENTS = ("203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.20")
@@ -102,15 +102,15 @@ def tunnel_addresses(
 def nginx(
     prod: Rendered,
     edges: EdgeRunner,
-    gateway_stub: GatewayStub,
+    gateway_standin: GatewayStandin,
     docker_dns: DockerDns,
     ingress: Ingress,
     nginx_address: str,
     tunnel_addresses: None,
 ) -> Rendered:
-    """The prod edge in front of the gateway stub; its container name resolves on the tunnel network."""
+    """The prod edge in front of the gateway stand-in; its container name resolves on the tunnel network."""
     docker_dns.set(str(urlsplit(ingress.service).hostname), nginx_address)
-    return edges.serve(prod, GATEWAY_STUB_ADDRESS)
+    return edges.serve(prod, GATEWAY_STANDIN_ADDRESS)
 
 
 @pytest.fixture
@@ -139,19 +139,19 @@ def assert_json_error(response: httpx.Response, status: int, code: str) -> None:
     assert response.json()["error"]["code"] == code
 
 
-def forwarded(gateway_stub: GatewayStub) -> dict[str, str]:
-    return {k.lower(): v for k, v in gateway_stub.requests[-1]["headers"].items()}
+def forwarded(gateway_standin: GatewayStandin) -> dict[str, str]:
+    return {k.lower(): v for k, v in gateway_standin.requests[-1]["headers"].items()}
 
 
 def test_relayed_clients_are_judged_by_the_address_cloudflare_saw(
-    cloudflared: CloudflaredStandIn, gateway_stub: GatewayStub, edges: EdgeRunner, connector_address: str
+    cloudflared: CloudflaredStandIn, gateway_standin: GatewayStandin, edges: EdgeRunner, connector_address: str
 ) -> None:
     with via_cloudflare(cloudflared, ALLOWED_CLIENTS[0]) as client:
         # What the client claims is replaced at the edge: only its connection's address counts.
         response = client.get("/v1/models", headers={"CF-Connecting-IP": OUTSIDE_CLIENT})
     assert response.status_code == 200, response.text
-    assert forwarded(gateway_stub)["x-forwarded-for"] == ALLOWED_CLIENTS[0]
-    assert forwarded(gateway_stub)["x-real-ip"] == ALLOWED_CLIENTS[0]
+    assert forwarded(gateway_standin)["x-forwarded-for"] == ALLOWED_CLIENTS[0]
+    assert forwarded(gateway_standin)["x-real-ip"] == ALLOWED_CLIENTS[0]
     with via_cloudflare(cloudflared, OUTSIDE_CLIENT) as outsider:
         assert_json_error(
             outsider.get("/v1/models", headers={"CF-Connecting-IP": ALLOWED_CLIENTS[0]}), 403, "forbidden"
@@ -182,7 +182,7 @@ def test_rate_limits_follow_the_relayed_client_not_the_connector(
     # stand-in forwards (prod's own 10 r/s can outpace a loaded test machine).
     config, _ = read_stack_file("prod", PROJECT_DIR, notify=lambda _: None)
     plain = {key.removeprefix("llmstack:"): value for key, value in config.items()}
-    edges.serve(render("prod-tight-rate", **plain, clientRateLimit="1", clientRateBurst="2"), GATEWAY_STUB_ADDRESS)
+    edges.serve(render("prod-tight-rate", **plain, clientRateLimit="1", clientRateBurst="2"), GATEWAY_STANDIN_ADDRESS)
     with via_cloudflare(cloudflared, ALLOWED_CLIENTS[1]) as busy:
         statuses = [busy.get("/v1/models").status_code for _ in range(10)]
     assert 429 in statuses, "one client behind the tunnel exhausts its own limit"

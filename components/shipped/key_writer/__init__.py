@@ -1,0 +1,1 @@
+"""The one-shot key writer's /opt/llmstack: the script that delivers the keys file."""

@@ -1,0 +1,74 @@
+"""The names the Pulumi program and the code it ships into LiteLLM's container must agree on.
+
+One file, imported by both: by the program as `components.shipped.litellm.llmstack_contract`, and
+inside the container, where it is uploaded beside config.yaml and the hooks, as `llmstack_contract`
+(the directory of `llmstack_serve.py`, the container's command, is first on its sys.path). It
+imports nothing, so it loads the same in both places.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+TESTED_LITELLM_VERSION: Final = "1.108.7"
+"""The LiteLLM release the stack pins (image tag, PyPI package) and patches; other versions are left alone."""
+
+MASTER_KEY_ENV: Final = "LITELLM_MASTER_KEY"
+"""The environment variable that carries the master key; the config file only names it."""
+KEYS_FILE_ENV: Final = "LLMSTACK_KEYS_FILE"
+"""The path of the keys file (client names and key digests) the auth hook reads."""
+RATES_FILE_ENV: Final = "LLMSTACK_RATES_FILE"
+"""The path of the SQLite file in which all workers count each client's requests."""
+TIMEOUT_ENV: Final = "LLMSTACK_GENERATION_TIMEOUT"
+"""Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
+
+AUTH_MODULE: Final = "llmstack_auth"
+"""The auth hook's module, a file next to config.yaml (LiteLLM resolves it there)."""
+SPEEDUPS_MODULE: Final = "llmstack_speedups"
+"""A fix for one slow LiteLLM lookup, next to the auth hook, which applies it."""
+LIMITS_MODULE: Final = "llmstack_limits"
+"""Per-client request rates shared by all workers, next to the auth hook, which uses it."""
+REQUESTS_MODULE: Final = "llmstack_requests"
+"""What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
+ERRORS_MODULE: Final = "llmstack_errors"
+"""The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
+TIMEOUTS_MODULE: Final = "llmstack_timeouts"
+"""A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
+SERVE_MODULE: Final = "llmstack_serve"
+"""The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
+CONTRACT_MODULE: Final = "llmstack_contract"
+"""This module, shipped beside the others."""
+SHIPPED_MODULES: Final = (
+    AUTH_MODULE,
+    SPEEDUPS_MODULE,
+    LIMITS_MODULE,
+    REQUESTS_MODULE,
+    ERRORS_MODULE,
+    TIMEOUTS_MODULE,
+    SERVE_MODULE,
+    CONTRACT_MODULE,
+)
+"""Every module uploaded to the LiteLLM container, in upload order."""
+
+CHAT_ROUTES: Final = ("/v1/chat/completions", "/chat/completions")
+COMPLETION_ROUTES: Final = ("/v1/completions", "/completions")
+EMBEDDING_ROUTES: Final = ("/v1/embeddings", "/embeddings")
+MODEL_LIST_ROUTES: Final = ("/v1/models", "/models")
+
+ApiFamily = Literal["chat", "embeddings", "models"]
+API_ROUTES: Final[dict[ApiFamily, tuple[str, ...]]] = {
+    "chat": CHAT_ROUTES + COMPLETION_ROUTES,
+    "embeddings": EMBEDDING_ROUTES,
+    "models": MODEL_LIST_ROUTES,
+}
+"""The routes of each API family a client may be granted (`clients.<name>.apis`)."""
+
+ADMIN_PATH_PREFIXES: Final = (
+    "key", "user", "team", "model", "config", "health", "metrics", "routes", "global", "spend", "cache",
+    "v1/model",
+)  # fmt: skip
+"""LiteLLM's admin and info routes: `/<prefix>` and what lies below it. The edge proxies them only
+for `adminCidrs`; of a key, only an admin client's (or the master key) may call them. Not LiteLLM's
+API description (`/openapi.json`), UI or `/`: it serves those without a key, and admins need none
+of them. Nor its other ways to call a model (`/engines/{model}/chat/completions`, `/v1/responses`,
+…), which would skip the checks made on the model routes."""

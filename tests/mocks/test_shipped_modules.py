@@ -1,0 +1,53 @@
+"""The files shipped into LiteLLM's container work there alone: beside config.yaml, nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from offline.render import render_stack
+
+PROBE = """
+import json, sys
+from litellm.proxy.types_utils.utils import get_instance_fn
+
+config, names = sys.argv[1], json.loads(sys.argv[2])
+found = {name: type(get_instance_fn(name, config_file_path=config)).__name__ for name in names}
+print(json.dumps({"found": found, "contract": sys.modules["llmstack_contract"].__file__}))
+"""
+"""Loads the config's hook and callbacks with LiteLLM's own loader, from a script in their directory
+(as the container's command is one: its directory comes first on sys.path)."""
+
+
+def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path: Path) -> None:
+    render_stack("dev", tmp_path / "render", notify=lambda _: None)
+    container = tmp_path / "render/containers/gateway-container"
+    # A copy holding only what is uploaded there: the source tree is nowhere on the path.
+    etc = shutil.copytree(container / "etc/litellm", tmp_path / "etc-litellm")
+    (etc / "probe.py").write_text(PROBE)
+    settings = yaml.safe_load((etc / "config.yaml").read_text())
+    names = [settings["general_settings"]["custom_auth"], *settings["litellm_settings"]["callbacks"]]
+    env = json.loads((container / "env.json").read_text())
+    run = subprocess.run(
+        [sys.executable, str(etc / "probe.py"), str(etc / "config.yaml"), json.dumps(names)],
+        cwd=tmp_path,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["found"] == {
+        "llmstack_auth.user_api_key_auth": "function",
+        "llmstack_errors.model_server_errors": "ModelServerErrors",
+        "llmstack_timeouts.generation_deadline": "GenerationDeadline",
+    }
+    assert report["contract"] == str(etc / "llmstack_contract.py")

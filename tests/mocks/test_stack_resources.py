@@ -1,0 +1,297 @@
+"""What the program declares, under Pulumi mocks (test double for the engine and providers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+
+from offline.engine import OfflineRun, is_secret, reveal
+from offline.render import read_stack_config
+from tests.support import LAN, PROJECT_DIR, STACK_FILES, TUNNEL
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+Deploy = Callable[..., OfflineRun]
+
+
+def containers(result: OfflineRun) -> dict[str, dict[str, Any]]:
+    return {c.name: reveal(c.inputs) for c in result.of_type(CONTAINER)}
+
+
+def networks_of(container: dict[str, Any]) -> set[str]:
+    return {n["name"] for n in container.get("networksAdvanced") or []}
+
+
+def internal_networks(result: OfflineRun) -> set[str]:
+    return {n.inputs["name"] for n in result.of_type(NETWORK) if n.inputs.get("internal")}
+
+
+CLIENTS = {"editor": {"models": ["qwen2.5-0.5b"], "apis": ["chat", "models"]}, "ops": {"admin": True}}
+
+
+@pytest.fixture(params=["local", "lan"])
+def any_mode(request: pytest.FixtureRequest, deploy: Deploy) -> OfflineRun:
+    return deploy(clients=CLIENTS) if request.param == "local" else deploy(**LAN, clients=CLIENTS)
+
+
+def test_ollama_is_never_published(any_mode: OfflineRun) -> None:
+    ollama = containers(any_mode)["ollama-container"]
+    assert not ollama.get("ports")
+    assert not ollama.get("publishAllPorts")
+
+
+def test_only_the_gateway_shares_a_network_with_ollama(any_mode: OfflineRun) -> None:
+    found = containers(any_mode)
+    ollama_networks = networks_of(found["ollama-container"])
+    neighbours = {name for name, c in found.items() if name != "ollama-container" and networks_of(c) & ollama_networks}
+    assert neighbours == {"gateway-container"}
+    shared = networks_of(found["gateway-container"]) & ollama_networks
+    assert shared <= internal_networks(any_mode), "Ollama and LiteLLM must talk over an internal network"
+
+
+def test_ollama_egress_network_holds_ollama_alone(any_mode: OfflineRun) -> None:
+    found = containers(any_mode)
+    ollama_only = networks_of(found["ollama-container"]) - internal_networks(any_mode)
+    assert len(ollama_only) == 1, "Ollama needs exactly one network with a route out, for model pulls"
+    users = [name for name, c in found.items() if networks_of(c) & ollama_only]
+    assert users == ["ollama-container"]
+
+
+def test_model_pulls_run_inside_ollamas_network_namespace(deploy: Deploy) -> None:
+    result = deploy(models=["small=qwen2.5:0.5b", "embed=nomic-embed-text:v1.5"])
+    found = containers(result)
+    pullers = {name: c for name, c in found.items() if name.startswith("ollama-pull-")}
+    assert set(pullers) == {"ollama-pull-small", "ollama-pull-embed"}
+    for puller in pullers.values():
+        assert puller["networkMode"] == "container:ollama-container-id"
+        assert not puller.get("networksAdvanced")
+        assert not puller.get("ports")
+        assert puller["mustRun"] is False
+        assert puller["attach"] is True
+    assert sorted(p["command"][1] for p in pullers.values()) == ["nomic-embed-text:v1.5", "qwen2.5:0.5b"]
+
+
+def test_exactly_one_container_publishes_and_only_on_the_configured_address(deploy: Deploy) -> None:
+    for result, address, port in [
+        (deploy(), "127.0.0.1", 8443),
+        (deploy(**LAN, httpsPort="9443"), LAN["listenAddress"], 9443),
+    ]:
+        publishing = {name: c["ports"] for name, c in containers(result).items() if c.get("ports")}
+        assert list(publishing) == ["edge-container"]
+        assert [(p["ip"], int(p["external"])) for p in publishing["edge-container"]] == [(address, port)]
+
+
+def test_internal_services_bind_inside_internal_networks_only(any_mode: OfflineRun) -> None:
+    found = containers(any_mode)
+    assert networks_of(found["gateway-container"]) <= internal_networks(any_mode)
+
+
+def test_model_volume_is_protected_and_survives_deletion(any_mode: OfflineRun) -> None:
+    volume = any_mode.named("ollama-models")
+    assert volume.options["protect"] is True
+    assert volume.options["retainOnDelete"] is True
+    mounts = containers(any_mode)["ollama-container"]["volumes"]
+    assert [(m["volumeName"], m["containerPath"]) for m in mounts] == [(volume.inputs["name"], "/root/.ollama")]
+
+
+def test_editing_the_model_list_leaves_ollama_and_its_volume_untouched(deploy: Deploy) -> None:
+    before = deploy(models=["small=qwen2.5:0.5b"])
+    after = deploy(models=["small=qwen2.5:1.5b", "coder=qwen2.5-coder:1.5b"])
+    for name in ("ollama-container", "ollama-models", "ollama-image"):
+        assert before.named(name).inputs == after.named(name).inputs, f"{name} would be updated"
+    assert before.named("ollama-pull-small").inputs != after.named("ollama-pull-small").inputs
+
+
+def test_every_secret_output_is_secret(any_mode: OfflineRun) -> None:
+    keys = [any_mode.outputs["masterKey"], *(c["apiKey"] for c in any_mode.outputs["clients"].values())]
+    holding_a_key = {name for name, value in any_mode.outputs.items() if any(k in json.dumps(value) for k in keys)}
+    assert holding_a_key == {"masterKey", "clients"}
+    assert holding_a_key <= any_mode.secret_outputs
+    assert "PRIVATE KEY" not in json.dumps(any_mode.outputs)
+
+
+def test_every_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
+    keys = [any_mode.outputs["masterKey"], *(c["apiKey"] for c in any_mode.outputs["clients"].values())]
+    assert len(set(keys)) == 3
+    for key in keys:
+        assert key.startswith("sk-")
+        assert len(key) - len("sk-") >= 32
+    passwords = {r.name for r in any_mode.of_type("random:index/randomPassword:RandomPassword")}
+    assert passwords == {"gateway-master-key", "gateway-client-keys-editor-0", "gateway-client-keys-ops-0"}
+
+
+def test_master_key_reaches_litellm_only_as_a_secret_environment_variable(any_mode: OfflineRun) -> None:
+    gateway = any_mode.named("gateway-container")
+    assert is_secret(gateway.inputs["envs"])
+    config_text = reveal(gateway.inputs)["uploads"][0]["content"]
+    assert any_mode.outputs["masterKey"] not in config_text
+    assert yaml.safe_load(config_text)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+
+
+def test_tls_private_key_is_uploaded_as_a_secret_readable_by_root_only(any_mode: OfflineRun) -> None:
+    edge = any_mode.named("edge-container")
+    assert is_secret(edge.inputs["uploads"])
+    key_upload = next(u for u in reveal(edge.inputs)["uploads"] if u["file"].endswith(".key"))
+    assert key_upload["permissions"] == "0400"
+    assert "PRIVATE KEY" in key_upload["content"]
+
+
+def test_ollama_queue_is_bounded_for_admission_control(deploy: Deploy) -> None:
+    envs = containers(deploy(ollamaMaxQueue="4", ollamaNumParallel="2"))["ollama-container"]["envs"]
+    assert "OLLAMA_MAX_QUEUE=4" in envs
+    assert "OLLAMA_NUM_PARALLEL=2" in envs
+
+
+def test_the_context_window_is_the_servers_setting(deploy: Deploy) -> None:
+    envs = containers(deploy(ollamaContextLength="32768"))["ollama-container"]["envs"]
+    assert "OLLAMA_CONTEXT_LENGTH=32768" in envs
+    default = containers(deploy())["ollama-container"]["envs"]
+    assert not any(env.startswith("OLLAMA_CONTEXT_LENGTH=") for env in default), "0 keeps Ollama's own default"
+
+
+def test_gpus_are_requested_only_when_configured(deploy: Deploy) -> None:
+    none = containers(deploy(gpus="none"))["ollama-container"]
+    assert "gpus" not in none
+    assert "deviceRequests" not in none
+    every = containers(deploy(gpus="all"))["ollama-container"]
+    assert every["gpus"] == "all"
+    assert "deviceRequests" not in every, "the provider refuses gpus and device_requests together"
+
+
+def test_a_gpu_list_is_a_device_request_never_a_gpus_string(deploy: Deploy) -> None:
+    # `gpus="device=0,1"` parses as Count=1 plus DeviceIDs=[0]: the engine refuses to start it.
+    listed = containers(deploy(gpus="0,1"))["ollama-container"]
+    assert "gpus" not in listed
+    assert listed["deviceRequests"] == [{"driver": "nvidia", "deviceIds": ["0", "1"], "capabilities": ["gpu"]}]
+
+
+def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
+    for name, container in containers(any_mode).items():
+        assert container["capabilities"]["drops"] == ["ALL"], name
+        assert container["securityOpts"] == ["no-new-privileges"], name
+        assert container["logOpts"] == {"max-size": "10m", "max-file": "3"}, name
+        assert container.get("memory", 0) > 0, name
+        assert not container.get("privileged"), name
+        if container.get("mustRun", True):
+            assert container["restart"] == "unless-stopped", name
+            assert container["healthcheck"]["tests"][0] == "CMD", name
+
+
+def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
+    names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
+    assert len(names) == 5
+    assert all(name.startswith("llmstack-blue-") for name in names)
+
+
+@pytest.mark.parametrize("config", [{}, LAN, TUNNEL], ids=["local", "lan", "tunnel"])
+def test_every_network_can_be_replaced_under_its_fixed_name(config: dict[str, Any], deploy: Deploy) -> None:
+    result = deploy(stack="blue", **config)
+    networks = result.of_type(NETWORK)
+    assert len(networks) == (5 if config is TUNNEL else 4)
+    for network in networks:
+        # Docker refuses a second network of the same name: the old one must go first.
+        assert network.inputs["name"] == f"llmstack-blue-{network.name.removeprefix('network-')}"
+        assert network.options.get("deleteBeforeReplace") is True, network.name
+
+
+def test_every_resource_sits_under_a_component(any_mode: OfflineRun) -> None:
+    components = {r.name for r in any_mode.resources if r.type.startswith("llmstack:")}
+    for resource in any_mode.resources:
+        if resource.parent is None:
+            assert resource.type.startswith("llmstack:"), f"{resource.name} has no component"
+        else:
+            assert resource.parent in components, resource.name
+            assert resource.name.startswith(f"{resource.parent}-"), resource.name
+
+
+def test_a_named_docker_host_gets_an_explicit_provider(deploy: Deploy) -> None:
+    result = deploy(dockerHost="ssh://ops@gpu-host")
+    (provider,) = result.of_type("pulumi:providers:docker")
+    assert provider.inputs["host"] == "ssh://ops@gpu-host"
+    for container in result.of_type(CONTAINER):
+        urn, _, _id = container.options["provider"].rpartition("::")
+        assert urn.endswith(f"pulumi:providers:docker::{provider.name}"), container.name
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_every_stack_file_in_the_repo_deploys(stack_file: Any, deploy: Deploy) -> None:
+    config, _ = read_stack_config(stack_file, notify=lambda _: None)
+    plain = {k.removeprefix("llmstack:"): v for k, v in config.items()}
+    result = deploy(stack=stack_file.name.split(".")[1], **plain)
+    assert {c.name for c in result.of_type(CONTAINER)} >= {"ollama-container", "gateway-container", "edge-container"}
+
+
+def test_the_dev_stack_never_imports_cloudflare(tmp_path: Any) -> None:
+    script = (
+        "import sys; from pathlib import Path; from offline.render import render_stack; "
+        f"render_stack('dev', Path({str(tmp_path)!r}), notify=lambda _: None); "
+        "print(sorted(m for m in sys.modules if m.startswith('pulumi_cloudflare')))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert (tmp_path / "resources.json").is_file(), "the render must have run for the check to mean anything"
+
+
+def test_resource_names_are_unique(any_mode: OfflineRun) -> None:
+    # Mocks do not detect duplicate URNs; the engine would refuse the update.
+    counts = Counter((r.type, r.name) for r in any_mode.resources)
+    assert [key for key, count in counts.items() if count > 1] == []
+
+
+def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Deploy) -> None:
+    first = deploy(basicAuth="true", clients={"dev": {}})
+    assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
+        "gateway-master-key",
+        "gateway-client-keys-dev-0",
+        "edge-basic-auth-password",
+    }
+    uploads = {u["file"]: u for u in reveal(first.named("edge-container").inputs)["uploads"]}
+    line = uploads["/etc/nginx/htpasswd"]["content"]
+    assert line.startswith("llmstack:$apr1$")
+    assert first.outputs["basicAuthPassword"] not in line
+    assert {"basicAuthPassword", "clients"} <= first.secret_outputs
+    client = first.outputs["clients"]["dev"]
+    assert client["headers"]["x-litellm-api-key"] == client["apiKey"]
+    continue_models = yaml.safe_load(client["continueConfig"])["models"]
+    assert all("apiKey" not in m for m in continue_models)
+    assert all(m["requestOptions"]["headers"]["Authorization"].startswith("Basic ") for m in continue_models)
+
+
+def test_without_basic_auth_clients_need_no_extra_headers(deploy: Deploy) -> None:
+    result = deploy(clients={"dev": {}})
+    assert result.outputs["clients"]["dev"]["headers"] == {}
+    assert "basicAuthPassword" not in result.outputs
+    assert not [u for u in reveal(result.named("edge-container").inputs)["uploads"] if "htpasswd" in u["file"]]
+
+
+def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
+    # With the password and salt unchanged in state, a second `pulumi up` must not replace nginx.
+    from components.program import run
+    from offline.engine import run_offline
+    from tests.support import namespaced
+
+    config = namespaced({"basicAuth": "true"})
+    first = run_offline(run, stack="s", config=config, seed=b"state")
+    second = run_offline(run, stack="s", config=config, seed=b"state")
+    uploads = [reveal(r.named("edge-container").inputs)["uploads"] for r in (first, second)]
+    htpasswd = [next(u["content"] for u in upload if u["file"].endswith("htpasswd")) for upload in uploads]
+    assert htpasswd[0] == htpasswd[1]
+
+
+def test_litellm_runs_the_configured_workers_sharing_one_rate_count(deploy: Callable[..., OfflineRun]) -> None:
+    gateway = containers(deploy(litellmWorkers=3))["gateway-container"]
+    command = gateway["command"]
+    assert command[command.index("--num_workers") + 1] == "3"
+    (rates_env,) = [env for env in gateway["envs"] if env.startswith("LLMSTACK_RATES_FILE=")]
+    # The container's own /tmp: shared by its workers, never by another container.
+    container_tmp = "/tmp/"  # noqa: S108 - a path inside the container, checked, not used
+    assert rates_env.removeprefix("LLMSTACK_RATES_FILE=").startswith(container_tmp)
+    assert not any(volume["containerPath"].startswith(container_tmp) for volume in gateway["volumes"])

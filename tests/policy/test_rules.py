@@ -1,0 +1,361 @@
+"""Each checklist rule (policy/rules.py): compliant inputs pass, violations fail, odd inputs never crash it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policy.props import Props, Secret
+from policy.rules import RULES, RULES_BY_NAME
+from tests.policy.resources import (
+    ALLOW_LIST,
+    API_KEY,
+    CONTAINER,
+    DIGEST,
+    NGINX_CONF,
+    REMOTE_IMAGE,
+    TUNNEL_CONFIG,
+    edge,
+    long_running,
+    one_shot,
+    tunnel,
+    violations,
+)
+
+
+@pytest.mark.parametrize("rule", [rule for rule in RULES if rule.mandatory], ids=lambda rule: rule.name)
+@pytest.mark.parametrize(
+    "props",
+    [long_running(), edge(), one_shot(), edge(conf=NGINX_CONF % ALLOW_LIST, ip="0.0.0.0")],  # noqa: S104
+    ids=["gateway", "edge", "one-shot", "lan-edge-on-0.0.0.0"],
+)
+def test_compliant_containers_pass_every_mandatory_rule(rule: Any, props: dict[str, Any]) -> None:
+    assert rule.check(CONTAINER, props) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+@pytest.mark.parametrize("resource_type", [CONTAINER, REMOTE_IMAGE, TUNNEL_CONFIG, "random:index/randomId:RandomId"])
+@pytest.mark.parametrize(
+    "props",
+    [
+        {},
+        {key: None for key in long_running() | edge() | tunnel()},
+        {key: 7.0 for key in long_running() | edge() | tunnel()},
+        {"capabilities": {"drops": None}, "healthcheck": {"tests": "CMD"}, "ports": [None, 3.0], "config": []},
+    ],
+    ids=["empty", "all-null", "all-numbers", "wrong-shapes"],
+)
+def test_missing_or_odd_inputs_do_not_crash_a_rule(rule: Any, resource_type: str, props: Props) -> None:
+    found = rule.check(resource_type, props)
+    assert isinstance(found, list)
+    assert all(isinstance(message, str) and message for message in found)
+
+
+def test_rules_have_unique_kebab_case_names_and_a_title_and_description() -> None:
+    names = [rule.name for rule in RULES]
+    assert len(set(names)) == len(names)
+    for rule in RULES:
+        assert rule.name == rule.name.lower().replace(" ", "-")
+        assert rule.name != "all", "pulumi-policy reserves the name all"
+        assert rule.title
+        assert rule.description
+
+
+def test_only_the_digest_and_privileged_port_rules_are_advice() -> None:
+    # httpsPort may be 443 (a LAN edge): CIS 5.7 is advice here, not a block.
+    assert [rule.name for rule in RULES if not rule.mandatory] == ["image-digest-pinned", "no-privileged-ports"]
+
+
+# --- one test per rule ---------------------------------------------------------------------------------
+
+
+def test_privileged_container_fails() -> None:
+    assert violations("no-privileged-containers", long_running(privileged=True))
+    assert violations("no-privileged-containers", long_running(privileged=False)) == []
+
+
+def test_capabilities_must_drop_all() -> None:
+    assert violations("capabilities-dropped", long_running(capabilities={"drops": ["NET_RAW"]}))
+    assert violations("capabilities-dropped", long_running(capabilities=None))
+
+
+def test_only_nginx_may_add_its_named_capabilities() -> None:
+    nginx_caps = {"drops": ["ALL"], "adds": ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]}
+    assert violations("capabilities-dropped", edge(capabilities=nginx_caps)) == []
+    assert violations("capabilities-dropped", edge(capabilities={"drops": ["all"], "adds": ["CAP_CHOWN"]})) == []
+    assert violations("capabilities-dropped", long_running(capabilities=nginx_caps))
+    (message,) = violations("capabilities-dropped", edge(capabilities={"drops": ["ALL"], "adds": ["NET_ADMIN"]}))
+    assert "NET_ADMIN" in message
+
+
+def test_no_new_privileges_must_be_set() -> None:
+    assert violations("no-new-privileges", long_running(securityOpts=[]))
+    assert violations("no-new-privileges", long_running(securityOpts=["no-new-privileges:false"]))
+    assert violations("no-new-privileges", long_running(securityOpts=["no-new-privileges"])) == []
+
+
+def test_memory_limit_must_be_positive() -> None:
+    assert violations("memory-limit", long_running(memory=0.0))
+    assert violations("memory-limit", long_running(memory=None))
+    assert violations("memory-limit", one_shot(memory=256.0)) == []
+
+
+def test_the_memory_rule_says_pids_cannot_be_limited() -> None:
+    assert "pids" in RULES_BY_NAME["memory-limit"].description
+
+
+def test_long_running_containers_need_a_restart_policy() -> None:
+    assert violations("restart-policy", long_running(restart="no"))
+    assert violations("restart-policy", long_running(restart=None))
+    assert violations("restart-policy", long_running(mustRun=False))
+    assert violations("restart-policy", long_running(restart="on-failure")) == []
+
+
+def test_one_shot_containers_are_exempt_from_restart_and_healthcheck() -> None:
+    assert violations("restart-policy", one_shot()) == []
+    assert violations("healthcheck", one_shot()) == []
+    # Not attached: Pulumi does not wait for it, so it is a long-running container that may stop.
+    assert violations("restart-policy", one_shot(attach=False))
+
+
+def test_long_running_containers_need_a_healthcheck() -> None:
+    assert violations("healthcheck", long_running(healthcheck=None))
+    assert violations("healthcheck", long_running(healthcheck={"tests": ["NONE"]}))
+
+
+def test_logs_must_be_rotated() -> None:
+    assert violations("log-rotation", long_running(logDriver="syslog"))
+    assert violations("log-rotation", long_running(logDriver=None))
+    assert violations("log-rotation", long_running(logOpts={"max-size": "10m"}))
+    assert violations("log-rotation", long_running(logDriver="local")) == []
+    # `local` rotates by itself (20 MB x 5 files); json-file grows without bound unless told.
+    assert violations("log-rotation", long_running(logDriver="local", logOpts=None)) == []
+    assert violations("log-rotation", long_running(logDriver="json-file", logOpts=None))
+
+
+@pytest.mark.parametrize(
+    ("reference", "pinned"),
+    [
+        ("nginx:1.29.3", True),
+        (f"nginx:1.29.3@{DIGEST}", True),
+        (DIGEST, True),  # a container's image under the engine: RemoteImage.image_id
+        ("nginx:latest", False),
+        ("nginx", False),
+        ("registry.local:5000/team/nginx", False),  # the colon is the registry's port
+        (f"nginx@{DIGEST}", True),  # exact content, as the digest advice recommends
+        ("nginx@sha256:abc", False),  # a malformed digest pins nothing
+        ("", False),
+    ],
+)
+def test_images_carry_a_tag_other_than_latest(reference: str, pinned: bool) -> None:
+    assert (violations("image-tag-pinned", long_running(image=reference)) == []) is pinned
+    if reference != DIGEST:
+        assert (violations("image-tag-pinned", {"name": reference}, REMOTE_IMAGE) == []) is pinned
+
+
+def test_a_digest_is_advised() -> None:
+    assert violations("image-digest-pinned", {"name": "nginx:1.29.3"}, REMOTE_IMAGE)
+    assert violations("image-digest-pinned", {"name": f"nginx:1.29.3@{DIGEST}"}, REMOTE_IMAGE) == []
+    assert violations("image-digest-pinned", long_running(image=DIGEST)) == []
+    assert RULES_BY_NAME["image-digest-pinned"].mandatory is False
+
+
+@pytest.mark.parametrize(
+    "props",
+    [
+        long_running(ports=[{"internal": 4000.0, "external": 4000.0, "ip": "127.0.0.1"}]),
+        long_running(name="llmstack-dev-ollama", image=DIGEST, publishAllPorts=True),
+        long_running(name="ollama-extra", image="ollama/ollama:0.12.6", networkMode="host"),
+    ],
+    ids=["litellm-by-name-on-loopback", "ollama-publish-all", "ollama-by-image-host-network"],
+)
+def test_ollama_and_litellm_never_publish(props: Props) -> None:
+    assert violations("internal-services-unpublished", props)
+
+
+def test_only_the_edge_publishes_whatever_a_container_is_called() -> None:
+    # Under the engine a container's image is an ID: a renamed Ollama shows nothing of Ollama.
+    renamed = long_running(name="llm-backend", image=DIGEST, ports=[{"internal": 11434.0, "ip": "127.0.0.1"}])
+    (message,) = violations("internal-services-unpublished", renamed)
+    assert "llm-backend" in message
+    # A readable image wins over the name: an Ollama called …-nginx is still Ollama.
+    disguised = long_running(name="x-nginx", image="ollama/ollama:0.12.6", ports=[{"internal": 11434.0}])
+    assert violations("internal-services-unpublished", disguised)
+    assert violations("internal-services-unpublished", edge(image=DIGEST)) == []
+    # Under the engine a name is all that says nginx: an Ollama named …-nginx has no nginx.conf.
+    named_like_the_edge = long_running(name="evil-nginx", image=DIGEST, ports=[{"internal": 11434.0}])
+    (message,) = violations("internal-services-unpublished", named_like_the_edge)
+    assert "carries no nginx configuration" in message
+
+
+def test_nginx_may_publish_and_internal_services_on_internal_networks_pass() -> None:
+    assert violations("internal-services-unpublished", edge()) == []
+    assert violations("internal-services-unpublished", long_running(networkMode="container:ollama-id")) == []
+
+
+@pytest.mark.parametrize("ip", ["0.0.0.0", "", None, "::", "[::]"], ids=repr)  # noqa: S104
+def test_a_wildcard_bind_without_an_allow_list_fails(ip: str | None) -> None:
+    (message,) = violations("no-wildcard-publish", edge(ip=ip))
+    assert "port 8443" in message
+    assert "allow" in message
+
+
+@pytest.mark.parametrize(
+    "allow_list",
+    [
+        "allow 0.0.0.0/0;\n        deny all;",
+        "allow all;\n        deny all;",
+        "allow 192.168.1.0/24;",
+        "# allow 192.168.1.0/24;\n        # deny all;",
+        "deny all;\n        allow 192.168.1.0/24;",
+        "allow 192.168.1.0/24;\n        allow ::/0;\n        deny all;",
+    ],
+    ids=["allows-everyone", "allow-all", "no-deny", "commented-out", "deny-first", "allows-every-ipv6"],
+)
+def test_a_wildcard_bind_behind_a_fake_allow_list_fails(allow_list: str) -> None:
+    assert violations("no-wildcard-publish", edge(conf=NGINX_CONF % allow_list, ip="0.0.0.0"))  # noqa: S104
+
+
+def test_an_allow_list_counts_only_where_it_guards_the_proxying_location() -> None:
+    guarded_health = "location = /healthz { allow 10.0.0.0/8; deny all; return"
+    elsewhere = NGINX_CONF.replace("location = /healthz { return", guarded_health)
+    (message,) = violations("no-wildcard-publish", edge(conf=elsewhere % "", ip="0.0.0.0"))  # noqa: S104
+    assert "location ~ ^/v1/" in message
+    # Server-level rules reach a location that has none of its own, as nginx inherits them...
+    inherited = NGINX_CONF.replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.3; allow 10.0.0.0/8; deny all;")
+    assert violations("no-wildcard-publish", edge(conf=inherited % "", ip="0.0.0.0")) == []  # noqa: S104
+    # ...and a location's own rules replace them.
+    assert violations("no-wildcard-publish", edge(conf=inherited % "allow all;", ip="0.0.0.0"))  # noqa: S104
+
+
+def test_a_config_that_proxies_nothing_or_does_not_parse_guards_nothing() -> None:
+    static = "http { server { listen 8443 ssl; ssl_protocols TLSv1.3; allow 10.0.0.0/8; deny all; } }"
+    assert violations("no-wildcard-publish", edge(conf=static, ip="0.0.0.0"))  # noqa: S104
+    broken = (NGINX_CONF % ALLOW_LIST).replace("location / {", "location / {{")
+    assert violations("no-wildcard-publish", edge(conf=broken, ip="0.0.0.0"))  # noqa: S104
+    assert violations("tls-modern-or-intermediate", edge(conf=broken))
+
+
+def test_an_nginx_whose_config_is_not_uploaded_fails_the_tls_rule() -> None:
+    from_volume = edge(uploads=[], volumes=[{"volumeName": "nginx-conf", "containerPath": "/etc/nginx"}])
+    (message,) = violations("tls-modern-or-intermediate", from_volume)
+    assert "cannot be checked" in message
+
+
+def test_a_wildcard_bind_behind_an_nginx_allow_list_passes() -> None:
+    assert violations("no-wildcard-publish", edge(conf=NGINX_CONF % ALLOW_LIST, ip="0.0.0.0")) == []  # noqa: S104
+    assert violations("no-wildcard-publish", edge(ip="192.168.1.50")) == []
+
+
+def test_host_networking_and_publish_all_count_as_wildcard() -> None:
+    assert violations("no-wildcard-publish", long_running(networkMode="host"))
+    assert violations("no-wildcard-publish", long_running(publishAllPorts=True))
+
+
+@pytest.mark.parametrize(
+    ("protocols", "accepted"),
+    [
+        ("TLSv1.3", True),
+        ("TLSv1.2 TLSv1.3", True),
+        ("TLSv1.3   TLSv1.2", True),
+        ("TLSv1.2", False),
+        ("TLSv1.1 TLSv1.2 TLSv1.3", False),
+        ("TLSv1 TLSv1.1 TLSv1.2 TLSv1.3", False),
+    ],
+)
+def test_tls_is_modern_or_intermediate_only(protocols: str, accepted: bool) -> None:
+    conf = NGINX_CONF.replace("ssl_protocols TLSv1.3;", f"ssl_protocols {protocols};") % ""
+    assert (violations("tls-modern-or-intermediate", edge(conf=conf)) == []) is accepted
+
+
+def test_tls_protocols_must_be_explicit_and_comments_do_not_count() -> None:
+    conf = NGINX_CONF.replace("ssl_protocols TLSv1.3;", "# ssl_protocols TLSv1.3;") % ""
+    assert violations("tls-modern-or-intermediate", edge(conf=conf))
+
+
+def test_containers_without_an_nginx_config_are_not_judged_on_tls() -> None:
+    assert violations("tls-modern-or-intermediate", long_running()) == []
+
+
+def test_a_plaintext_api_key_in_envs_fails_without_echoing_it() -> None:
+    (message,) = violations("plaintext-secrets", long_running(envs=[f"LITELLM_MASTER_KEY={API_KEY}"]))
+    assert "LITELLM_MASTER_KEY" in message
+    assert API_KEY not in message
+
+
+def test_secret_envs_and_uploads_may_hold_secrets() -> None:
+    assert violations("plaintext-secrets", long_running(envs=Secret([f"KEY={API_KEY}"]))) == []
+    assert violations("plaintext-secrets", edge()) == []  # the private key upload is secret
+    key_upload = {"file": "/k.pem", "content": Secret("-----BEGIN PRIVATE KEY-----\n")}
+    assert violations("plaintext-secrets", long_running(uploads=[key_upload])) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "-----BEGIN EC PRIVATE KEY-----\nMHc=\n",
+        "dsn: postgres://db?user=app&password=hunter2\n",
+        f"general_settings:\n  master_key: {API_KEY}\n",
+        "api_key: abc123\n",
+    ],
+    ids=["private-key", "password=", "master_key-value", "api_key-value"],
+)
+def test_secret_looking_plaintext_uploads_fail(content: str) -> None:
+    uploads = [{"file": "/etc/app/conf", "content": content}]
+    assert violations("plaintext-secrets", long_running(uploads=uploads))
+
+
+def test_credential_named_plaintext_env_fails() -> None:
+    assert violations("plaintext-secrets", long_running(envs=["DB_PASSWORD=hunter2"]))
+    assert violations("plaintext-secrets", long_running(envs=["DB_PASSWORD="])) == []
+
+
+def test_the_secret_rule_needs_the_markers_only_the_audit_has() -> None:
+    assert [rule.name for rule in RULES if rule.needs_secret_markers] == ["plaintext-secrets"]
+
+
+@pytest.mark.parametrize(
+    "services",
+    [
+        ("https://llmstack-dev-nginx:8443", "http_status:404"),
+        ("http://nginx:8443",),
+        (),
+    ],
+)
+def test_a_tunnel_reaching_nginx_only_passes(services: tuple[str, ...]) -> None:
+    assert violations("tunnel-ingress-to-nginx", tunnel(*services), TUNNEL_CONFIG) == []
+
+
+@pytest.mark.parametrize(
+    "service",
+    ["http://litellm:4000", "http://llmstack-dev-ollama:11434", "tcp://nginx:22", "hello_world", "http_status:abc"],
+)
+def test_a_tunnel_around_nginx_fails(service: str) -> None:
+    found = violations("tunnel-ingress-to-nginx", tunnel(service, "http_status:404"), TUNNEL_CONFIG)
+    assert len(found) == 1
+    assert service in found[0]
+
+
+def test_the_legacy_tunnel_config_type_is_checked_too() -> None:
+    legacy = "cloudflare:index/tunnelConfig:TunnelConfig"  # still served by pulumi-cloudflare 6.23.1
+    assert violations("tunnel-ingress-to-nginx", tunnel("http://litellm:4000"), legacy)
+    assert violations("tunnel-ingress-to-nginx", tunnel("https://llmstack-prod-nginx:8443"), legacy) == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"driver": "cdi", "deviceIds": ["vendor.com/dev=all"], "capabilities": [["gpu"]]},
+        {"driver": "nvidia", "deviceIds": ["0"], "capabilities": [["gpu", "video"]]},
+        {"deviceIds": ["0"], "capabilities": [["gpu"]]},
+    ],
+    ids=["cdi", "extra-capability", "no-driver"],
+)
+def test_device_requests_other_than_an_nvidia_gpu_fail(request_: dict[str, Any]) -> None:
+    assert violations("no-host-devices", long_running(deviceRequests=[request_]))
+
+
+def test_an_nvidia_gpu_device_request_passes() -> None:
+    gpu = {"driver": "nvidia", "deviceIds": ["0", "1"], "capabilities": [["gpu"]]}
+    assert violations("no-host-devices", long_running(deviceRequests=[gpu])) == []

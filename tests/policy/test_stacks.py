@@ -1,0 +1,112 @@
+"""The repo's stacks pass every mandatory rule; weakened ones fail the rule they break."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, reveal
+from offline.render import read_stack_config
+from policy.audit import evaluate, mandatory_failures
+from tests.policy.resources import (
+    API_KEY,
+    CONTAINER,
+    Deploy,
+    failing,
+    weakened,
+)
+from tests.support import LAN, STACK_FILES
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+def test_every_stack_file_passes_every_mandatory_rule(stack_file: Path, deploy: Deploy) -> None:
+    config, _ = read_stack_config(stack_file, notify=lambda _: None)
+    plain = {k.removeprefix("llmstack:"): v for k, v in config.items()}
+    result = deploy(stack=stack_file.name.split(".")[1], **plain)
+    assert mandatory_failures(evaluate(result.resources)) == []
+    assert len(result.of_type(CONTAINER)) >= 3, "the rules must have had containers to judge"
+
+
+def test_lan_mode_on_every_address_passes_thanks_to_its_allow_list(deploy: Deploy) -> None:
+    result = deploy(**{**LAN, "listenAddress": "0.0.0.0"})  # noqa: S104
+    assert result.named("edge-container").inputs["ports"][0]["ip"] == "0.0.0.0"  # noqa: S104
+    assert failing(result) == {"image-digest-pinned"}
+
+
+def test_a_weakened_stack_fails_exactly_the_rules_it_breaks(deploy: Deploy) -> None:
+    stack = deploy()
+    assert failing(stack) == {"image-digest-pinned"}
+
+    def drop_healthcheck(inputs: dict[str, Any]) -> None:
+        del inputs["healthcheck"]
+
+    def make_privileged(inputs: dict[str, Any]) -> None:
+        inputs["privileged"] = True
+
+    def publish_everywhere(inputs: dict[str, Any]) -> None:  # dev: the edge's ports are plain
+        inputs["ports"][0]["ip"] = "0.0.0.0"  # noqa: S104
+
+    weak = weakened(stack, "gateway-container", drop_healthcheck)
+    weak = weakened(weak, "ollama-container", make_privileged)
+    weak = weakened(weak, "edge-container", publish_everywhere)
+    results = {result.rule.name: result for result in evaluate(weak.resources)}
+    assert {name for name, result in results.items() if not result.passed} == {
+        "healthcheck",
+        "no-privileged-containers",
+        "no-wildcard-publish",
+        "image-digest-pinned",
+    }
+    assert [f.resource for f in results["healthcheck"].failures] == ["gateway-container"]
+    assert [f.resource for f in results["no-privileged-containers"].failures] == ["ollama-container"]
+    assert [f.resource for f in results["no-wildcard-publish"].failures] == ["edge-container"]
+
+
+def test_revealing_the_master_key_in_envs_fails_only_the_secret_rule(deploy: Deploy) -> None:
+    stack = deploy()
+
+    def reveal_envs(inputs: dict[str, Any]) -> None:
+        assert any(SIG_KEY in env for env in inputs["envs"]), "the render must mark the key secret to mean anything"
+        inputs["envs"] = reveal(inputs["envs"])
+
+    assert failing(weakened(stack, "gateway-container", reveal_envs)) == {"plaintext-secrets", "image-digest-pinned"}
+
+
+def secret_holding(stack: OfflineRun, name: str, key: str) -> bool:
+    """Whether the program's own deserialised inputs mark the whole list secret (what hid elements before)."""
+    return bool(stack.named(name).inputs[key].get(SIG_KEY) == SECRET_SIG)
+
+
+def test_the_audit_finds_a_plaintext_secret_planted_beside_secret_elements(deploy: Deploy) -> None:
+    stack = deploy()
+    assert secret_holding(stack, "gateway-container", "envs")
+    assert secret_holding(stack, "edge-container", "uploads")
+
+    def plant_env(inputs: dict[str, Any]) -> None:
+        inputs["envs"].append(f"OPENAI_API_KEY={API_KEY}")
+
+    def plant_upload(inputs: dict[str, Any]) -> None:
+        inputs["uploads"].append({"file": "/etc/nginx/db.ini", "content": "dsn=pg://db?password=hunter2\n"})
+
+    for name, plant, planted in [
+        ("gateway-container", plant_env, "OPENAI_API_KEY"),
+        ("edge-container", plant_upload, "/etc/nginx/db.ini"),
+    ]:
+        results = {r.rule.name: r for r in evaluate(weakened(stack, name, plant).resources)}
+        (failure,) = results["plaintext-secrets"].failures
+        assert (failure.resource, planted in failure.message) == (name, True)
+
+
+def test_downgrading_tls_inside_the_secret_uploads_fails_only_the_tls_rule(deploy: Deploy) -> None:
+    stack = deploy()
+
+    def allow_tls12_only(inputs: dict[str, Any]) -> None:
+        for upload in inputs["uploads"]:
+            if isinstance(upload.get("content"), str):
+                upload["content"] = upload["content"].replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")
+
+    assert failing(weakened(stack, "edge-container", allow_tls12_only)) == {
+        "tls-modern-or-intermediate",
+        "image-digest-pinned",
+    }

@@ -1,0 +1,1 @@
+"""Unit tier: pure functions, the settings and the modules shipped into containers, in-process."""
