@@ -102,7 +102,7 @@ def test_the_cause_is_found_where_litellm_keeps_it_too(errors: ModuleType) -> No
     [
         (NotFoundError(message="model 'qwen2.5:0.5b' not found", llm_provider="ollama_chat", model="x"), 404, "have"),
         (ServiceUnavailableError(message="server busy", llm_provider="ollama_chat", model="x"), 503, "server busy"),
-        (Timeout(message="timed out", model="x", llm_provider="ollama_chat"), 408, "in time"),
+        (Timeout(message="timed out", model="x", llm_provider="ollama_chat"), 408, "longer than this server allows"),
         (
             APIConnectionError(
                 message='boom\nTraceback (most recent call last):\n  File "/usr/lib/python3.11/site-packages/x.py"',

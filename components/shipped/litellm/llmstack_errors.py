@@ -74,7 +74,8 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 _ANSWERS = {
     400: "The model server refused the request for {name} as invalid.",
     404: "The model server does not have {name} (yet): it may still be downloading.",
-    408: "The model server did not answer for {name} in time.",
+    # Silent past the timeout, or a stream past its total deadline (llmstack_timeouts).
+    408: "The answer from {name} took longer than this server allows for one generation.",
     429: "The model server is busy with other requests for {name}. Retry shortly.",
     503: "The model server for {name} is busy (server busy: its queue is full). Retry shortly.",
     504: "The model server did not answer for {name} in time.",
