@@ -151,6 +151,9 @@ def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulu
         f"{RATES_FILE_ENV}={RATES_FILE}",
         f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
         f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
+        # The shipped modules import the contract by plain name: whatever starts Python (the start
+        # script, a worker uvicorn spawns), it must find them beside the config.
+        f"PYTHONPATH={CONFIG_DIR}",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
     ]
 

@@ -21,8 +21,8 @@ config, names = sys.argv[1], json.loads(sys.argv[2])
 found = {name: type(get_instance_fn(name, config_file_path=config)).__name__ for name in names}
 print(json.dumps({"found": found, "contract": sys.modules["llmstack_contract"].__file__}))
 """
-"""Loads the config's hook and callbacks with LiteLLM's own loader, from a script in their directory
-(as the container's command is one: its directory comes first on sys.path)."""
+"""Loads the config's hook and callbacks with LiteLLM's own loader, run as `python -c` from elsewhere:
+only the container's environment (PYTHONPATH) says where they are, as for a worker uvicorn spawns."""
 
 
 def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path: Path) -> None:
@@ -30,14 +30,14 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
     container = tmp_path / "render/containers/gateway-container"
     # A copy holding only what is uploaded there: the source tree is nowhere on the path.
     etc = shutil.copytree(container / "etc/litellm", tmp_path / "etc-litellm")
-    (etc / "probe.py").write_text(PROBE)
     settings = yaml.safe_load((etc / "config.yaml").read_text())
     names = [settings["general_settings"]["custom_auth"], *settings["litellm_settings"]["callbacks"]]
     env = json.loads((container / "env.json").read_text())
+    assert env["PYTHONPATH"] == "/etc/litellm"
     run = subprocess.run(
-        [sys.executable, str(etc / "probe.py"), str(etc / "config.yaml"), json.dumps(names)],
+        [sys.executable, "-c", PROBE, str(etc / "config.yaml"), json.dumps(names)],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env, "PYTHONPATH": str(etc)},
         capture_output=True,
         text=True,
         timeout=300,
