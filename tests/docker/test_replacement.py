@@ -48,23 +48,25 @@ def test_nginx_follows_a_replaced_litellm_and_the_outage_is_bounded(dev: Stack) 
     key = dev.outputs["clients"]["dev"]["apiKey"]
     before = old_start(dev.inputs("gateway-container"))
     outages: dict[str, list[float]] = {"old": [], "rendered": []}
-    statuses: set[int] = set()
+    statuses: dict[str, set[int]] = {"old": set(), "rendered": set()}
     # old, rendered, old, rendered: the stack ends as rendered, for the tests after this one.
     for _ in range(ROUNDS):
         for name, changes in (("old", before), ("rendered", None)):
             seconds, answers = outage(dev, key, changes)
             outages[name].append(seconds)
-            statuses |= set(answers)
+            statuses[name] |= set(answers)
     ratios = [new / old for old, new in zip(outages["old"], outages["rendered"], strict=True)]
     MEASURED.append(
         f"LiteLLM replacement (delete, create), {ROUNDS} rounds taking turns: outage with the rendered start"
         f" (gunicorn) {_seconds(outages['rendered'])}, with the old start (CLI uvicorn workers)"
         f" {_seconds(outages['old'])}; rendered / old per round {', '.join(f'{r:.2f}' for r in ratios)};"
-        f" answers during it: {sorted(statuses)}"
+        f" answers during it: rendered {sorted(statuses['rendered'])}, old {sorted(statuses['old'])}"
     )
     assert max(outages["rendered"]) < 90
     assert statistics.median(ratios) < 1, "the rendered start shortens the outage"
-    assert statuses <= {502, 503, 504}, "nginx answers for the missing gateway, and never hangs up"
+    # The old start is only the baseline: while uvicorn kills and respawns its slow workers the
+    # socket accepts and nobody answers, so a client may time out (0). The rendered start may not.
+    assert statuses["rendered"] <= {502, 503, 504}, "nginx answers for the missing gateway, and never hangs up"
     edge_after = dev.applier.inspect("edge-container")
     assert edge_after["Id"] == edge_before["Id"]
     assert edge_after["State"]["StartedAt"] == edge_before["State"]["StartedAt"], "nginx was not restarted"
