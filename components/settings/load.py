@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.settings.acme import TOKEN_KEY, parse_acme
 from components.settings.clients import parse_clients
 from components.settings.keys import NAMESPACE, SECRET_KEYS
 from components.settings.model import (
@@ -45,6 +46,8 @@ class SecretConfig:
     """The user's PEM certificate chain, when tlsSource is provided."""
     tls_private_key: pulumi.Output[str] | None
     """The user's PEM private key, when tlsSource is provided."""
+    acme_dns_api_token: pulumi.Output[str] | None = None
+    """The user's DNS-01 token, when tlsSource is acme and the stack is not to create one."""
 
 
 def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str]) -> Settings:
@@ -63,8 +66,9 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     if exposure == "lan" and not allowed_cidrs:
         errors.add("allowedCidrs", "[]", "at least one client network (CIDR) in lan mode")
     hostname = raw.hostname("hostname") or ("localhost" if exposure == "local" else listen_address)
-    tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided"))
+    tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided", "acme"))
     _check_secrets(tls_source, raw_values, secret_keys, errors)
+    acme = parse_acme(raw, tls_source, exposure, hostname, secret_keys)
 
     models = _models(raw)
     admin_cidrs = raw.cidr_list("adminCidrs")
@@ -95,6 +99,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
+        acme=acme,
     )
     errors.raise_if_any()
     return settings
@@ -196,7 +201,7 @@ def _check_admin_inside_allowed(admin: tuple[str, ...], allowed: tuple[str, ...]
 def _check_secrets(
     source: TlsSource, raw_values: Mapping[str, str], secret_keys: frozenset[str], errors: ConfigErrors
 ) -> None:
-    for key in (k.name for k in SECRET_KEYS):
+    for key in (k.name for k in SECRET_KEYS if k.name != TOKEN_KEY):
         present = key in raw_values
         if present and key not in secret_keys:
             errors.add(key, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {key}`")
@@ -204,11 +209,11 @@ def _check_secrets(
             errors.add(
                 key, "(unset)", f"a PEM value set with `pulumi config set --secret {key}` when tlsSource is provided"
             )
-        if source == "self-signed" and present:
+        if source != "provided" and present:
             errors.add(
                 key,
                 "[secret]",
-                "unset while tlsSource is self-signed (set tlsSource: provided to use your certificate)",
+                f"unset while tlsSource is {source} (set tlsSource: provided to use your certificate)",
             )
 
 
@@ -262,7 +267,9 @@ def load_settings() -> tuple[Settings, SecretConfig]:
     settings = parse_settings(values, stack=pulumi.get_stack(), secret_keys=secret)
     config = pulumi.Config(NAMESPACE)
     provided = settings.tls_source == "provided"
+    token_given = settings.acme is not None and settings.acme.token_given
     return settings, SecretConfig(
         tls_certificate=config.require_secret("tlsCertificate") if provided else None,
         tls_private_key=config.require_secret("tlsPrivateKey") if provided else None,
+        acme_dns_api_token=config.require_secret(TOKEN_KEY) if token_given else None,
     )

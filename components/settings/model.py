@@ -11,7 +11,8 @@ from components.shipped.litellm.llmstack_contract import ApiFamily as ApiFamily
 
 Exposure = Literal["local", "lan", "tunnel"]
 ZonePlan = Literal["free", "pro", "business", "enterprise"]
-TlsSource = Literal["self-signed", "provided"]
+TlsSource = Literal["self-signed", "provided", "acme"]
+DnsProvider = Literal["cloudflare"]
 TlsProfile = Literal["modern", "intermediate"]
 
 
@@ -229,6 +230,28 @@ class TunnelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AcmeSettings:
+    """`tlsSource: acme`: a publicly trusted certificate, obtained and renewed over DNS-01."""
+
+    names: tuple[str, ...]
+    """DNS names the certificate covers (the first names lego's files); `*.zone` allowed."""
+    directory: str
+    """The ACME directory URL (Let's Encrypt production unless the stack says otherwise)."""
+    email: str
+    """Contact address of the ACME account (expiry notices)."""
+    dns_provider: DnsProvider
+    """Who answers the DNS-01 challenge."""
+    zone_name: str
+    """The DNS zone every name lies in, e.g. example.com."""
+    zone_id: str
+    """The Cloudflare zone's id; the stack scopes the token it creates to it. Empty with a given token."""
+    token_given: bool
+    """Whether the DNS token is given as a secret (acmeDnsApiToken) rather than created by the stack."""
+    image: ImageRef
+    """Pinned lego image."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -276,6 +299,8 @@ class Settings:
     """Docker engine address; empty means the operator's default engine."""
     tunnel: TunnelSettings | None
     """The Cloudflare Tunnel, in tunnel mode only."""
+    acme: AcmeSettings | None = None
+    """The ACME certificate, with `tlsSource: acme` only."""
 
     @property
     def endpoint_url(self) -> str:
