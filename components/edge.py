@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -20,6 +21,11 @@ CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
 HTPASSWD_FILE = "htpasswd"
+ACME_DIR = "acme"
+"""Where nginx mounts the renewed-certificate volume, relative to its config directory."""
+RELOAD_SCRIPT_FILE = "llmstack/reload-on-renewal.sh"
+RELOAD_CHECK_SECONDS = 60
+"""How often nginx's container looks for a renewed certificate."""
 BASIC_AUTH_USER = "llmstack"
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
@@ -40,6 +46,20 @@ class PublishedPort:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RenewedCertificate:
+    """A certificate another container keeps renewed: nginx mounts its volume read-only and reloads on change."""
+
+    volume: docker.Volume
+    """The volume holding the PEM (key and chain in one file)."""
+    file_name: str
+    """The PEM's name on that volume."""
+    issuer: pulumi.Resource
+    """The container that writes it: nginx is created once it is healthy (a certificate exists)."""
+    reload_script: str
+    """The watcher that runs beside nginx and makes it reload when the file changes."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EdgeArgs:
     """Inputs of `Edge`."""
 
@@ -49,10 +69,12 @@ class EdgeArgs:
     """Pinned nginx image."""
     nginx: NginxContext
     """What the rendered nginx.conf contains."""
-    certificate_pem: pulumi.Input[str]
-    """Certificate chain served to clients."""
-    private_key_pem: pulumi.Input[str]
-    """Private key of the certificate (secret)."""
+    certificate_pem: pulumi.Input[str] | None
+    """Certificate chain served to clients; None with a renewed certificate."""
+    private_key_pem: pulumi.Input[str] | None
+    """Private key of the certificate (secret); None with a renewed certificate."""
+    renewed: RenewedCertificate | None = None
+    """A certificate renewed outside `pulumi up` (tlsSource acme), instead of the two PEMs above."""
     limits: ContainerLimits
     """Container limits."""
     gateway_network: docker.Network
@@ -98,6 +120,7 @@ class Edge(pulumi.ComponentResource):
             )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         networks, ports = _networks_and_ports(args)
+        renewal = _renewal(args.renewed)
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
         docker.Container(
@@ -121,7 +144,8 @@ class Edge(pulumi.ComponentResource):
                 grace_seconds=args.grace_seconds,
                 stop_signal="SIGQUIT",
             ),
-            opts=defaults.serving_options(self),
+            **renewal,
+            opts=_options(self, args.renewed),
         )
         self.register_outputs({})
 
@@ -139,12 +163,49 @@ class Edge(pulumi.ComponentResource):
         return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)
 
 
+def _options(edge: Edge, renewed: RenewedCertificate | None) -> pulumi.ResourceOptions:
+    """The container's options; with a renewed certificate, created only once one exists."""
+    options = defaults.serving_options(edge)
+    if renewed is not None:
+        options.depends_on = [renewed.issuer]
+    return options
+
+
+def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:
+    """With a renewed certificate: its volume, read-only, and the watcher started beside nginx.
+
+    nginx stays PID 1 (`exec`), so Docker's stop signal still reaches it; the watcher is its child
+    and signals it with SIGHUP, nginx's graceful reload. Nothing gets the Docker socket.
+    """
+    if renewed is None:
+        return {}
+    pem = f"{CONF_DIR}/{ACME_DIR}/{renewed.file_name}"
+    watcher = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {pem} {RELOAD_CHECK_SECONDS} 1"
+    return {
+        "volumes": [
+            docker.ContainerVolumeArgs(
+                volume_name=renewed.volume.name, container_path=f"{CONF_DIR}/{ACME_DIR}", read_only=True
+            )
+        ],
+        "command": ["sh", "-c", f"{watcher} & exec nginx -g 'daemon off;'"],
+    }
+
+
 def _uploads(args: EdgeArgs) -> list[docker.ContainerUploadArgs]:
-    """nginx.conf, the certificate and its key."""
+    """nginx.conf, and the certificate and its key (or the watcher that reloads a renewed one)."""
+    conf = docker.ContainerUploadArgs(
+        file=f"{CONF_DIR}/nginx.conf", content=render_nginx_conf(args.nginx), permissions="0444"
+    )
+    if args.renewed is not None:
+        script = args.renewed.reload_script
+        return [
+            conf,
+            docker.ContainerUploadArgs(file=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=script, permissions="0555"),
+        ]
+    if args.certificate_pem is None or args.private_key_pem is None:
+        raise ValueError("the edge needs a certificate and its key, or a renewed certificate")
     return [
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/nginx.conf", content=render_nginx_conf(args.nginx), permissions="0444"
-        ),
+        conf,
         docker.ContainerUploadArgs(
             file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
         ),

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.acme import LIVE_FILE_NAME, RELOAD_SCRIPT, AcmeCertificate, AcmeCertificateArgs
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
 from components.container_defaults import DRAIN_SECONDS
 from components.edge import (
+    ACME_DIR,
     CERTIFICATE_FILE,
     HEALTH_PORT,
     HTPASSWD_FILE,
@@ -19,6 +21,7 @@ from components.edge import (
     Edge,
     EdgeArgs,
     PublishedPort,
+    RenewedCertificate,
 )
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
@@ -62,19 +65,31 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
     _model_server(wiring)
     gateway = _gateway(wiring)
-    certificate = _certificate(wiring, secrets)
-    edge = _edge(wiring, certificate)
-    access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    edge, ca_certificate_pem, access_headers = _edge_and_certificate(wiring, secrets)
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         master_key=gateway.master_key,
         client_keys=gateway.client_keys,
         model_names=tuple(m.name for m in settings.models),
-        # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
-        ca_certificate_pem=certificate.ca_certificate_pem if tunnel is None else None,
+        ca_certificate_pem=ca_certificate_pem,
         basic_auth=edge.basic_auth,
         access_headers=access_headers,
     )
+
+
+def _edge_and_certificate(
+    wiring: _Wiring, secrets: SecretConfig
+) -> tuple[Edge, pulumi.Output[str] | None, pulumi.Output[dict[str, str]] | None]:
+    """Nginx with its certificate; the CA clients must trust (if any); Access headers (if any)."""
+    if wiring.settings.acme is not None:
+        # Publicly trusted: clients trust it through their system roots, no CA to hand out.
+        return _edge(wiring, None, _acme(wiring, secrets)), None, None
+    tunnel = wiring.settings.tunnel
+    certificate = _certificate(wiring, secrets)
+    edge = _edge(wiring, certificate, None)
+    access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
+    return edge, certificate.ca_certificate_pem if tunnel is None else None, access_headers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +165,22 @@ def _certificate(wiring: _Wiring, secrets: SecretConfig) -> EdgeCertificate:
     )
 
 
-def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
+def _acme(wiring: _Wiring, secrets: SecretConfig) -> RenewedCertificate:
+    """Lego's container, which keeps the edge's publicly trusted certificate renewed."""
+    acme = wiring.settings.acme
+    if acme is None:
+        raise ValueError("tlsSource acme needs its settings")
+    issuer = AcmeCertificate(
+        "acme",
+        AcmeCertificateArgs(docker_prefix=wiring.prefix, acme=acme, dns_token=secrets.acme_dns_api_token),
+        wiring.opts,
+    )
+    return RenewedCertificate(
+        volume=issuer.live_volume, file_name=LIVE_FILE_NAME, issuer=issuer.container, reload_script=RELOAD_SCRIPT
+    )
+
+
+def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: RenewedCertificate | None) -> Edge:
     """nginx, the only container clients reach."""
     settings, networks = wiring.settings, wiring.networks
     publish = None
@@ -162,8 +192,9 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
             docker_prefix=wiring.prefix,
             image=settings.images.nginx,
             nginx=nginx_context(settings),
-            certificate_pem=certificate.certificate_pem,
-            private_key_pem=certificate.private_key_pem,
+            certificate_pem=certificate.certificate_pem if certificate else None,
+            private_key_pem=certificate.private_key_pem if certificate else None,
+            renewed=renewed,
             limits=settings.nginx_limits,
             gateway_network=networks.gateway,
             publish=publish,
@@ -186,8 +217,9 @@ def nginx_context(settings: Settings) -> NginxContext:
         gateway_host=GATEWAY_ALIAS,
         gateway_port=GATEWAY_PORT,
         dns_resolver=DOCKER_DNS,
-        certificate_file=CERTIFICATE_FILE,
-        private_key_file=PRIVATE_KEY_FILE,
+        # A renewed certificate is one file (key and chain), replaced whole: never a mismatched pair.
+        certificate_file=f"{ACME_DIR}/{LIVE_FILE_NAME}" if settings.acme else CERTIFICATE_FILE,
+        private_key_file=f"{ACME_DIR}/{LIVE_FILE_NAME}" if settings.acme else PRIVATE_KEY_FILE,
         tls_profile=settings.edge.tls_profile,
         allowed_cidrs=settings.allowed_cidrs,
         admin_cidrs=settings.edge.admin_cidrs,

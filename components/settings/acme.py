@@ -51,7 +51,9 @@ def parse_acme(
     names = _names(raw, zone, hostname)
     token_given = raw.raw_value(TOKEN_KEY) is not None
     if token_given and TOKEN_KEY not in secret_keys:
-        raw.errors.add(TOKEN_KEY, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {TOKEN_KEY}`")
+        raw.errors.add(
+            TOKEN_KEY, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {TOKEN_KEY}`"
+        )
     dns_provider: DnsProvider = raw.choice("acmeDnsProvider", ("cloudflare",))
     return AcmeSettings(
         names=names,
@@ -73,7 +75,7 @@ def _zone(raw: RawConfig) -> str:
 
 
 def _names(raw: RawConfig, zone: str, hostname: str) -> tuple[str, ...]:
-    """acmeNames (or hostname alone), each a name in the zone; the hostname must be covered."""
+    """AcmeNames (or hostname alone), each a name in the zone; the hostname must be covered."""
     names = tuple(n.strip().lower().rstrip(".") for n in raw.string_list("acmeNames")) or (hostname,)
     for name in names:
         problem = _name_problem(name, zone)
@@ -118,9 +120,7 @@ def _directory(raw: RawConfig) -> str:
         return DIRECTORIES[value]
     parts = urlsplit(value)
     if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in value) or parts.query:
-        raw.errors.add(
-            "acmeDirectory", value, "letsencrypt, letsencrypt-staging or an https:// ACME directory URL"
-        )
+        raw.errors.add("acmeDirectory", value, "letsencrypt, letsencrypt-staging or an https:// ACME directory URL")
     return value
 
 

@@ -24,8 +24,8 @@ ACME = {
 }
 
 
-def parse(secret_keys: frozenset[str] = frozenset(), **overrides: str) -> object:
-    return parse_settings({**ACME, **overrides}, stack="test", secret_keys=secret_keys)
+def parse(**overrides: str) -> object:
+    return parse_settings({**ACME, **overrides}, stack="test", secret_keys=frozenset())
 
 
 def test_acme_defaults_to_lets_encrypt_production_for_the_hostname() -> None:
@@ -54,9 +54,10 @@ def test_staging_a_test_directory_a_wildcard_and_a_given_token_are_accepted() ->
     assert settings.acme.directory == "https://acme-staging-v02.api.letsencrypt.org/directory"
     assert settings.acme.names == ("*.example.com", "example.com")
     assert settings.acme.token_given
-    pebble = parse_settings({**ACME, "acmeDirectory": "https://127.0.0.1:14000/dir"}, stack="t", secret_keys=frozenset())
+    pebble_url = "https://127.0.0.1:14000/dir"
+    pebble = parse_settings({**ACME, "acmeDirectory": pebble_url}, stack="t", secret_keys=frozenset())
     assert pebble.acme is not None
-    assert pebble.acme.directory == "https://127.0.0.1:14000/dir"
+    assert pebble.acme.directory == pebble_url
 
 
 def test_other_sources_have_no_acme_and_refuse_its_keys() -> None:
@@ -93,7 +94,9 @@ BAD_ACME = [
         id="wildcard-one-label-only",
     ),
     pytest.param({"acmeDirectory": "http://acme.example/dir"}, "acmeDirectory", "http://", "https://", id="http-dir"),
-    pytest.param({"acmeDirectory": "letsencrypt-prod"}, "acmeDirectory", "'letsencrypt-prod'", "https://", id="dir-name"),
+    pytest.param(
+        {"acmeDirectory": "letsencrypt-prod"}, "acmeDirectory", "'letsencrypt-prod'", "https://", id="dir-name"
+    ),
     pytest.param({"acmeDirectory": "https:///dir"}, "acmeDirectory", "'https:///dir'", "https://", id="dir-no-host"),
     pytest.param({"acmeZoneId": ""}, "acmeZoneId", "''", "or set acmeDnsApiToken", id="no-zone-id-no-token"),
     pytest.param({"acmeDnsProvider": "route53"}, "acmeDnsProvider", "'route53'", "cloudflare", id="provider"),

@@ -104,7 +104,9 @@ BAD_CONFIG = [
         "tested LiteLLM version 1.108.7",
         id="litellm-untested",
     ),
-    pytest.param({"tlsSource": "letsencrypt"}, "tlsSource", "'letsencrypt'", "self-signed or provided or acme", id="tls-source"),
+    pytest.param(
+        {"tlsSource": "letsencrypt"}, "tlsSource", "'letsencrypt'", "self-signed or provided or acme", id="tls-source"
+    ),
     pytest.param(
         {"tlsSource": "provided"}, "tlsCertificate", "(unset)", "--secret tlsCertificate", id="tls-provided-needs-cert"
     ),
