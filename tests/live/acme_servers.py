@@ -48,7 +48,7 @@ class Pebble:
         """The root Pebble signs certificates under (fresh each run): what a client must trust."""
         context = ssl.create_default_context(cafile=str(self.listener_ca))
         url = f"https://{ADDRESS}:{MANAGEMENT_PORT}/roots/0"
-        with urllib.request.urlopen(url, context=context, timeout=10) as response:  # noqa: S310 - https to Pebble
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
             return str(response.read().decode())
 
     def close(self) -> None:

@@ -64,10 +64,12 @@ class AcmeVolumes:
 
     @property
     def pem(self) -> Path:
+        """The served PEM (key and chain)."""
         return self.live / "edge.pem"
 
     @property
     def metrics(self) -> str:
+        """The loop's Prometheus textfile."""
         return (self.live / "acme.prom").read_text()
 
 
@@ -140,9 +142,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def acme(
-    render: Callable[..., Rendered], pebble: Pebble, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[AcmeLoop]:
+def acme(render: Callable[..., Rendered], pebble: Pebble, tmp_path_factory: pytest.TempPathFactory) -> AcmeLoop:
     """The rendered stack's loop, after it obtained the first certificate (then stopped)."""
     workdir = tmp_path_factory.mktemp("acme")
     volumes = AcmeVolumes(state=workdir / "state", live=workdir / "live")
@@ -154,12 +154,12 @@ def acme(
         wait_for(volumes.pem.exists, "the first certificate", log)
     finally:
         stop(process)
-    yield loop
+    return loop
 
 
 @pytest.fixture
 def served(acme: AcmeLoop, edges: EdgeRunner, gateway_standin: GatewayStandin) -> Iterator[AcmeLoop]:
-    """nginx serving the rendered edge with the ACME volume mounted as Docker would, and the watcher."""
+    """The real nginx serving the rendered edge with the ACME volume mounted as Docker would, and the watcher."""
     conf_dir = acme.rendered.container_dir("edge-container") / "etc/nginx"
     mount = conf_dir / "acme"
     if not mount.exists():
@@ -255,7 +255,7 @@ def test_a_renewal_is_served_while_a_stream_runs_and_no_request_fails(
     streamer.start()
     # Forced renewal: a threshold above Pebble's certificate lifetime makes lego renew now.
     process, log = served.start(LLMSTACK_RENEW_DAYS="100000", LLMSTACK_CHECK_SECONDS="3600")
-    serials = set()
+    serials: set[int] = set()
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and (len(serials) < 2 or streamer.is_alive()):
@@ -274,7 +274,9 @@ def test_a_renewal_is_served_while_a_stream_runs_and_no_request_fails(
         stop(process)
     assert "installed a new certificate" in log.read_text(), log.read_text()[-3000:]
     assert failures == []
-    assert len(events) == 5 and events[-1] == "data: [DONE]"  # the stream begun on the old certificate ended
+    # The stream begun on the old certificate ended whole.
+    assert len(events) == 5
+    assert events[-1] == "data: [DONE]"
     assert old_serial in serials
     assert served_certificate(context).serial_number != old_serial
 
