@@ -7,12 +7,14 @@ from policy.props import Props, field, known_text, mapping, strings, text
 
 CONTAINER = "docker:index/container:Container"
 
-ROLES = ("ollama", "litellm", "nginx")
+ROLES = ("ollama", "litellm", "nginx", "acme-volume-setup")
 """Containers the checks tell apart, by Docker name suffix or readable image reference."""
 
 ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
     # The nginx master binds, reads the key as root and switches its workers to the nginx user.
     "nginx": frozenset({"CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"}),
+    # The one-shot job that hands the new ACME volumes (root-owned) to lego's unprivileged user.
+    "acme-volume-setup": frozenset({"CHOWN"}),
 }
 """Capabilities a role may add back after dropping ALL; every other role adds none."""
 

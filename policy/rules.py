@@ -53,7 +53,7 @@ RULES: tuple[Rule, ...] = (
         name="capabilities-dropped",
         title="All capabilities dropped, only named needs added",
         description='capabilities.drops contains "ALL"; adds stay within the role\'s allow-list '
-        "(nginx: CHOWN, DAC_OVERRIDE, SETGID, SETUID; every other container: none).",
+        "(nginx: CHOWN, DAC_OVERRIDE, SETGID, SETUID; the ACME volume setup: CHOWN; every other container: none).",
         check=containers.capabilities,
     ),
     Rule(
