@@ -56,7 +56,13 @@ CONTINUE_DIR := tests/continue
 $(CONTINUE_DIR)/node_modules/.package-lock.json: $(CONTINUE_DIR)/package-lock.json
 	npm ci --prefix $(CONTINUE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 
-node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json
+# Renovate's own validator and extractor (npm, lock-pinned, with the Node 24 it needs), for
+# tests/unit/test_renovate.py: renovate.json must find every image default and lock.
+RENOVATE_DIR := tools/renovate
+$(RENOVATE_DIR)/node_modules/.package-lock.json: $(RENOVATE_DIR)/package-lock.json
+	npm ci --prefix $(RENOVATE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+
+node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json $(RENOVATE_DIR)/node_modules/.package-lock.json
 
 # `make up` needs the Pulumi CLI: say what is missing and where to get it, before anything runs.
 pulumi-cli:
@@ -117,9 +123,10 @@ bench: venv
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:
-	uv pip compile --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
-	uv pip compile --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
-	uv pip compile --generate-hashes --python-version 3.11 requirements-sslyze.in -o requirements-sslyze.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-pip.in --output-file=requirements-pip.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements.in --output-file=requirements.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-dev.in --output-file=requirements-dev.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-sslyze.in --output-file=requirements-sslyze.txt
 
 # The Pulumi CLI and Python language host, compiled from Go modules (no Pulumi download works here) into a cache
 # outside the checkout keyed by version; a second run is a no-op. Use: export PATH="$$(make -s engine-path):$$PATH"
