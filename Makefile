@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze policy-venv node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine
+.PHONY: venv venv-sslyze policy-venv node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine images backup restore
 
 # Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
 # pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
@@ -139,3 +139,19 @@ engine-path:
 
 clean:
 	rm -rf out .mypy_cache .ruff_cache .pytest_cache
+
+# Per container of STACK: the image it pins and the one the Docker engine runs (DOCKER_HOST for a
+# remote engine); exits 1 when a running container is off its pin.
+images: $(VENV)/.runtime
+	$(PYTHON) -m tools.images $(STACK)
+
+# Backup and restore drill (docs/OPERATIONS.md): the stack's state with its secrets still encrypted,
+# and its config file. The passphrase is not in it; a restore needs it and an empty backend.
+BACKUP ?= backups/$(STACK)-$(shell date -u +%Y%m%dT%H%M%SZ)
+backup: pulumi-cli
+	tools/stack_backup.sh backup $(STACK) $(BACKUP)
+
+restore: pulumi-cli
+	@if [ "$(origin BACKUP)" = file ]; then \
+	  echo "make restore: name the backup, e.g. make restore STACK=$(STACK) BACKUP=backups/$(STACK)-<time>" >&2; exit 2; fi
+	tools/stack_backup.sh restore $(STACK) $(BACKUP)
