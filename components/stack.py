@@ -204,6 +204,7 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: Renewed
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,
             },
+            serving=not settings.paused,
         ),
         wiring.opts,
     )
@@ -258,6 +259,7 @@ def _tunnel(
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "tunnelSecretEpoch": settings.rotation.tunnel_secret_epoch,
             },
+            serving=not settings.paused,
         ),
         wiring.opts,
     )

@@ -301,6 +301,8 @@ class Settings:
     """The Cloudflare Tunnel, in tunnel mode only."""
     acme: AcmeSettings | None = None
     """The ACME certificate, with `tlsSource: acme` only."""
+    paused: bool = False
+    """The kill switch: no edge container and no tunnel connector; everything else kept."""
 
     @property
     def endpoint_url(self) -> str:
