@@ -141,3 +141,62 @@ def test_the_dev_path_never_imports_pulumi_cloudflare() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def _state(result: OfflineRun) -> dict[str, Any]:
+    return {r.name: reveal(r.inputs) for r in result.resources}
+
+
+def _same_state(**config: Any) -> OfflineRun:
+    """One state for every render (the offline engine's stand-in for an unchanged Pulumi state)."""
+    return run_offline(run, stack="prod", config=namespaced(config), seed=b"one-state")
+
+
+def test_self_signed_stacks_get_no_acme_part_and_keep_their_edge(deploy: Deploy) -> None:
+    lan = {k: v for k, v in ACME.items() if not k.startswith("acme") and k != "tlsSource"}
+    result = deploy("prod", **lan)
+    assert [r.name for r in result.resources if "acme" in r.name] == []
+    assert result.of_type(API_TOKEN) == []
+    edge = container(result, "edge-container")
+    assert "volumes" not in edge
+    assert "command" not in edge
+    assert {"/etc/nginx/tls/server.crt", "/etc/nginx/tls/server.key"} <= {u["file"] for u in edge["uploads"]}
+
+
+def test_switching_to_acme_replaces_the_certificate_and_edge_only() -> None:
+    lan = {k: v for k, v in ACME.items() if not k.startswith("acme") and k != "tlsSource"}
+    self_signed, acme = (
+        _state(_same_state(**lan, clients={"editor": {}})),
+        _state(_same_state(**ACME, clients={"editor": {}})),
+    )
+    kept = set(self_signed) & set(acme)
+    # Keys, secrets, the model volume, the gateway and Ollama stay exactly as they were.
+    assert {name for name in kept if self_signed[name] != acme[name]} == {"edge-container"}
+    assert {"gateway-container", "ollama-container", "gateway-master-key"} <= kept
+    # The stack's own CA and server certificate go: clients trust the public roots instead.
+    assert set(self_signed) - kept == {
+        "certificate",
+        "certificate-ca",
+        "certificate-ca-key",
+        "certificate-server",
+        "certificate-server-key",
+        "certificate-server-request",
+    }
+    assert {name for name in set(acme) - kept} == {
+        "acme",
+        "acme-image",
+        "acme-state",
+        "acme-live",
+        "acme-egress",
+        "acme-volume-setup",
+        "acme-container",
+        "acme-dns-token",
+    }
+
+
+def test_pausing_an_acme_stack_keeps_lego_renewing() -> None:
+    """While paused nothing is served, but the certificate stays current for the moment it is unpaused."""
+    serving, paused = _state(_same_state(**ACME)), _state(_same_state(**ACME, paused="true"))
+    assert set(serving) - set(paused) == {"edge-container"}
+    assert {name for name in paused if paused[name] != serving[name]} == set()
+    assert "acme-container" in paused
