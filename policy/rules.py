@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy import containers, exposure, host_access, images, nginx_conf, plaintext
+from policy import containers, exposure, host_access, images, nginx_conf, plaintext, tokens
 from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
@@ -139,6 +139,13 @@ RULES: tuple[Rule, ...] = (
         description="Every ingress of a ZeroTrustTunnelCloudflaredConfig (or the legacy TunnelConfig) points at "
         "nginx (host nginx or <prefix>-nginx) or answers a fixed http_status.",
         check=exposure.tunnel_ingress,
+    ),
+    Rule(
+        name="dns-token-zone-scoped",
+        title="A created Cloudflare token edits DNS in named zones only",
+        description="Every allow policy of an ApiToken names single zones (com.cloudflare.api.account.zone.<id>) and "
+        "only the Zone Read and DNS Write permission groups DNS-01 needs (tlsSource acme).",
+        check=tokens.dns_token_scope,
     ),
     Rule(
         name="no-host-paths",
