@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from cryptography import x509
 
@@ -211,6 +212,44 @@ def test_lego_obtains_a_certificate_that_nginx_serves_and_pebbles_root_verifies(
     assert served.volumes.pem.stat().st_mode & 0o077 == 0
     assert not list(served.volumes.live.glob("*.key"))
     assert "llmstack_acme_last_attempt_success 1" in served.volumes.metrics
+
+
+def openai_trusting(roots: Path | None, monkeypatch: pytest.MonkeyPatch) -> openai.OpenAI:
+    """The OpenAI SDK as a client configured with no CA: it verifies against its trust store.
+
+    `roots` stands for that store (SSL_CERT_FILE, which httpx reads when no CA is given): Pebble's
+    root plays a public root; None leaves the SDK's default store (certifi). The request goes to
+    127.0.0.1 and names HOSTNAME in SNI and in the certificate check, as DNS would have it.
+    """
+    if roots is None:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    else:
+        monkeypatch.setenv("SSL_CERT_FILE", str(roots))
+
+    def by_name(request: httpx.Request) -> None:
+        request.extensions["sni_hostname"] = HOSTNAME
+
+    http_client = openai.DefaultHttpxClient(event_hooks={"request": [by_name]})
+    return openai.OpenAI(
+        base_url="https://127.0.0.1:8443/v1", api_key="sk-test", http_client=http_client, max_retries=0
+    )
+
+
+def test_the_openai_client_verifies_against_pebbles_root_and_refuses_an_unknown_ca(
+    served: AcmeLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pebble_root = tmp_path / "pebble-root.pem"
+    pebble_root.write_text(served.pebble.root_pem())
+    with openai_trusting(pebble_root, monkeypatch) as sdk:
+        assert [model.id for model in sdk.models.list()] == ["standin-model"]
+    # Another CA (the one behind Pebble's own listener), or the SDK's default store: verification fails.
+    for roots in (served.pebble.listener_ca, None):
+        with openai_trusting(roots, monkeypatch) as sdk, pytest.raises(openai.APIConnectionError) as failed:
+            sdk.models.list()
+        cause = failed.value.__cause__
+        while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
+            cause = cause.__cause__ or cause.__context__
+        assert isinstance(cause, ssl.SSLCertVerificationError), repr(failed.value.__cause__)
 
 
 def test_the_configs_of_a_publicly_trusted_edge_carry_no_ca(served: AcmeLoop) -> None:
