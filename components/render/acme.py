@@ -75,6 +75,7 @@ def loop_environment(context: AcmeContext) -> list[str]:
         f"LLMSTACK_LIVE_FILE={context.live_file}",
         f"LLMSTACK_CERT_NAME={lego_file_name(context.names[0])}",
         f"LLMSTACK_NAMES={' '.join(context.names)}",
+        f"LLMSTACK_DIRECTORY={context.directory}",
         f"LLMSTACK_RENEW_DAYS={RENEW_DAYS}",
         f"LLMSTACK_CHECK_SECONDS={CHECK_SECONDS}",
         f"LLMSTACK_RETRY_SECONDS={RETRY_SECONDS}",

@@ -271,6 +271,28 @@ def test_a_restarted_loop_keeps_the_certificate_it_has(served: AcmeLoop) -> None
     assert "installed a new certificate" not in log.read_text()
 
 
+def test_another_directory_orders_a_new_certificate_at_once(served: AcmeLoop) -> None:
+    """Staging to production: the same names from another CA are a new order, not a renewal when due.
+
+    Pebble has one directory: the loop is told another (its environment, as a changed acmeDirectory
+    renders it) while lego keeps the rendered --server.
+    """
+    before = served.volumes.pem.read_bytes()
+    directory = served.rendered.env(CONTAINER)["LLMSTACK_DIRECTORY"]
+    process, log = served.start(LLMSTACK_CHECK_SECONDS="3600", LLMSTACK_DIRECTORY=directory + "?moved")
+    try:
+        wait_for(lambda: "installed a new certificate" in log.read_text(), "the new order", log)
+    finally:
+        stop(process)
+    assert served.volumes.pem.read_bytes() != before
+    # Back on the rendered directory, that is a new order again.
+    process, log = served.start(LLMSTACK_CHECK_SECONDS="3600")
+    try:
+        wait_for(lambda: "installed a new certificate" in log.read_text(), "the order back", log)
+    finally:
+        stop(process)
+
+
 def test_a_renewal_is_served_while_a_stream_runs_and_no_request_fails(
     served: AcmeLoop, gateway_standin: GatewayStandin
 ) -> None:

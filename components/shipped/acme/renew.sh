@@ -10,6 +10,7 @@ live=$LLMSTACK_LIVE_FILE
 crt="$state/certificates/$LLMSTACK_CERT_NAME.crt"
 key="$state/certificates/$LLMSTACK_CERT_NAME.key"
 names_file="$state/llmstack-names"
+order="$LLMSTACK_NAMES at $LLMSTACK_DIRECTORY"
 metrics="${live%/*}/acme.prom"
 trap 'exit 0' TERM INT
 
@@ -44,14 +45,15 @@ record() {
 }
 
 while :; do
-    # Changed names need a new order; the same names only a renewal when due (ACME rate limits).
-    if [ -s "$crt" ] && [ "$(cat "$names_file" 2>/dev/null)" = "$LLMSTACK_NAMES" ]; then
+    # Changed names or another CA (staging to production) need a new order; the same ones only a
+    # renewal when due (ACME rate limits).
+    if [ -s "$crt" ] && [ "$(cat "$names_file" 2>/dev/null)" = "$order" ]; then
         "$lego" "$@" renew --days "$LLMSTACK_RENEW_DAYS" --no-random-sleep
     else
         "$lego" "$@" run
     fi
     status=$?
-    if [ "$status" = 0 ] && echo "$LLMSTACK_NAMES" >"$names_file" && install_live; then
+    if [ "$status" = 0 ] && echo "$order" >"$names_file" && install_live; then
         record 1
         pause=$((LLMSTACK_CHECK_SECONDS + ${RANDOM:-0} % (LLMSTACK_CHECK_SECONDS / 10 + 1)))
     else
