@@ -186,7 +186,7 @@ def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:
     if renewed is None:
         return {}
     pem = f"{CONF_DIR}/{ACME_DIR}/{renewed.file_name}"
-    watcher = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {pem} {RELOAD_CHECK_SECONDS} 1"
+    watcher = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {RELOAD_CHECK_SECONDS} 1 {pem}"
     return {
         "volumes": [
             docker.ContainerVolumeArgs(

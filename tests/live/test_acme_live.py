@@ -168,7 +168,7 @@ def served(acme: AcmeLoop, edges: EdgeRunner, gateway_standin: GatewayStandin) -
     edges.serve(acme.rendered, GATEWAY_STANDIN_ADDRESS)
     assert edges.process is not None
     watcher = subprocess.Popen(
-        ["sh", str(conf_dir / "llmstack/reload-on-renewal.sh"), str(acme.volumes.pem), "0.3", str(edges.process.pid)]
+        ["sh", str(conf_dir / "llmstack/reload-on-renewal.sh"), "0.3", str(edges.process.pid), str(acme.volumes.pem)]
     )
     yield acme
     watcher.terminate()
