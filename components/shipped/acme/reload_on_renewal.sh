@@ -16,6 +16,7 @@ fingerprint() {
     printf '%s\n' "$found" | sort
 }
 last=$(fingerprint "$@" 2>/dev/null)
+echo "llmstack: watching $* every ${interval}s for a graceful reload" >&2
 while sleep "$interval"; do
     # A path missing for a moment (a volume being written) is no change: check again later.
     now=$(fingerprint "$@" 2>/dev/null) || continue
