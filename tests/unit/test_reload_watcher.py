@@ -1,6 +1,6 @@
 """The watcher beside nginx (components/shipped/acme/reload_on_renewal.sh): one SIGHUP per change.
 
-Run with /bin/sh as in the nginx container; the "master" is a shell that counts the SIGHUPs it gets,
+Run with /bin/sh as in the nginx container; the "master" is a process that counts the SIGHUPs it gets,
 standing in for nginx's master process (its graceful reload is shown live in test_acme_live.py).
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,7 +56,11 @@ def watched(tmp_path: Path) -> Iterator[Watched]:
     directory.mkdir()
     (directory / "htpasswd").write_text("a:hash\n")
     single.write_text("pem one\n")
-    master = subprocess.Popen(["/bin/sh", "-c", f'trap "echo hup >>{hups}" HUP; while :; do sleep 0.02; done'])
+    # Python sets its handler whatever it inherits (a shell started under `nohup` cannot trap SIGHUP),
+    # as nginx's master does.
+    count = f"open({str(hups)!r}, 'a').write('hup\\n')"
+    master_code = f"import signal, time\nsignal.signal(signal.SIGHUP, lambda *_: {count})\nwhile True: time.sleep(1)"
+    master = subprocess.Popen([sys.executable, "-c", master_code])
     log = tmp_path / "watcher.log"
     with log.open("w") as output:
         watcher = subprocess.Popen(
