@@ -45,7 +45,7 @@ def test_hosts_are_parsed_with_their_defaults() -> None:
 
 
 def _with(host: str, **fields: object) -> dict[str, Any]:
-    hosts = json.loads(json.dumps(TWO_HOSTS))
+    hosts: dict[str, Any] = json.loads(json.dumps(TWO_HOSTS))
     hosts[host].update(fields)
     return hosts
 
