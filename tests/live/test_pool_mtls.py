@@ -1,0 +1,305 @@
+"""The GPU pool's mutual-TLS hop in the real nginx: the rendered terminator and egress configs.
+
+Each GPU host's terminator runs its exact rendered nginx.conf and certificates, on a private
+address this test adds to the sandbox's loopback (its own network namespace); the gateway host's
+address is another. What Docker would provide is emulated here, and only here:
+- a terminator listens on its host's address, as Docker publishes it (`listen <address>:11443`);
+- each host's own Docker DNS answers `ollama` with that host's Ollama stand-in
+  (`ollama-<host>-standin` in the sandbox's one DNS);
+- the egress's connections leave from the gateway host's address, as Docker's masquerading
+  makes them (`proxy_bind`), and it listens on its emulated container address.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import ssl
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.live.conftest import Rendered, _wait_for_port, nginx_binary
+from tests.live.docker_dns import DockerDns
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
+
+GATEWAY = "10.231.90.2"
+OUTSIDER = "10.231.90.3"
+HOSTS = {"gpu1": "10.231.90.11", "gpu2": "10.231.90.12"}
+STANDINS = {"gpu1": "127.0.0.61", "gpu2": "127.0.0.62"}
+EGRESS = "127.0.0.52"
+TAG = "qwen2.5:0.5b"
+POOL_CONFIG: dict[str, Any] = {
+    "gatewayAddress": GATEWAY,
+    "gpuHosts": {
+        "gpu1": {"dockerHost": "ssh://ops@gpu1", "address": HOSTS["gpu1"], "parallel": 2},
+        "gpu2": {"dockerHost": "ssh://ops@gpu2", "address": HOSTS["gpu2"], "parallel": 1},
+    },
+}
+
+
+@dataclass
+class Nginx:
+    """One emulated nginx container."""
+
+    process: subprocess.Popen[bytes]
+    conf_dir: Path
+    log: Path
+
+    def stop(self) -> None:
+        """Stop it as Docker would (SIGTERM)."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _add_address(address: str) -> None:
+    found = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
+    if f" {address}/" not in found.stdout:
+        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+
+
+def _start(source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str, int]) -> Nginx:
+    """Run nginx on a copy of a rendered container's /etc/nginx, with the emulation's `edits` applied.
+
+    Its health listener, on the container's own loopback, moves to the emulated container address.
+    """
+    edits = {**edits, "listen 127.0.0.1:8081;": f"listen {listen[0]}:8081;"}
+    conf_dir = workdir / "etc-nginx"
+    shutil.copytree(source, conf_dir)
+    conf = (conf_dir / "nginx.conf").read_text()
+    for old, new in edits.items():
+        if old not in conf:
+            pytest.fail(f"the rendered nginx.conf no longer has {old!r}: update the emulation")
+        conf = conf.replace(old, new)
+    (conf_dir / "nginx.conf").write_text(conf)
+    log = workdir / "nginx.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {workdir}/nginx.pid;"],
+            stdout=output,
+            stderr=output,
+        )
+    _wait_for_port(listen[0], 8081, process, log)  # bound last: every listener is up
+    return Nginx(process, conf_dir, log)
+
+
+def start_terminator(pool: Rendered, host: str, address: str, workdir: Path, *, as_host: str | None = None) -> Nginx:
+    """`host`'s terminator on `address` (another host's, `as_host`, to play an impostor)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    edits = {
+        "listen 11443 ssl;": f"listen {address}:11443 ssl;",
+        "set $ollama ollama:11434;": f"set $ollama ollama-{as_host or host}-standin:11434;",
+    }
+    return _start(pool.container_dir(f"gpu-{host}-terminator") / "etc/nginx", workdir, edits, (address, 11443))
+
+
+@pytest.fixture(scope="module")
+def pool(render: Any, docker_dns: DockerDns) -> Rendered:
+    rendered: Rendered = render("pool", **POOL_CONFIG)
+    for address in (GATEWAY, OUTSIDER, *HOSTS.values()):
+        _add_address(address)
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def standins(docker_dns: DockerDns) -> Iterator[dict[str, OllamaStandin]]:
+    running = {host: OllamaStandin(address, 11434, (TAG,)) for host, address in STANDINS.items()}
+    for host, address in STANDINS.items():
+        docker_dns.set(f"ollama-{host}-standin", address)
+    yield running
+    for standin in running.values():
+        standin.close()
+
+
+@pytest.fixture(scope="module")
+def terminators(
+    pool: Rendered, standins: dict[str, OllamaStandin], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Nginx]]:
+    running = {
+        host: start_terminator(pool, host, address, tmp_path_factory.mktemp(f"terminator-{host}"))
+        for host, address in HOSTS.items()
+    }
+    yield running
+    for nginx in running.values():
+        nginx.stop()
+
+
+@pytest.fixture(scope="module")
+def egress(pool: Rendered, terminators: dict[str, Nginx], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    edits = {
+        "listen 11434 default_server;": f"listen {EGRESS}:11434 default_server;",
+        "listen 11434;": f"listen {EGRESS}:11434;",
+        "proxy_ssl_session_reuse on;": f"proxy_ssl_session_reuse on;\n            proxy_bind {GATEWAY};",
+    }
+    source = pool.container_dir("pool-egress-container") / "etc/nginx"
+    running = _start(source, tmp_path_factory.mktemp("egress"), edits, (EGRESS, 11434))
+    yield running
+    running.stop()
+
+
+def _tls(pool: Rendered, *, certificate: tuple[Path, Path] | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(pool.container_dir("gpu-gpu1-terminator") / "etc/nginx/tls/pool-ca.crt")
+    )
+    if certificate is not None:
+        context.load_cert_chain(*map(str, certificate))
+    return context
+
+
+def gateway_certificate(pool: Rendered) -> tuple[Path, Path]:
+    tls = pool.container_dir("pool-egress-container") / "etc/nginx/tls"
+    return tls / "gateway.crt", tls / "gateway.key"
+
+
+def client(context: ssl.SSLContext | bool, source: str = GATEWAY) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(verify=context, local_address=source), timeout=10)
+
+
+def chat(http: httpx.Client, url: str, **headers: str) -> httpx.Response:
+    body = {"model": TAG, "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    return http.post(url, json=body, headers=headers)
+
+
+def host_url(host: str) -> str:
+    return f"https://{HOSTS[host]}:11443"
+
+
+def test_plain_http_to_a_gpu_host_is_refused(pool: Rendered, terminators: dict[str, Nginx], standins: Any) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(False) as http:
+        answer = chat(http, f"http://{HOSTS['gpu1']}:11443/api/chat")
+    assert answer.status_code == 400
+    assert "plain HTTP request was sent to HTTPS port" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_tls_without_a_client_certificate_is_refused(pool: Rendered, terminators: Any, standins: Any) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=None)) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 400
+    assert "No required SSL certificate was sent" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_a_certificate_from_another_ca_is_refused(
+    pool: Rendered, terminators: Any, standins: Any, tmp_path: Path
+) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=_foreign_client_certificate(tmp_path))) as http:
+        try:
+            answer = chat(http, f"{host_url('gpu1')}/api/chat")
+        except httpx.TransportError:
+            answer = None  # refused in the handshake: as good as an error page
+    if answer is not None:
+        assert answer.status_code == 400
+        assert "SSL certificate error" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_the_gateway_certificate_from_the_gateway_host_reaches_ollama(
+    pool: Rendered, terminators: Any, standins: Any
+) -> None:
+    with client(_tls(pool, certificate=gateway_certificate(pool))) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["content"] == "".join(REPLY_WORDS)
+    assert standins["gpu1"].requests[-1]["path"] == "/api/chat"
+
+
+def test_the_gateway_certificate_from_another_address_is_refused(
+    pool: Rendered, terminators: Any, standins: Any
+) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=gateway_certificate(pool)), source=OUTSIDER) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 403
+    assert len(standins["gpu1"].requests) == before
+
+
+@pytest.mark.parametrize("path", ["/api/pull", "/api/delete", "/api/create", "/api/chat/../pull", "/api/chat?x=1"])
+def test_only_ollamas_serving_routes_cross_the_pool_link(
+    pool: Rendered, terminators: Any, standins: Any, path: str
+) -> None:
+    before = [r["path"] for r in standins["gpu1"].requests]
+    with client(_tls(pool, certificate=gateway_certificate(pool))) as http:
+        answer = http.post(f"{host_url('gpu1')}{path}", json={"model": TAG})
+    after = [r["path"] for r in standins["gpu1"].requests]
+    if path.startswith("/api/chat?"):
+        assert after[len(before) :] == ["/api/chat"], "the query string is not passed on"
+    else:
+        assert answer.status_code == 404
+        assert after == before
+
+
+def test_the_egress_carries_each_host_name_to_its_host(pool: Rendered, egress: Nginx, standins: Any) -> None:
+    with httpx.Client(timeout=10) as http:
+        for host in HOSTS:
+            before = len(standins[host].requests)
+            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host=f"ollama-{host}")
+            assert answer.status_code == 200, (host, answer.text, egress.log.read_text()[-2000:])
+            assert len(standins[host].requests) == before + 1
+        assert chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu9").status_code == 404
+
+
+def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
+    pool: Rendered, egress: Nginx, terminators: dict[str, Nginx], standins: Any, tmp_path: Path
+) -> None:
+    """gpu1's certificate answering at gpu2's address (a stolen key, a moved address): no request goes there."""
+    terminators["gpu2"].stop()
+    impostor = start_terminator(pool, "gpu1", HOSTS["gpu2"], tmp_path / "impostor", as_host="gpu2")
+    try:
+        before = len(standins["gpu2"].requests)
+        with httpx.Client(timeout=10) as http:
+            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu2")
+        assert answer.status_code == 502
+        assert len(standins["gpu2"].requests) == before
+        assert "upstream SSL certificate does not match" in egress.log.read_text()
+    finally:
+        impostor.stop()
+        terminators["gpu2"] = start_terminator(pool, "gpu2", HOSTS["gpu2"], tmp_path / "gpu2-again")
+
+
+def _foreign_client_certificate(directory: Path) -> tuple[Path, Path]:
+    """A client certificate for the same name from a CA the pool never heard of."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pool-certificates pool CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.pool.llmstack.internal")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    certificate, private_key = directory / "foreign.crt", directory / "foreign.key"
+    certificate.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    private_key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate, private_key
