@@ -212,14 +212,20 @@ def _pool_router_settings(context: LiteLLMContext) -> dict[str, object]:
             "NotFoundErrorRetries": 0,
             "DefaultRetries": 1,
         },
+        # A host the egress cannot reach (its 502) rests at its first failure, so the retry and the
+        # next requests go elsewhere. LiteLLM never cools a deployment down for an APIConnectionError
+        # (router_utils/cooldown_handlers.py): the egress turning a dead host into a 502 is what lets it.
         "disable_cooldowns": False,
-        "allowed_fails": 1,
-        # A client's bad request, or every host being full, is no reason to take a host out.
+        "allowed_fails": 0,
+        # A client's bad request, or every host being full, is no reason to take a host out; a slow
+        # or failed generation is, only when it repeats.
         "allowed_fails_policy": {
             "BadRequestErrorAllowedFails": _NEVER,
             "AuthenticationErrorAllowedFails": _NEVER,
             "RateLimitErrorAllowedFails": _NEVER,
             "ContentPolicyViolationErrorAllowedFails": _NEVER,
+            "TimeoutErrorAllowedFails": 3,
+            "InternalServerErrorAllowedFails": 3,
         },
         "cooldown_time": POOL_COOLDOWN_SECONDS,
     }

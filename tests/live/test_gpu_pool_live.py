@@ -1,4 +1,4 @@
-"""The GPU pool's mutual-TLS hop in the real nginx: the rendered terminator and egress configs.
+"""The GPU pool in the real nginx and LiteLLM: the mutual-TLS hop, and the router over two hosts.
 
 Each GPU host's terminator runs its exact rendered nginx.conf and certificates, on a private
 address this test adds to the sandbox's loopback (its own network namespace); the gateway host's
@@ -16,7 +16,10 @@ import datetime
 import shutil
 import ssl
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.live.conftest import Rendered, _wait_for_port, nginx_binary
+from tests.live.conftest import Gateway, Rendered, _wait_for_port, nginx_binary, running_gateway
 from tests.live.docker_dns import DockerDns
 from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 
@@ -37,6 +40,7 @@ OUTSIDER = "10.231.90.3"
 HOSTS = {"gpu1": "10.231.90.11", "gpu2": "10.231.90.12"}
 STANDINS = {"gpu1": "127.0.0.61", "gpu2": "127.0.0.62"}
 EGRESS = "127.0.0.52"
+LITELLM = "127.0.0.24"
 TAG = "qwen2.5:0.5b"
 POOL_CONFIG: dict[str, Any] = {
     "gatewayAddress": GATEWAY,
@@ -303,3 +307,68 @@ def _foreign_client_certificate(directory: Path) -> tuple[Path, Path]:
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return certificate, private_key
+
+
+@pytest.fixture(scope="module")
+def pool_gateway(
+    pool: Rendered, egress: Nginx, docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """The real LiteLLM running the pool stack's gateway container; every host name is the egress's."""
+    for host in HOSTS:
+        docker_dns.set(f"ollama-{host}", EGRESS)
+    with running_gateway(pool, LITELLM, tmp_path_factory.mktemp("pool-litellm")) as running:
+        yield running
+
+
+def _ask(pool: Rendered) -> int:
+    body = {"model": "qwen2.5-0.5b", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {pool.outputs['masterKey']}"}
+    answer = httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=30)
+    return answer.status_code
+
+
+def _load(pool: Rendered, requests: int, concurrency: int) -> list[int]:
+    with ThreadPoolExecutor(concurrency) as workers:
+        return list(workers.map(lambda _: _ask(pool), range(requests)))
+
+
+@pytest.fixture
+def generating(standins: dict[str, OllamaStandin]) -> Iterator[dict[str, OllamaStandin]]:
+    """Stand-ins with a fixed service time and each host's parallel slots (gpu1: 2, gpu2: 1)."""
+    for host, settings in POOL_CONFIG["gpuHosts"].items():
+        standins[host].slots = threading.Semaphore(settings["parallel"])
+        standins[host].reply_delay = 0.3
+    yield standins
+    for standin in standins.values():
+        standin.slots, standin.reply_delay = None, 0.0
+
+
+def test_the_router_spreads_requests_by_each_hosts_parallelism(
+    pool: Rendered, pool_gateway: Gateway, generating: dict[str, OllamaStandin]
+) -> None:
+    before = {host: len(s.requests) for host, s in generating.items()}
+    statuses = _load(pool, requests=48, concurrency=6)
+    assert statuses == [200] * 48
+    served = {host: len(s.requests) - before[host] for host, s in generating.items()}
+    assert sum(served.values()) == 48, "no request was sent twice"
+    share = served["gpu1"] / 48
+    # Least-busy sends each request where the fewest are in flight: the host with two slots finishes
+    # twice as fast and so gets twice as many (2/3), within 20 %.
+    assert 2 / 3 * 0.8 <= share <= 2 / 3 * 1.2, served
+
+
+def test_the_router_keeps_serving_when_a_host_stops(
+    pool: Rendered, pool_gateway: Gateway, generating: dict[str, OllamaStandin]
+) -> None:
+    before = len(generating["gpu1"].requests)
+    with generating["gpu2"].stopped():
+        statuses = _load(pool, requests=24, concurrency=4)
+    assert statuses == [200] * 24, statuses
+    assert len(generating["gpu1"].requests) - before == 24
+    # Back: within the cooldown and a few seconds, it takes load again.
+    deadline, back = time.monotonic() + 30, 0
+    while time.monotonic() < deadline and not back:
+        start = len(generating["gpu2"].requests)
+        assert _load(pool, requests=6, concurrency=3) == [200] * 6
+        back = len(generating["gpu2"].requests) - start
+    assert back, "gpu2 never took load again"
