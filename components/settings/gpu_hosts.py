@@ -49,6 +49,10 @@ def parse_gpu_hosts(raw: RawConfig, models: tuple[ModelSpec, ...]) -> GpuPool | 
     if not isinstance(value, dict) or not value:
         raw.errors.add("gpuHosts", text, "a non-empty map of host name to {" + ", ".join(_FIELDS) + "}")
         return None
+    for key, field in (("gpus", "gpus"), ("ollamaNumParallel", "parallel")):
+        if raw.raw_value(key) is not None:
+            # Each host says its own; a stack-wide value would silently mean nothing.
+            raw.errors.add(key, raw.text(key), f"unset when gpuHosts is set: give each host its own {field}")
     served = tuple(m.name for m in models)
     hosts = tuple(_host(raw, name, value[name], served) for name in sorted(value))
     _check_unique(raw, hosts)

@@ -123,3 +123,9 @@ def test_the_gateway_address_must_be_private() -> None:
 def test_a_gateway_address_without_a_pool_is_an_error() -> None:
     with pytest.raises(SettingsError, match=r"llmstack:gatewayAddress = '10.0.0.2' .*unless gpuHosts is set"):
         parse_settings({"gatewayAddress": "10.0.0.2"}, stack="test", secret_keys=frozenset())
+
+
+@pytest.mark.parametrize(("key", "value", "field"), [("gpus", "all", "gpus"), ("ollamaNumParallel", "4", "parallel")])
+def test_single_host_gpu_settings_are_refused_beside_a_pool(key: str, value: str, field: str) -> None:
+    with pytest.raises(SettingsError, match=rf"llmstack:{key} = '{value}' .*give each host its own {field}"):
+        parse(TWO_HOSTS, **{key: value})
