@@ -2,25 +2,17 @@
 
 Each GPU host's terminator runs its exact rendered nginx.conf and certificates, on a private
 address this test adds to the sandbox's loopback (its own network namespace); the gateway host's
-address is another. What Docker would provide is emulated here, and only here:
-- a terminator listens on its host's address, as Docker publishes it (`listen <address>:11443`);
-- each host's own Docker DNS answers `ollama` with that host's Ollama stand-in
-  (`ollama-<host>-standin` in the sandbox's one DNS);
-- the egress's connections leave from the gateway host's address, as Docker's masquerading
-  makes them (`proxy_bind`), and it listens on its emulated container address.
+address is another. What Docker would provide is emulated in `tests/live/pool_emulation.py`.
 """
 
 from __future__ import annotations
 
 import datetime
-import shutil
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.live.conftest import Gateway, Rendered, _wait_for_port, nginx_binary, running_gateway
+from tests.live.conftest import Gateway, Rendered, running_gateway
 from tests.live.docker_dns import DockerDns
 from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
+from tests.live.pool_emulation import Nginx, add_address, start_egress, start_terminator
 
 GATEWAY = "10.231.90.2"
 OUTSIDER = "10.231.90.3"
@@ -51,66 +44,11 @@ POOL_CONFIG: dict[str, Any] = {
 }
 
 
-@dataclass
-class Nginx:
-    """One emulated nginx container."""
-
-    process: subprocess.Popen[bytes]
-    conf_dir: Path
-    log: Path
-
-    def stop(self) -> None:
-        """Stop it as Docker would (SIGTERM)."""
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def _add_address(address: str) -> None:
-    found = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True)
-    if f" {address}/" not in found.stdout:
-        subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
-
-
-def _start(source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str, int]) -> Nginx:
-    """Run nginx on a copy of a rendered container's /etc/nginx, with the emulation's `edits` applied.
-
-    Its health listener, on the container's own loopback, moves to the emulated container address.
-    """
-    edits = {**edits, "listen 127.0.0.1:8081;": f"listen {listen[0]}:8081;"}
-    conf_dir = workdir / "etc-nginx"
-    shutil.copytree(source, conf_dir)
-    conf = (conf_dir / "nginx.conf").read_text()
-    for old, new in edits.items():
-        if old not in conf:
-            pytest.fail(f"the rendered nginx.conf no longer has {old!r}: update the emulation")
-        conf = conf.replace(old, new)
-    (conf_dir / "nginx.conf").write_text(conf)
-    log = workdir / "nginx.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {workdir}/nginx.pid;"],
-            stdout=output,
-            stderr=output,
-        )
-    _wait_for_port(listen[0], 8081, process, log)  # bound last: every listener is up
-    return Nginx(process, conf_dir, log)
-
-
-def start_terminator(pool: Rendered, host: str, address: str, workdir: Path, *, as_host: str | None = None) -> Nginx:
-    """`host`'s terminator on `address` (another host's, `as_host`, to play an impostor)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    edits = {
-        "listen 11443 ssl;": f"listen {address}:11443 ssl;",
-        "set $ollama ollama:11434;": f"set $ollama ollama-{as_host or host}-standin:11434;",
-    }
-    return _start(pool.container_dir(f"gpu-{host}-terminator") / "etc/nginx", workdir, edits, (address, 11443))
-
-
 @pytest.fixture(scope="module")
 def pool(render: Any, docker_dns: DockerDns) -> Rendered:
     rendered: Rendered = render("pool", **POOL_CONFIG)
     for address in (GATEWAY, OUTSIDER, *HOSTS.values()):
-        _add_address(address)
+        add_address(address)
     return rendered
 
 
@@ -139,13 +77,7 @@ def terminators(
 
 @pytest.fixture(scope="module")
 def egress(pool: Rendered, terminators: dict[str, Nginx], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    edits = {
-        "listen 11434 default_server;": f"listen {EGRESS}:11434 default_server;",
-        "listen 11434;": f"listen {EGRESS}:11434;",
-        "proxy_ssl_session_reuse on;": f"proxy_ssl_session_reuse on;\n            proxy_bind {GATEWAY};",
-    }
-    source = pool.container_dir("pool-egress-container") / "etc/nginx"
-    running = _start(source, tmp_path_factory.mktemp("egress"), edits, (EGRESS, 11434))
+    running = start_egress(pool, EGRESS, GATEWAY, tmp_path_factory.mktemp("egress"))
     yield running
     running.stop()
 
