@@ -165,3 +165,34 @@ def test_adding_a_host_touches_nothing_on_the_others() -> None:
     assert {
         n for n in after.keys() - before.keys() if not n.startswith(("gpu-gpu3", "pool-certificates-gpu3"))
     } == set()
+
+
+def _touched(before: OfflineRun, after: OfflineRun) -> set[str]:
+    old = {r.name: reveal(r.inputs) for r in before.resources}
+    new = {r.name: reveal(r.inputs) for r in after.resources}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_moving_a_model_between_hosts_only_adds_and_drops_pulls() -> None:
+    before = pool()
+    moved = {**HOSTS, "gpu2": {**HOSTS["gpu2"], "models": ["small"]}}
+    assert _touched(before, pool(moved)) == {
+        "gateway-container",  # its router config lists the deployments
+        "gpu-gpu2-ollama-pull-big",
+        "gpu-gpu2-ollama-pull-small",
+    }
+
+
+def test_removing_a_host_touches_no_other_hosts_resources() -> None:
+    before = pool()
+    after = pool({k: v for k, v in HOSTS.items() if k != "gpu2"})
+    touched = _touched(before, after)
+    assert {n for n in touched if n != "gpu-gpu2" and not n.startswith(("gpu-gpu2-", "pool-certificates-gpu2-"))} == {
+        "gateway-container",
+        "pool-egress-container",
+    }
+    # The departing host's model volume is protected and retained: `pulumi up` refuses to drop it
+    # until the operator unprotects it (docs/SCALING.md), and its models stay on that machine.
+    volume = before.named("gpu-gpu2-ollama-models")
+    assert volume.options.get("protect") is True
+    assert volume.options.get("retainOnDelete") is True
