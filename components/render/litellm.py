@@ -197,9 +197,11 @@ def _pool_router_settings(context: LiteLLMContext) -> dict[str, object]:
         # counts for as long as it runs, and a host that finishes sooner gets more. Usage-based
         # routing counts requests and tokens per minute, which a 10-minute generation barely moves.
         "routing_strategy": "least-busy",
-        # Only errors no class of the policy names get the one retry: a connection refused or cut
-        # before an answer (APIConnectionError) and the egress's 502 when a host cannot be reached.
-        # A stream that has sent content is never retried (router.py, stream_with_fallbacks).
+        # One retry, for a host that cannot be reached: the egress answers 500 for it
+        # (InternalServerError; Ollama's own rare 500, a model that failed to load, is a failing host
+        # too) and a refused or cut connection to the egress is an APIConnectionError (DefaultRetries).
+        # Nothing that may have started a generation elsewhere is retried, and a stream that has sent
+        # content never is (router.py, stream_with_fallbacks).
         "num_retries": 1,
         "retry_policy": {
             "BadRequestErrorRetries": 0,
@@ -207,25 +209,26 @@ def _pool_router_settings(context: LiteLLMContext) -> dict[str, object]:
             "TimeoutErrorRetries": 0,
             "RateLimitErrorRetries": 0,
             "ContentPolicyViolationErrorRetries": 0,
-            "InternalServerErrorRetries": 0,
+            "InternalServerErrorRetries": 1,
             "ServiceUnavailableErrorRetries": 0,
             "NotFoundErrorRetries": 0,
             "DefaultRetries": 1,
         },
-        # A host the egress cannot reach (its 502) rests at its first failure, so the retry and the
-        # next requests go elsewhere. LiteLLM never cools a deployment down for an APIConnectionError
-        # (router_utils/cooldown_handlers.py): the egress turning a dead host into a 502 is what lets it.
+        # A host that cannot be reached rests at its first failure, so the retry and the next requests
+        # go elsewhere; nothing else takes a host out. Ollama's queue-full 503 in particular must not:
+        # with every host full, all would rest and clients would get LiteLLM's 429 "no deployments"
+        # for cooldown_time after the queues drained (measured). Its error class has no allowed-fails
+        # entry of its own, hence the high default. LiteLLM never rests a deployment for an
+        # APIConnectionError (router_utils/cooldown_handlers.py), hence the egress's 500.
         "disable_cooldowns": False,
-        "allowed_fails": 0,
-        # A client's bad request, or every host being full, is no reason to take a host out; a slow
-        # or failed generation is, only when it repeats.
+        "allowed_fails": _NEVER,
         "allowed_fails_policy": {
             "BadRequestErrorAllowedFails": _NEVER,
             "AuthenticationErrorAllowedFails": _NEVER,
             "RateLimitErrorAllowedFails": _NEVER,
             "ContentPolicyViolationErrorAllowedFails": _NEVER,
-            "TimeoutErrorAllowedFails": 3,
-            "InternalServerErrorAllowedFails": 3,
+            "TimeoutErrorAllowedFails": _NEVER,
+            "InternalServerErrorAllowedFails": 0,
         },
         "cooldown_time": POOL_COOLDOWN_SECONDS,
     }

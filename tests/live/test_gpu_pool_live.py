@@ -197,7 +197,9 @@ def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
         before = len(standins["gpu2"].requests)
         with httpx.Client(timeout=10) as http:
             answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu2")
-        assert answer.status_code == 502
+        # The egress's answer for a host it cannot use: 500, which rests the host in LiteLLM's router.
+        assert answer.status_code == 500
+        assert "cannot be reached" in answer.text
         assert len(standins["gpu2"].requests) == before
         assert "upstream SSL certificate does not match" in egress.log.read_text()
     finally:
@@ -304,3 +306,17 @@ def test_the_router_keeps_serving_when_a_host_stops(
         assert _load(pool, requests=6, concurrency=3) == [200] * 6
         back = len(generating["gpu2"].requests) - start
     assert back, "gpu2 never took load again"
+
+
+def test_every_host_full_answers_503_and_serves_again_once_they_drain(
+    pool: Rendered, pool_gateway: Gateway, standins: dict[str, OllamaStandin]
+) -> None:
+    """A full host is not a failing one: it must not rest, or clients would get 429s after the queues drained."""
+    for standin in standins.values():
+        standin.busy = True
+    try:
+        assert _load(pool, requests=6, concurrency=1) == [503] * 6
+    finally:
+        for standin in standins.values():
+            standin.busy = False
+    assert _load(pool, requests=4, concurrency=1) == [200] * 4

@@ -69,6 +69,7 @@ def test_the_egress_has_one_verified_upstream_per_host() -> None:
         assert f"proxy_ssl_name {route.server_name};" in conf
     assert conf.count("proxy_ssl_verify on;") == len(EGRESS.routes)
     assert conf.count("proxy_next_upstream off;") == len(EGRESS.routes)
+    assert conf.count("error_page 502 =500 @unreachable;") == len(EGRESS.routes)
 
 
 def test_a_single_host_router_keeps_one_deployment_and_no_cooldowns() -> None:
@@ -91,5 +92,8 @@ def test_a_pool_router_skips_hosts_without_the_model() -> None:
         ("big", "http://ollama-gpu2:11434"),
     ]
     assert "rpm" not in str(config["model_list"]), "rpm would become a concurrency limit (see the renderer)"
-    assert config["router_settings"]["allowed_fails"] == 0
-    assert config["router_settings"]["cooldown_time"] > 0
+    router = config["router_settings"]
+    resting = {k for k, v in router["allowed_fails_policy"].items() if v == 0}
+    assert resting == {"InternalServerErrorAllowedFails"}, "only the egress's 500 (host unreachable) rests a host"
+    assert router["allowed_fails"] >= 1000, "Ollama's queue-full 503 falls under the default: never rests a host"
+    assert router["cooldown_time"] > 0
