@@ -23,6 +23,7 @@ from components.edge_auth import BasicAuth, BasicAuthArgs
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
+from components.pool import build_pool, pool_hosts
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
@@ -60,7 +61,10 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
         "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
     )
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
-    _model_server(wiring)
+    if settings.pool is None:
+        _model_server(wiring)
+    else:
+        build_pool(settings, settings.pool, prefix, networks, opts)
     gateway = _gateway(wiring)
     certificate = _certificate(wiring, secrets)
     edge = _edge(wiring, certificate)
@@ -121,6 +125,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
                 models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
+                pool=pool_hosts(settings),
             ),
             clients=settings.clients,
             rotation=settings.rotation,

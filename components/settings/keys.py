@@ -313,6 +313,13 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         "publishes on its own 127.0.0.1: reach it with ssh -L 8443:127.0.0.1:8443 user@gpu-host.",
     ),
     ConfigKey(
+        name="gatewayAddress",
+        type="string",
+        default="",
+        description="GPU pool: the gateway host's private IP address as the GPU hosts see it; their "
+        "mutual-TLS terminators admit this address alone. Required with gpuHosts, empty without.",
+    ),
+    ConfigKey(
         name="cloudflareAccountId",
         type="string",
         default="",
@@ -400,6 +407,13 @@ STRUCTURED_KEYS: tuple[SecretKey, ...] = (
         description="API clients: a map of client name to {models, apis, rpmLimit, admin, epoch, "
         "previousEpoch, previousValidUntil}; each gets its own key. Set with "
         "`pulumi config set --path 'clients.<name>.models[0]' <model>`.",
+    ),
+    SecretKey(
+        name="gpuHosts",
+        description="GPU pool: a map of host name to {dockerHost (ssh://user@host or tcp://host:port), address "
+        "(its private IP), gpus (none, all, device list; default all), models (served model names; default all), "
+        "parallel (1-64, default 1)}. Unset: Ollama runs beside the gateway, as a single host. Set with "
+        "`pulumi config set --path 'gpuHosts.<name>.address' 10.0.0.12`.",
     ),
 )
 """Keys whose values are maps: Pulumi's project schema cannot declare objects, so they are

@@ -15,6 +15,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.settings.clients import parse_clients
+from components.settings.gpu_hosts import GPU_SYNTAX, gpu_request, parse_gpu_hosts
 from components.settings.keys import NAMESPACE, SECRET_KEYS
 from components.settings.model import (
     Admission,
@@ -96,6 +97,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
         paused=raw.boolean("paused"),
+        pool=parse_gpu_hosts(raw, models),
     )
     errors.raise_if_any()
     return settings
@@ -230,20 +232,11 @@ def _check_secrets(
 
 def _gpus(raw: RawConfig) -> GpuRequest:
     value = raw.text("gpus")
-    if value in ("none", "all"):
-        return GpuRequest(value)
-    devices = tuple(part.strip() for part in value.split(","))
-    if value and all(_is_gpu_device(d) for d in devices):
-        return GpuRequest("device=" + ",".join(devices))
-    raw.errors.add("gpus", value, "none, all, or comma-separated device indexes or GPU-… UUIDs")
-    return GpuRequest("none")
-
-
-def _is_gpu_device(device: str) -> bool:
-    if device.isdigit():
-        return True
-    suffix = device.removeprefix("GPU-")
-    return suffix != device and bool(suffix) and all(c in "0123456789abcdef-" for c in suffix)
+    request = gpu_request(value)
+    if request is None:
+        raw.errors.add("gpus", value, GPU_SYNTAX)
+        return GpuRequest("none")
+    return request
 
 
 def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:
