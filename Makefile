@@ -120,6 +120,7 @@ bench: venv
 	$(PYTHON) benchmarks/render_speed.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/edge_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/gateway_latency.py
+	$(PYTHON) -m tests.live.sandbox --script benchmarks/pool_throughput.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:

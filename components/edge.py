@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components import container_defaults as defaults
-from components.render.htpasswd import htpasswd_line
+from components.edge_auth import AUTH_DIR, HTPASSWD_NAME, BasicAuth, BasicAuthArgs, deliver_basic_auth
 from components.render.nginx import NginxContext, render_nginx_conf
 from components.settings.model import ContainerLimits, ImageRef
 
@@ -20,13 +19,13 @@ HEALTH_PORT = 8081
 CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
-HTPASSWD_FILE = "htpasswd"
+HTPASSWD_FILE = f"{AUTH_DIR}/{HTPASSWD_NAME}"
+"""Relative to CONF_DIR: a read-only volume the basic-auth writer fills (edge_auth.py)."""
 ACME_DIR = "acme"
 """Where nginx mounts the renewed-certificate volume, relative to its config directory."""
 RELOAD_SCRIPT_FILE = "llmstack/reload-on-renewal.sh"
 RELOAD_CHECK_SECONDS = 60
 """How often nginx's container looks for a renewed certificate."""
-BASIC_AUTH_USER = "llmstack"
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -85,18 +84,10 @@ class EdgeArgs:
     """In tunnel mode, the internal network shared with cloudflared only."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
-    basic_auth_keepers: dict[str, str] = field(default_factory=dict)
-    """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
+    basic_auth: BasicAuthArgs | None = None
+    """The epochs basic auth follows, when `nginx` turns it on."""
     serving: bool = True
     """False (the kill switch): no container; the password, the image and the inputs stay as they are."""
-
-
-@dataclass(frozen=True)
-class BasicAuth:
-    """Basic-auth credentials generated for the edge."""
-
-    user: str
-    password: pulumi.Output[str]
 
 
 class Edge(pulumi.ComponentResource):
@@ -112,29 +103,42 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        uploads = _uploads(args)
-        self.basic_auth = None
-        if args.nginx.basic_auth_file is not None:
-            self.basic_auth, htpasswd = self._basic_auth(name, args.basic_auth_keepers, child)
-            # Workers (user nginx) read it on every request; it holds a hash, not the password.
-            uploads.append(
-                docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
-            )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        self.basic_auth = None
+        volumes: list[docker.ContainerVolumeArgs] = []
+        after: list[pulumi.Resource] = []
+        delivered: pulumi.Output[bool] | bool = True
+        if args.nginx.basic_auth_file is not None:
+            if args.basic_auth is None:
+                raise ValueError(f"{name}: nginx.conf names a basic-auth file but no basic-auth epochs were given")
+            mount_path = f"{CONF_DIR}/{AUTH_DIR}"
+            auth = deliver_basic_auth(
+                name, args.basic_auth, docker_prefix=args.docker_prefix, mount_path=mount_path,
+                image=image.image_id, parent=self,
+            )  # fmt: skip
+            self.basic_auth, delivered, after = auth.current, auth.delivered, [auth.writer]
+            # Workers (user nginx) read it on every request; it holds hashes, not passwords.
+            volumes.append(
+                docker.ContainerVolumeArgs(volume_name=auth.volume.name, container_path=mount_path, read_only=True)
+            )
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
         if not args.serving:
             # The kill switch: everything but the container stays, so turning it back on changes nothing else.
-            self.register_outputs({})
+            self.register_outputs({"delivered": delivered})
             return
         networks, ports = _networks_and_ports(args)
         renewal = _renewal(args.renewed)
+        if args.renewed is not None:
+            # nginx is created once lego has installed a first certificate (its healthcheck).
+            after.append(args.renewed.issuer)
         docker.Container(
             f"{name}-container",
             name=self.container_name,
             image=image.image_id,
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=uploads,
+            uploads=_uploads(args),
+            volumes=volumes + renewal.pop("volumes", []),
             ports=ports,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
@@ -151,30 +155,11 @@ class Edge(pulumi.ComponentResource):
                 stop_signal="SIGQUIT",
             ),
             **renewal,
-            opts=_options(self, args.renewed),
+            # The file exists before nginx first starts; a later rotation replaces the writer alone.
+            opts=pulumi.ResourceOptions.merge(defaults.serving_options(self), pulumi.ResourceOptions(depends_on=after)),
         )
-        self.register_outputs({})
-
-    def _basic_auth(
-        self, name: str, keepers: dict[str, str], child: pulumi.ResourceOptions
-    ) -> tuple[BasicAuth, pulumi.Output[str]]:
-        password = random.RandomPassword(
-            f"{name}-basic-auth-password", length=32, special=False, keepers=keepers or None, opts=child
-        )
-        # A salt kept in state makes the hash stable: no new hash, no nginx replacement, per update.
-        salt = random.RandomString(f"{name}-basic-auth-salt", length=8, special=False, opts=child)
-        htpasswd = pulumi.Output.all(password=password.result, salt=salt.result).apply(
-            lambda values: htpasswd_line(BASIC_AUTH_USER, values["password"], values["salt"])
-        )
-        return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)
-
-
-def _options(edge: Edge, renewed: RenewedCertificate | None) -> pulumi.ResourceOptions:
-    """The container's options; with a renewed certificate, created only once one exists."""
-    options = defaults.serving_options(edge)
-    if renewed is not None:
-        options.depends_on = [renewed.issuer]
-    return options
+        # Registering the check makes the engine await it, so a failed delivery fails the update.
+        self.register_outputs({"delivered": delivered})
 
 
 def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:

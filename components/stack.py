@@ -17,15 +17,16 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
-    BasicAuth,
     Edge,
     EdgeArgs,
     PublishedPort,
     RenewedCertificate,
 )
+from components.edge_auth import BasicAuth, BasicAuthArgs
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
+from components.pool import build_pool, pool_hosts
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
@@ -63,7 +64,10 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
         "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
     )
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
-    _model_server(wiring)
+    if settings.pool is None:
+        _model_server(wiring)
+    else:
+        build_pool(settings, settings.pool, prefix, networks, opts)
     gateway = _gateway(wiring)
     edge, ca_certificate_pem, access_headers = _edge_and_certificate(wiring, secrets)
     return BuiltStack(
@@ -136,6 +140,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
                 models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
+                pool=pool_hosts(settings),
             ),
             clients=settings.clients,
             rotation=settings.rotation,
@@ -200,10 +205,11 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: Renewed
             publish=publish,
             tunnel_network=networks.tunnel,
             grace_seconds=DRAIN_SECONDS,
-            basic_auth_keepers={
-                "rotationEpoch": settings.rotation.stack_epoch,
-                "basicAuthEpoch": settings.rotation.basic_auth_epoch,
-            },
+            basic_auth=BasicAuthArgs(
+                stack_epoch=settings.rotation.stack_epoch,
+                epoch=settings.rotation.basic_auth_epoch,
+                previous_epoch=settings.rotation.basic_auth_previous_epoch,
+            ),
             serving=not settings.paused,
         ),
         wiring.opts,

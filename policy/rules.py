@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy import containers, exposure, host_access, images, nginx_conf, plaintext, tokens
+from policy import containers, exposure, host_access, images, mutual_tls, nginx_conf, plaintext, tokens
 from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
@@ -117,6 +117,14 @@ RULES: tuple[Rule, ...] = (
         "network mode host) is allowed only when the container's nginx.conf restricts clients "
         "in every location that proxies (allow <cidr>; … deny all;, its own or inherited), as lan mode renders it.",
         check=exposure.wildcard_publish,
+    ),
+    Rule(
+        name="ollama-behind-mutual-tls",
+        title="Ollama published only behind mutual TLS",
+        description="A published container whose nginx.conf reaches Ollama's port (11434) serves it only over TLS "
+        "with a client certificate required: every published server that proxies has listen … ssl, "
+        "ssl_verify_client on and an ssl_client_certificate (the GPU pool's terminator).",
+        check=mutual_tls.ollama_behind_mutual_tls,
     ),
     Rule(
         name="tls-modern-or-intermediate",

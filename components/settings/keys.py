@@ -267,14 +267,23 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="masterKeyEpoch",
         type="string",
         default="0",
-        description="Change to rotate the master (admin) key; restarts LiteLLM (bounded downtime).",
+        description="Change to rotate the master (admin) key; nothing restarts (the old key is refused at once).",
         details="docs/OPERATIONS.md says what each rotation restarts.",
     ),
     ConfigKey(
         name="basicAuthEpoch",
         type="string",
         default="0",
-        description="Change to rotate the basic-auth password; restarts nginx.",
+        description="Change to rotate the basic-auth password; nothing restarts. Each epoch has its "
+        "own user name (llmstack for 0, else llmstack-<epoch>), so a previous one can stay valid.",
+    ),
+    ConfigKey(
+        name="basicAuthPreviousEpoch",
+        type="string",
+        default="",
+        description="The basic-auth epoch whose password stays accepted beside the current one "
+        "(a grace window while clients switch); empty: only the current. Remove it, and run "
+        "pulumi up, to end the window.",
     ),
     ConfigKey(
         name="tunnelSecretEpoch",
@@ -350,6 +359,13 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Docker engine to deploy to, e.g. ssh://user@gpu-host. Empty uses the "
         "operator's default engine (DOCKER_HOST or the local socket). In local mode a remote engine "
         "publishes on its own 127.0.0.1: reach it with ssh -L 8443:127.0.0.1:8443 user@gpu-host.",
+    ),
+    ConfigKey(
+        name="gatewayAddress",
+        type="string",
+        default="",
+        description="GPU pool: the gateway host's private IP address as the GPU hosts see it; their "
+        "mutual-TLS terminators admit this address alone. Required with gpuHosts, empty without.",
     ),
     ConfigKey(
         name="cloudflareAccountId",
@@ -444,6 +460,13 @@ STRUCTURED_KEYS: tuple[SecretKey, ...] = (
         description="API clients: a map of client name to {models, apis, rpmLimit, admin, epoch, "
         "previousEpoch, previousValidUntil}; each gets its own key. Set with "
         "`pulumi config set --path 'clients.<name>.models[0]' <model>`.",
+    ),
+    SecretKey(
+        name="gpuHosts",
+        description="GPU pool: a map of host name to {dockerHost (ssh://user@host or tcp://host:port), address "
+        "(its private IP), gpus (none, all, device list; default all), models (served model names; default all), "
+        "parallel (1-64, default 1)}. Unset: Ollama runs beside the gateway, as a single host. Set with "
+        "`pulumi config set --path 'gpuHosts.<name>.address' 10.0.0.12`.",
     ),
 )
 """Keys whose values are maps: Pulumi's project schema cannot declare objects, so they are

@@ -16,6 +16,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.settings.acme import TOKEN_KEY, parse_acme
 from components.settings.clients import parse_clients
+from components.settings.gpu_hosts import GPU_SYNTAX, gpu_request, parse_gpu_hosts
 from components.settings.keys import NAMESPACE, SECRET_KEYS
 from components.settings.model import (
     Admission,
@@ -101,6 +102,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         tunnel=parse_tunnel(raw, exposure, hostname),
         acme=acme,
         paused=raw.boolean("paused"),
+        pool=parse_gpu_hosts(raw, models),
     )
     errors.raise_if_any()
     return settings
@@ -117,12 +119,27 @@ def _images(raw: RawConfig) -> Images:
 
 def _rotation(raw: RawConfig) -> Rotation:
     """The epochs the generated secrets follow."""
+    basic_auth_epoch = raw.epoch("basicAuthEpoch")
     return Rotation(
         stack_epoch=raw.epoch("rotationEpoch"),
         master_key_epoch=raw.epoch("masterKeyEpoch"),
-        basic_auth_epoch=raw.epoch("basicAuthEpoch"),
+        basic_auth_epoch=basic_auth_epoch,
+        basic_auth_previous_epoch=_previous_basic_auth_epoch(raw, basic_auth_epoch),
         tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
     )
+
+
+def _previous_basic_auth_epoch(raw: RawConfig, current: str) -> str | None:
+    """The basic-auth grace window's epoch: another epoch than the current, with basic auth on."""
+    key = "basicAuthPreviousEpoch"
+    if not raw.text(key):
+        return None
+    previous = raw.epoch(key)
+    if previous == current:
+        raw.errors.add(key, previous, f"an earlier epoch than basicAuthEpoch ({current}), or empty")
+    elif not raw.boolean("basicAuth"):
+        raw.errors.add(key, previous, "empty while basicAuth is false")
+    return previous
 
 
 def _edge_policy(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> EdgePolicy:
@@ -220,20 +237,11 @@ def _check_secrets(
 
 def _gpus(raw: RawConfig) -> GpuRequest:
     value = raw.text("gpus")
-    if value in ("none", "all"):
-        return GpuRequest(value)
-    devices = tuple(part.strip() for part in value.split(","))
-    if value and all(_is_gpu_device(d) for d in devices):
-        return GpuRequest("device=" + ",".join(devices))
-    raw.errors.add("gpus", value, "none, all, or comma-separated device indexes or GPU-… UUIDs")
-    return GpuRequest("none")
-
-
-def _is_gpu_device(device: str) -> bool:
-    if device.isdigit():
-        return True
-    suffix = device.removeprefix("GPU-")
-    return suffix != device and bool(suffix) and all(c in "0123456789abcdef-" for c in suffix)
+    request = gpu_request(value)
+    if request is None:
+        raw.errors.add("gpus", value, GPU_SYNTAX)
+        return GpuRequest("none")
+    return request
 
 
 def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:

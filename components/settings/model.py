@@ -138,6 +138,8 @@ class Rotation:
     """Rotates the master key."""
     basic_auth_epoch: str
     """Rotates the basic-auth password."""
+    basic_auth_previous_epoch: str | None
+    """A previous basic-auth epoch whose password stays accepted (the grace window); None: none."""
     tunnel_secret_epoch: str
     """Rotates the tunnel secret."""
 
@@ -252,6 +254,34 @@ class AcmeSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GpuHost:
+    """One GPU host of the pool: its own Docker engine, Ollama and mutual-TLS terminator."""
+
+    name: str
+    """Host name in the stack; names its resources (`gpu-<name>-…`)."""
+    docker_host: str
+    """Its Docker engine, e.g. ssh://user@gpu2 or tcp://10.0.0.12:2376."""
+    address: str
+    """Its private address: the terminator publishes there only, and the gateway connects to it."""
+    gpus: GpuRequest
+    """GPUs handed to its Ollama."""
+    models: tuple[str, ...]
+    """Client-facing names of the served models it carries."""
+    parallel: int
+    """Requests its Ollama serves at once per model (OLLAMA_NUM_PARALLEL); LiteLLM's per-deployment limit."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuPool:
+    """Ollama on several GPU hosts behind the one gateway."""
+
+    hosts: tuple[GpuHost, ...]
+    """The GPU hosts, in name order (at least one)."""
+    gateway_address: str
+    """The gateway host's address as the GPU hosts see it: their terminators admit it alone."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -303,6 +333,8 @@ class Settings:
     """The ACME certificate, with `tlsSource: acme` only."""
     paused: bool = False
     """The kill switch: no edge container and no tunnel connector; everything else kept."""
+    pool: GpuPool | None = None
+    """GPU hosts serving the models instead of a local Ollama; None: the single-host stack."""
 
     @property
     def endpoint_url(self) -> str:

@@ -158,7 +158,7 @@ def test_self_signed_stacks_get_no_acme_part_and_keep_their_edge(deploy: Deploy)
     assert [r.name for r in result.resources if "acme" in r.name] == []
     assert result.of_type(API_TOKEN) == []
     edge = container(result, "edge-container")
-    assert "volumes" not in edge
+    assert edge.get("volumes") in (None, [])
     assert "command" not in edge
     assert {"/etc/nginx/tls/server.crt", "/etc/nginx/tls/server.key"} <= {u["file"] for u in edge["uploads"]}
 

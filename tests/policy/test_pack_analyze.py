@@ -147,6 +147,11 @@ VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
         "edge-container",
         lambda wire: _uploads(wire, lambda conf: conf.replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")),
     ),
+    "ollama-behind-mutual-tls": (
+        "dev",
+        "edge-container",
+        lambda wire: _uploads(wire, lambda conf: conf.replace("http://litellm:4000", "http://ollama:11434")),
+    ),
     "plaintext-secrets": ("dev", "gateway-container", _append("envs", "OPENAI_API_KEY=sk-" + "Q" * 40)),
     "tunnel-ingress-to-nginx": ("prod", "tunnel-config", _tunnel_to_litellm),
     "dns-token-zone-scoped": ("acme", "acme-dns-token", _token_for_every_zone),
