@@ -200,3 +200,13 @@ def test_pausing_an_acme_stack_keeps_lego_renewing() -> None:
     assert set(serving) - set(paused) == {"edge-container"}
     assert {name for name in paused if paused[name] != serving[name]} == set()
     assert "acme-container" in paused
+
+
+def test_with_basic_auth_nginx_mounts_both_volumes_and_waits_for_both_writers() -> None:
+    result = _same_state(**ACME, basicAuth="true")
+    edge = container(result, "edge-container")
+    assert sorted((v["containerPath"], v["readOnly"]) for v in edge["volumes"]) == [
+        ("/etc/nginx/acme", True),
+        ("/etc/nginx/auth", True),
+    ]
+    assert {"acme-container", "edge-basic-auth-writer"} <= set(result.named("edge-container").options["dependsOn"])
