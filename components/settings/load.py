@@ -15,7 +15,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.settings.clients import parse_clients
-from components.settings.keys import NAMESPACE, SECRET_KEYS
+from components.settings.keys import NAMESPACE
 from components.settings.model import (
     Admission,
     ContainerLimits,
@@ -29,6 +29,7 @@ from components.settings.model import (
     Settings,
     TlsSource,
 )
+from components.settings.monitoring import parse_monitoring
 from components.settings.rules import ConfigErrors, RawConfig
 from components.settings.tunnel import parse_tunnel
 
@@ -45,6 +46,10 @@ class SecretConfig:
     """The user's PEM certificate chain, when tlsSource is provided."""
     tls_private_key: pulumi.Output[str] | None
     """The user's PEM private key, when tlsSource is provided."""
+    alert_webhook_url: pulumi.Output[str] | None = None
+    """Where Alertmanager posts alerts, when set (monitoring on)."""
+    alert_smtp_password: pulumi.Output[str] | None = None
+    """The SMTP password of alert mail, when set (monitoring on)."""
 
 
 def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str]) -> Settings:
@@ -70,6 +75,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     admin_cidrs = raw.cidr_list("adminCidrs")
     _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
     litellm_limits = ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536))
+    tunnel = parse_tunnel(raw, exposure, hostname)
     settings = Settings(
         stack=stack,
         exposure=exposure,
@@ -94,7 +100,8 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         litellm_workers=_litellm_workers(raw, litellm_limits.memory_mb),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
-        tunnel=parse_tunnel(raw, exposure, hostname),
+        tunnel=tunnel,
+        monitoring=parse_monitoring(raw, raw_values, secret_keys, tunnel.subnet if tunnel else None),
     )
     errors.raise_if_any()
     return settings
@@ -193,10 +200,13 @@ def _check_admin_inside_allowed(admin: tuple[str, ...], allowed: tuple[str, ...]
             errors.add("adminCidrs", cidr, f"a network inside allowedCidrs ({', '.join(allowed)})")
 
 
+_TLS_SECRET_KEYS = ("tlsCertificate", "tlsPrivateKey")
+
+
 def _check_secrets(
     source: TlsSource, raw_values: Mapping[str, str], secret_keys: frozenset[str], errors: ConfigErrors
 ) -> None:
-    for key in (k.name for k in SECRET_KEYS):
+    for key in _TLS_SECRET_KEYS:
         present = key in raw_values
         if present and key not in secret_keys:
             errors.add(key, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {key}`")
@@ -262,7 +272,10 @@ def load_settings() -> tuple[Settings, SecretConfig]:
     settings = parse_settings(values, stack=pulumi.get_stack(), secret_keys=secret)
     config = pulumi.Config(NAMESPACE)
     provided = settings.tls_source == "provided"
+    monitoring = settings.monitoring is not None
     return settings, SecretConfig(
         tls_certificate=config.require_secret("tlsCertificate") if provided else None,
         tls_private_key=config.require_secret("tlsPrivateKey") if provided else None,
+        alert_webhook_url=config.get_secret("alertWebhookUrl") if monitoring else None,
+        alert_smtp_password=config.get_secret("alertSmtpPassword") if monitoring else None,
     )
