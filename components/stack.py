@@ -15,6 +15,7 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
+    STATUS_PORT,
     BasicAuth,
     Edge,
     EdgeArgs,
@@ -22,6 +23,7 @@ from components.edge import (
 )
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
+from components.monitoring import Monitoring, MonitoringArgs, Secrets
 from components.networks import StackNetworks, StackNetworksArgs
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
@@ -56,8 +58,15 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     prefix = f"llmstack-{settings.stack}"
     opts = _engine_options(settings)
     tunnel = settings.tunnel
+    monitoring = settings.monitoring
     networks = StackNetworks(
-        "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
+        "network",
+        StackNetworksArgs(
+            docker_prefix=prefix,
+            tunnel_subnet=tunnel.subnet if tunnel else None,
+            monitoring_subnet=monitoring.subnet if monitoring else None,
+        ),
+        opts,
     )
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
     _model_server(wiring)
@@ -65,6 +74,8 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     certificate = _certificate(wiring, secrets)
     edge = _edge(wiring, certificate)
     access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    if monitoring is not None:
+        _monitoring(wiring, edge, secrets)
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         master_key=gateway.master_key,
@@ -121,6 +132,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
                 models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
+                metrics=settings.monitoring is not None,
             ),
             clients=settings.clients,
             rotation=settings.rotation,
@@ -128,6 +140,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
             workers=settings.litellm_workers,
             models_network=wiring.networks.models,
             gateway_network=wiring.networks.gateway,
+            monitoring_network=wiring.networks.monitoring,
             grace_seconds=GATEWAY_GRACE_SECONDS,
         ),
         wiring.opts,
@@ -168,6 +181,7 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
             gateway_network=networks.gateway,
             publish=publish,
             tunnel_network=networks.tunnel,
+            monitoring_network=networks.monitoring,
             grace_seconds=DRAIN_SECONDS,
             basic_auth_keepers={
                 "rotationEpoch": settings.rotation.stack_epoch,
@@ -200,6 +214,40 @@ def nginx_context(settings: Settings) -> NginxContext:
         # Behind the tunnel every connection comes from cloudflared: the client is in CF-Connecting-IP,
         # believed from cloudflared's fixed address only.
         trusted_proxy_cidrs=(f"{settings.tunnel.subnet.connector}/32",) if settings.tunnel else (),
+        status_port=STATUS_PORT if settings.monitoring else None,
+        status_cidrs=(settings.monitoring.subnet.cidr,) if settings.monitoring else (),
+    )
+
+
+def _monitoring(wiring: _Wiring, edge: Edge, secrets: SecretConfig) -> Monitoring:
+    """Prometheus, its exporters and Alertmanager, on the monitoring network."""
+    settings, networks = wiring.settings, wiring.networks
+    if (
+        settings.monitoring is None
+        or networks.monitoring is None
+        or networks.monitoring_publish is None
+        or networks.alert_egress is None
+    ):
+        raise ValueError("monitoring needs its settings and networks")
+    return Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            docker_prefix=wiring.prefix,
+            settings=settings.monitoring,
+            probe_image=settings.images.litellm,
+            monitoring_network=networks.monitoring,
+            publish_network=networks.monitoring_publish,
+            alert_egress_network=networks.alert_egress,
+            models_network=networks.models,
+            nginx_status_url=f"http://{edge.container_name}:{STATUS_PORT}/stub_status",
+            gateway_target=f"{GATEWAY_ALIAS}:{GATEWAY_PORT}",
+            edge_target=f"{edge.container_name}:{HTTPS_PORT}",
+            ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
+            models=settings.models,
+            tunnel_target=None,
+            secrets=Secrets(webhook_url=secrets.alert_webhook_url, smtp_password=secrets.alert_smtp_password),
+        ),
+        wiring.opts,
     )
 
 

@@ -50,9 +50,8 @@ def _rules(context: AlertRulesContext) -> list[_Rule]:
             expr=f"sum(increase({AUTH_FAILURES}[5m])) > {AUTH_FAILURE_BURST}",
             duration="0s",
             severity="warning",
-            summary="More than {} failed authentications in 5 minutes: someone may be guessing keys.".format(
-                AUTH_FAILURE_BURST
-            ),
+            summary=f"More than {AUTH_FAILURE_BURST} failed authentications in 5 minutes: "
+            "someone may be guessing keys.",
         ),
         _Rule(
             name="AddressBanned",

@@ -33,7 +33,7 @@ class PrometheusContext:
     alertmanager_target: str | None
     """Alertmanager's `host:port`, when alerts have a receiver; None: rules are evaluated, not sent."""
     rule_files: tuple[str, ...]
-    """Absolute paths of the rule files in the Prometheus container."""
+    """Rule files, relative to prometheus.yml's directory (where Prometheus resolves them)."""
 
 
 def prometheus_config(context: PrometheusContext) -> dict[str, object]:

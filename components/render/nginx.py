@@ -153,6 +153,11 @@ class NginxContext:
     is a margin longer, a safety net behind LiteLLM's own limits."""
     max_body_mb: int
     """Largest request body accepted."""
+    status_port: int | None = None
+    """Port of nginx's status page (connection and request counts) for the monitoring network's
+    exporter; None: no status page (monitoring off)."""
+    status_cidrs: tuple[str, ...] = ()
+    """The networks the status page answers; every other address gets 403."""
 
 
 @dataclass(frozen=True)

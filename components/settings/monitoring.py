@@ -52,7 +52,8 @@ def _subnet(raw: RawConfig, tunnel_subnet: TunnelSubnet | None) -> MonitoringSub
         )
         return MonitoringSubnet(cidr="10.231.54.0/27")  # never used: the error stops the run
     if tunnel_subnet is not None and network.overlaps(ipaddress.ip_network(tunnel_subnet.cidr)):
-        raw.errors.add("monitoringSubnet", value, f"a network that does not overlap tunnelSubnet ({tunnel_subnet.cidr})")
+        allowed = f"a network that does not overlap tunnelSubnet ({tunnel_subnet.cidr})"
+        raw.errors.add("monitoringSubnet", value, allowed)
     return MonitoringSubnet(cidr=str(network))
 
 

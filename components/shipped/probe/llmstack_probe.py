@@ -49,9 +49,11 @@ def certificate_expiry(edge: str) -> float | None:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, int(port)), timeout=TIMEOUT_SECONDS) as raw:
-            with context.wrap_socket(raw, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
+        with (
+            socket.create_connection((host, int(port)), timeout=TIMEOUT_SECONDS) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
     except (OSError, ValueError):
         return None
     if der is None:
