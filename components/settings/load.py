@@ -102,6 +102,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         docker_host=raw.docker_host("dockerHost"),
         tunnel=tunnel,
         monitoring=parse_monitoring(raw, raw_values, secret_keys, tunnel.subnet if tunnel else None),
+        paused=raw.boolean("paused"),
     )
     errors.raise_if_any()
     return settings

@@ -340,6 +340,8 @@ class Settings:
     """The Cloudflare Tunnel, in tunnel mode only."""
     monitoring: MonitoringSettings | None = None
     """Metrics and alerts; None when `monitoring` is off."""
+    paused: bool = False
+    """The kill switch: no edge container and no tunnel connector; everything else kept."""
 
     @property
     def endpoint_url(self) -> str:
