@@ -9,11 +9,12 @@ import yaml
 from components.render.monitoring import JOB_TUNNEL
 from components.shipped.probe.llmstack_probe import CERTIFICATE_EXPIRY, MODEL_PRESENT, MODEL_SERVER_UP
 
-AUTH_FAILURES = "llmstack_auth_failures_total"
-"""Failed authentications, by reason: counted by the auth hook (#17's bans)."""
+AUTH_FAILURES = 'litellm_proxy_failed_requests_metric_total{exception_status="401"}'
+"""Requests LiteLLM refused for a missing, wrong or revoked key (its own counter, by `requested_model`;
+no key-derived label: LiteLLM leaves `hashed_api_key` empty on a 401 and llmstack drops it anyway)."""
 BANS = "llmstack_bans_total"
-"""Addresses banned for repeated failures: counted by the auth hook (#17's bans)."""
-REQUESTS = "litellm_proxy_total_requests_metric"
+"""Addresses banned for repeated failures: the counter #17's bans export (their branch, not this one)."""
+REQUESTS = "litellm_proxy_total_requests_metric_total"
 """Every request LiteLLM answered, by client (`api_key_alias`), model and `status_code`."""
 
 AUTH_FAILURE_BURST = 20
