@@ -144,7 +144,16 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
                 f"{TIMEOUTS_MODULE}.generation_deadline",
                 *(["prometheus"] if context.metrics else []),
             ],
-            **({"prometheus_exclude_labels": list(EXCLUDED_METRIC_LABELS)} if context.metrics else {}),
+            **(
+                {
+                    "prometheus_exclude_labels": list(EXCLUDED_METRIC_LABELS),
+                    # Prometheus scrapes without a key, on the monitoring network; the edge never
+                    # proxies /metrics (render/nginx.py), so nobody else reaches it.
+                    "require_auth_for_metrics_endpoint": False,
+                }
+                if context.metrics
+                else {}
+            ),
         },
         "router_settings": {
             "timeout": context.generation_timeout_seconds,
