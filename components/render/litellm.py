@@ -142,7 +142,8 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             "callbacks": [
                 f"{ERRORS_MODULE}.model_server_errors",
                 f"{TIMEOUTS_MODULE}.generation_deadline",
-                *(["prometheus"] if context.metrics else []),
+                # The refused request's client, then the metrics that read it (in this order).
+                *([f"{AUTH_MODULE}.refused_clients", "prometheus"] if context.metrics else []),
             ],
             **(
                 {
