@@ -172,8 +172,12 @@ class Monitoring(pulumi.ComponentResource):
                 f"-web.listen-address=:{NGINX_EXPORTER_PORT}",
             ],
             networks_advanced=[self._on_monitoring(NGINX_EXPORTER_ALIAS)],
-            # The image is FROM scratch: no shell for a healthcheck; Prometheus's `up` watches it.
-            **defaults.long_running(memory_mb=EXPORTER_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10),
+            # The image is FROM scratch: no shell for a healthcheck; Prometheus's `up` watches it. So
+            # `pulumi up` cannot wait for it to be healthy (it never would be): it waits for running.
+            **{
+                **defaults.long_running(memory_mb=EXPORTER_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10),
+                "wait": False,
+            },
             opts=defaults.serving_options(self),
         )
 

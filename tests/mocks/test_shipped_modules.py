@@ -51,5 +51,6 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
         "llmstack_auth.user_api_key_auth": "function",
         "llmstack_errors.model_server_errors": "ModelServerErrors",
         "llmstack_timeouts.generation_deadline": "GenerationDeadline",
+        "llmstack_auth.refused_clients": "RefusedClients",
     }
     assert report["contract"] == str(etc / "llmstack_contract.py")
