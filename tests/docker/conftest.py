@@ -90,9 +90,12 @@ class Stack:
         )
 
     def wait_until_healthy(self) -> None:
-        """Every serving container healthy by its own healthcheck."""
+        """Every serving container healthy by its own healthcheck (running, for one without a check)."""
         for name in self.serving():
-            self.applier.wait_healthy(name, HEALTHY_WITHIN)
+            if self.inputs(name).get("healthcheck"):
+                self.applier.wait_healthy(name, HEALTHY_WITHIN)
+            elif not self.applier.inspect(name)["State"]["Running"]:
+                raise AssertionError(f"{name} is not running:\n{self.applier.logs(name)}")
 
 
 @pytest.fixture(scope="session")
