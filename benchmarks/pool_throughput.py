@@ -46,6 +46,7 @@ def render(hosts: int, base: Path) -> Rendered:
     """The pool stack with the first `hosts` hosts."""
     names = list(HOSTS)[:hosts]
     config = {
+        "monitoring": "false",
         "gatewayAddress": GATEWAY,
         "gpuHosts": {n: {"dockerHost": f"ssh://ops@{n}", "address": HOSTS[n], "parallel": PARALLEL} for n in names},
     }

@@ -16,6 +16,8 @@ from components.settings.model import ContainerLimits, ImageRef
 RESOURCE_TYPE = "llmstack:index:Edge"
 HTTPS_PORT = 8443
 HEALTH_PORT = 8081
+STATUS_PORT = 8082
+"""nginx's status page, for the monitoring network's exporter only (monitoring on)."""
 CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
@@ -82,6 +84,8 @@ class EdgeArgs:
     """The host port; None behind the tunnel, where nothing is published."""
     tunnel_network: docker.Network | None = None
     """In tunnel mode, the internal network shared with cloudflared only."""
+    monitoring_network: docker.Network | None = None
+    """With monitoring on, the internal network Prometheus scrapes on."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
     basic_auth: BasicAuthArgs | None = None
@@ -220,4 +224,6 @@ def _networks_and_ports(args: EdgeArgs) -> tuple[list[docker.Network], list[dock
         ]
     if args.tunnel_network is not None:
         networks.append(args.tunnel_network)
+    if args.monitoring_network is not None:
+        networks.append(args.monitoring_network)
     return networks, ports

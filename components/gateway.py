@@ -11,7 +11,14 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
-from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
+from components.render.litellm import (
+    METRICS_DIR_ENV,
+    NETWORK_ENV,
+    OFFLINE_ENV,
+    RUNTIME_ENV,
+    LiteLLMContext,
+    render_litellm_config,
+)
 from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
     KEYS_FILE_ENV,
@@ -36,6 +43,7 @@ allows 10 more for teardown (litellm/proxy/proxy_cli.py, GRACEFUL_SHUTDOWN_TEARD
 GATEWAY_GRACE_SECONDS = defaults.DRAIN_SECONDS + 15
 """Docker's wait before SIGKILL: LiteLLM's drain, gunicorn's teardown headroom and a margin."""
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
+METRICS_DIR = "/tmp/llmstack/prometheus"  # noqa: S108 - the container's own /tmp, emptied at each start
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +68,8 @@ class GatewayArgs:
     """Internal network shared with Ollama."""
     gateway_network: docker.Network
     """Internal network shared with nginx."""
+    monitoring_network: docker.Network | None = None
+    """With monitoring on, the internal network Prometheus scrapes `/metrics` on."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
 
@@ -124,6 +134,11 @@ class Gateway(pulumi.ComponentResource):
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
                 docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
+                *(
+                    [docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network.name, aliases=[GATEWAY_ALIAS])]
+                    if args.monitoring_network is not None
+                    else []
+                ),
             ],
             healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
@@ -159,6 +174,7 @@ def _environment(args: GatewayArgs, boot_key: pulumi.Output[str]) -> list[pulumi
         # script, a worker uvicorn spawns), it must find them beside the config.
         f"PYTHONPATH={CONFIG_DIR}",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
+        *([f"{METRICS_DIR_ENV}={METRICS_DIR}"] if args.config.metrics else []),
     ]
 
 

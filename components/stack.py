@@ -17,6 +17,7 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
+    STATUS_PORT,
     Edge,
     EdgeArgs,
     PublishedPort,
@@ -25,6 +26,7 @@ from components.edge import (
 from components.edge_auth import BasicAuth, BasicAuthArgs
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
+from components.monitoring import Monitoring, MonitoringArgs, Secrets
 from components.networks import StackNetworks, StackNetworksArgs
 from components.pool import build_pool, pool_hosts
 from components.render.litellm import LiteLLMContext, ServedModel
@@ -60,8 +62,15 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     prefix = f"llmstack-{settings.stack}"
     opts = _engine_options(settings)
     tunnel = settings.tunnel
+    monitoring = settings.monitoring
     networks = StackNetworks(
-        "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
+        "network",
+        StackNetworksArgs(
+            docker_prefix=prefix,
+            tunnel_subnet=tunnel.subnet if tunnel else None,
+            monitoring_subnet=monitoring.subnet if monitoring else None,
+        ),
+        opts,
     )
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
     if settings.pool is None:
@@ -70,6 +79,8 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
         build_pool(settings, settings.pool, prefix, networks, opts)
     gateway = _gateway(wiring)
     edge, ca_certificate_pem, access_headers = _edge_and_certificate(wiring, secrets)
+    if settings.monitoring is not None:
+        _monitoring(wiring, edge, secrets)
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         master_key=gateway.master_key,
@@ -141,6 +152,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
                 pool=pool_hosts(settings),
+                metrics=settings.monitoring is not None,
             ),
             clients=settings.clients,
             rotation=settings.rotation,
@@ -148,6 +160,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
             workers=settings.litellm_workers,
             models_network=wiring.networks.models,
             gateway_network=wiring.networks.gateway,
+            monitoring_network=wiring.networks.monitoring,
             grace_seconds=GATEWAY_GRACE_SECONDS,
         ),
         wiring.opts,
@@ -204,6 +217,7 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: Renewed
             gateway_network=networks.gateway,
             publish=publish,
             tunnel_network=networks.tunnel,
+            monitoring_network=networks.monitoring,
             grace_seconds=DRAIN_SECONDS,
             basic_auth=BasicAuthArgs(
                 stack_epoch=settings.rotation.stack_epoch,
@@ -239,6 +253,40 @@ def nginx_context(settings: Settings) -> NginxContext:
         # Behind the tunnel every connection comes from cloudflared: the client is in CF-Connecting-IP,
         # believed from cloudflared's fixed address only.
         trusted_proxy_cidrs=(f"{settings.tunnel.subnet.connector}/32",) if settings.tunnel else (),
+        status_port=STATUS_PORT if settings.monitoring else None,
+        status_cidrs=(settings.monitoring.subnet.cidr,) if settings.monitoring else (),
+    )
+
+
+def _monitoring(wiring: _Wiring, edge: Edge, secrets: SecretConfig) -> Monitoring:
+    """Prometheus, its exporters and Alertmanager, on the monitoring network."""
+    settings, networks = wiring.settings, wiring.networks
+    if (
+        settings.monitoring is None
+        or networks.monitoring is None
+        or networks.monitoring_publish is None
+        or networks.alert_egress is None
+    ):
+        raise ValueError("monitoring needs its settings and networks")
+    return Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            docker_prefix=wiring.prefix,
+            settings=settings.monitoring,
+            probe_image=settings.images.litellm,
+            monitoring_network=networks.monitoring,
+            publish_network=networks.monitoring_publish,
+            alert_egress_network=networks.alert_egress,
+            models_network=networks.models,
+            nginx_status_url=f"http://{edge.container_name}:{STATUS_PORT}/stub_status",
+            gateway_target=f"{GATEWAY_ALIAS}:{GATEWAY_PORT}",
+            edge_target=f"{edge.container_name}:{HTTPS_PORT}",
+            ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
+            models=settings.models,
+            tunnel_target=None,
+            secrets=Secrets(webhook_url=secrets.alert_webhook_url, smtp_password=secrets.alert_smtp_password),
+        ),
+        wiring.opts,
     )
 
 

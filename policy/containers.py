@@ -9,6 +9,15 @@ CONTAINER = "docker:index/container:Container"
 
 ROLES = ("ollama", "litellm", "nginx", "acme-volume-setup")
 """Containers the checks tell apart, by Docker name suffix or readable image reference."""
+MONITORING_ROLES = {
+    "nginx-prometheus-exporter": "nginx-exporter",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+"""Monitoring images (last part of the repository, exactly) → role; the Docker name ends `-<role>`.
+Matched before ROLES: the nginx exporter's repository contains "nginx" but it is not the edge."""
+NO_SHELL_ROLES = frozenset({"nginx-exporter"})
+"""Images FROM scratch that cannot run a healthcheck; Prometheus's `up` and its TargetDown alert watch them."""
 
 ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
     # The nginx master binds, reads the key as root and switches its workers to the nginx user.
@@ -36,11 +45,15 @@ def role(props: Props) -> str | None:
     reference = known_text(props, "image")
     if reference and not is_image_id(reference):
         repository = parse(reference).repository.rsplit("/", 1)[-1]
+        if repository in MONITORING_ROLES:
+            return MONITORING_ROLES[repository]
         by_image = next((candidate for candidate in ROLES if candidate in repository), None)
         if by_image is not None:
             return by_image
     name = known_text(props, "name")
-    return next((c for c in ROLES if name == c or name.endswith(f"-{c}")), None)
+    # Longest first: `…-nginx-exporter` is not `…-nginx`.
+    candidates = sorted((*ROLES, *MONITORING_ROLES.values()), key=len, reverse=True)
+    return next((c for c in candidates if name == c or name.endswith(f"-{c}")), None)
 
 
 def is_one_shot(props: Props) -> bool:
@@ -107,7 +120,7 @@ def restart_policy(resource_type: str, props: Props) -> list[str]:
 
 def healthcheck(resource_type: str, props: Props) -> list[str]:
     """Long-running containers declare how Docker tells they work."""
-    if resource_type != CONTAINER or is_one_shot(props):
+    if resource_type != CONTAINER or is_one_shot(props) or role(props) in NO_SHELL_ROLES:
         return []
     tests = strings(mapping(field(props, "healthcheck")).get("tests"))
     if not tests or tests[0].upper() == "NONE":

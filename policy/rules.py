@@ -79,7 +79,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="healthcheck",
         title="Long-running containers have a healthcheck",
-        description="Long-running containers declare a healthcheck; one-shot containers are exempt.",
+        description="Long-running containers declare a healthcheck; one-shot containers are exempt, and so is "
+        "the nginx exporter (its image is FROM scratch: no program to probe with; Prometheus watches it).",
         check=containers.healthcheck,
     ),
     Rule(
@@ -104,10 +105,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="internal-services-unpublished",
-        title="Only the nginx edge publishes; Ollama and LiteLLM never",
+        title="Only the nginx edge publishes (Prometheus on loopback); Ollama and LiteLLM never",
         description="A container publishes ports or uses the host's network only if it is the nginx edge: its "
         "image, when readable, is nginx, else its Docker name is nginx or …-nginx (under the engine a "
-        "container's image is a sha256 ID). Any other container, Ollama and LiteLLM above all, publishes nothing.",
+        "container's image is a sha256 ID). Prometheus (image prometheus, or …-prometheus carrying a "
+        "prometheus.yml) may publish on the host's loopback only. Any other container, Ollama and LiteLLM "
+        "above all, publishes nothing.",
         check=exposure.internal_services_unpublished,
     ),
     Rule(

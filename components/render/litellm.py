@@ -118,6 +118,23 @@ class LiteLLMContext:
     a stream too), and a chat stream ends that long after the request arrived."""
     pool: tuple[PoolHost, ...] = ()
     """GPU hosts, each with its own deployments; empty: every model is served at `ollama_url`."""
+    metrics: bool = False
+    """Whether LiteLLM counts requests, latency and tokens for Prometheus (its `prometheus` callback)."""
+
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's multi-process mode: every worker writes its samples to files in this directory
+and `/metrics`, on whichever worker answers, sums them. Without it each worker would answer with its
+own counts only. It must be set before prometheus_client is imported, so in the environment."""
+
+EXCLUDED_METRIC_LABELS = (
+    "hashed_api_key", "user", "user_email", "user_alias", "end_user", "team", "team_alias", "project_id",
+    "project_alias", "org_id", "org_alias", "client_ip", "user_agent", "api_base", "model_id",
+)  # fmt: skip
+"""Labels LiteLLM would put on its series and llmstack drops: `hashed_api_key` is derived from a
+key; `end_user` and `user_agent` are whatever a client sends (unbounded series); `api_base` is an
+internal address; the rest are empty without a database. The client is `api_key_alias`, which the
+auth hook sets to the client's name."""
 
 
 def litellm_config(context: LiteLLMContext) -> dict[str, object]:
@@ -133,7 +150,22 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             # Ollama reports both counts; LiteLLM would run tiktoken over prompt and reply anyway.
             "disable_token_counter": True,
             # A 503 naming the model, not LiteLLM's 500 naming Ollama's address; the time limits.
-            "callbacks": [f"{ERRORS_MODULE}.model_server_errors", f"{TIMEOUTS_MODULE}.generation_deadline"],
+            "callbacks": [
+                f"{ERRORS_MODULE}.model_server_errors",
+                f"{TIMEOUTS_MODULE}.generation_deadline",
+                # The refused request's client, then the metrics that read it (in this order).
+                *([f"{AUTH_MODULE}.refused_clients", "prometheus"] if context.metrics else []),
+            ],
+            **(
+                {
+                    "prometheus_exclude_labels": list(EXCLUDED_METRIC_LABELS),
+                    # Prometheus scrapes without a key, on the monitoring network; the edge never
+                    # proxies /metrics (render/nginx.py), so nobody else reaches it.
+                    "require_auth_for_metrics_endpoint": False,
+                }
+                if context.metrics
+                else {}
+            ),
         },
         "router_settings": _pool_router_settings(context) if context.pool else _router_settings(context),
         "general_settings": {

@@ -16,6 +16,11 @@ CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in ro
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
 
 
+EDGE_ADMIN_PREFIXES = tuple(prefix for prefix in ADMIN_PATH_PREFIXES if prefix != "metrics")
+"""The admin prefixes the edge proxies for `admin_cidrs`: not LiteLLM's `/metrics`, which it serves
+without a key for Prometheus on the monitoring network (monitoring on)."""
+
+
 PROXIED_PATH = "proxied_path"
 """The location's capture of the path it matched; LiteLLM gets that path, never the one sent.
 The match runs on nginx's normalized path (`..`, `//` and escapes resolved), which LiteLLM does not
@@ -153,6 +158,11 @@ class NginxContext:
     is a margin longer, a safety net behind LiteLLM's own limits."""
     max_body_mb: int
     """Largest request body accepted."""
+    status_port: int | None = None
+    """Port of nginx's status page (connection and request counts) for the monitoring network's
+    exporter; None: no status page (monitoring off)."""
+    status_cidrs: tuple[str, ...] = ()
+    """The networks the status page answers; every other address gets 403."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,7 @@ def render_nginx_conf(context: NginxContext) -> str:
         # Each captures the path nginx matched, which is what LiteLLM gets (see PROXIED_PATH).
         api_location=f"~ ^(?<{PROXIED_PATH}>" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
         admin_location=f"~ ^(?<{PROXIED_PATH}>/(?:"
-        + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES)  # proxied only for `admin_cidrs`
+        + "|".join(re.escape(p) for p in EDGE_ADMIN_PREFIXES)  # proxied only for `admin_cidrs`
         + f")(?:/{_SAFE_PATH_CHARACTERS}*)?)$",
         hidden_headers=INTERNAL_RESPONSE_HEADERS,
         foreign_key_headers=FOREIGN_KEY_HEADERS,

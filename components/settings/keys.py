@@ -436,6 +436,93 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Tunnel mode: the zone's name (e.g. example.com). Set, hostname must be the zone or "
         "one label below it: Universal SSL covers nothing deeper. Empty: not checked.",
     ),
+    ConfigKey(
+        name="monitoring",
+        type="boolean",
+        default=True,
+        description="Run Prometheus (published on the host's 127.0.0.1 only), the nginx exporter, a "
+        "model-server probe and, when a receiver is set, Alertmanager.",
+        details="About 150 MB more memory in all (docs/OPERATIONS.md, Monitoring). Off renders none of these "
+        "containers and no metrics in LiteLLM or nginx.",
+    ),
+    ConfigKey(
+        name="monitoringSubnet",
+        type="string",
+        default="10.231.54.0/27",
+        description="Monitoring: private IPv4 subnet (/16 to /28) of the internal network Prometheus shares "
+        "with what it scrapes; nginx shows its status page to this network alone.",
+    ),
+    ConfigKey(
+        name="prometheusPort",
+        type="integer",
+        default=9090,
+        description="Monitoring: host port of Prometheus's UI and API, published on 127.0.0.1 only (1-65535); "
+        "from elsewhere use ssh -L.",
+    ),
+    ConfigKey(
+        name="prometheusRetentionDays",
+        type="integer",
+        default=15,
+        description="Monitoring: days of samples Prometheus keeps (1-3650).",
+    ),
+    ConfigKey(
+        name="prometheusRetentionMb",
+        type="integer",
+        default=1024,
+        description="Monitoring: most disk Prometheus's samples may use, in MB (64-1048576); the oldest go first.",
+    ),
+    ConfigKey(
+        name="prometheusMemoryMb",
+        type="integer",
+        default=512,
+        description="Monitoring: memory limit of the Prometheus container in MB (128-65536).",
+    ),
+    ConfigKey(
+        name="prometheusImage",
+        type="string",
+        default="prom/prometheus:v2.42.0",
+        description="Monitoring: Prometheus image, repository:tag, optionally @sha256:digest; never latest.",
+        details="The default is the release the tests run (Debian 12's prometheus 2.42).",
+    ),
+    ConfigKey(
+        name="alertmanagerImage",
+        type="string",
+        default="prom/alertmanager:v0.25.0",
+        description="Monitoring: Alertmanager image, repository:tag, optionally @sha256:digest; never latest.",
+        details="The default is the release the tests run (Debian 12's prometheus-alertmanager 0.25).",
+    ),
+    ConfigKey(
+        name="nginxExporterImage",
+        type="string",
+        default="nginx/nginx-prometheus-exporter:0.11.0",
+        description="Monitoring: nginx-prometheus-exporter image, repository:tag, optionally @sha256:digest.",
+        details="The default is the release the tests run (Debian 12's prometheus-nginx-exporter 0.11).",
+    ),
+    ConfigKey(
+        name="alertEmailTo",
+        type="string",
+        default="",
+        description="Monitoring: address alert mail goes to; empty sends no mail. Needs alertEmailFrom and "
+        "alertSmtpHost.",
+    ),
+    ConfigKey(
+        name="alertEmailFrom",
+        type="string",
+        default="",
+        description="Monitoring: sender address of alert mail.",
+    ),
+    ConfigKey(
+        name="alertSmtpHost",
+        type="string",
+        default="",
+        description="Monitoring: SMTP server of alert mail, host:port (STARTTLS required).",
+    ),
+    ConfigKey(
+        name="alertSmtpUser",
+        type="string",
+        default="",
+        description="Monitoring: SMTP login; set its password with pulumi config set --secret alertSmtpPassword.",
+    ),
 )
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
@@ -451,6 +538,15 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
         name="acmeDnsApiToken",
         description="tlsSource acme: a Cloudflare token limited to Zone Read and DNS Edit in acmeZoneName, "
         "instead of one the stack creates.",
+    ),
+    SecretKey(
+        name="alertWebhookUrl",
+        description="Monitoring: URL Alertmanager posts alerts to (its webhook format); a secret, as such URLs "
+        "often carry a token.",
+    ),
+    SecretKey(
+        name="alertSmtpPassword",
+        description="Monitoring: password of alertSmtpUser.",
     ),
 )
 

@@ -17,7 +17,7 @@ from pulumi.runtime import config as runtime_config
 from components.settings.acme import TOKEN_KEY, parse_acme
 from components.settings.clients import parse_clients
 from components.settings.gpu_hosts import GPU_SYNTAX, gpu_request, parse_gpu_hosts
-from components.settings.keys import NAMESPACE, SECRET_KEYS
+from components.settings.keys import NAMESPACE
 from components.settings.model import (
     Admission,
     ContainerLimits,
@@ -31,6 +31,7 @@ from components.settings.model import (
     Settings,
     TlsSource,
 )
+from components.settings.monitoring import parse_monitoring
 from components.settings.rules import ConfigErrors, RawConfig
 from components.settings.tunnel import parse_tunnel
 
@@ -49,6 +50,10 @@ class SecretConfig:
     """The user's PEM private key, when tlsSource is provided."""
     acme_dns_api_token: pulumi.Output[str] | None = None
     """The user's DNS-01 token, when tlsSource is acme and the stack is not to create one."""
+    alert_webhook_url: pulumi.Output[str] | None = None
+    """Where Alertmanager posts alerts, when set (monitoring on)."""
+    alert_smtp_password: pulumi.Output[str] | None = None
+    """The SMTP password of alert mail, when set (monitoring on)."""
 
 
 def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str]) -> Settings:
@@ -75,6 +80,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     admin_cidrs = raw.cidr_list("adminCidrs")
     _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
     litellm_limits = ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536))
+    tunnel = parse_tunnel(raw, exposure, hostname)
     settings = Settings(
         stack=stack,
         exposure=exposure,
@@ -99,11 +105,15 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         litellm_workers=_litellm_workers(raw, litellm_limits.memory_mb),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
-        tunnel=parse_tunnel(raw, exposure, hostname),
+        tunnel=tunnel,
         acme=acme,
+        monitoring=parse_monitoring(raw, raw_values, secret_keys, tunnel.subnet if tunnel else None),
         paused=raw.boolean("paused"),
         pool=parse_gpu_hosts(raw, models),
     )
+    if settings.pool is not None and settings.monitoring is not None:
+        # The probe asks one Ollama; a pool's hosts sit behind the egress, which serves no /api/tags.
+        errors.add("monitoring", "true", "false while gpuHosts is set (watching a pool's hosts is not built yet)")
     errors.raise_if_any()
     return settings
 
@@ -216,10 +226,13 @@ def _check_admin_inside_allowed(admin: tuple[str, ...], allowed: tuple[str, ...]
             errors.add("adminCidrs", cidr, f"a network inside allowedCidrs ({', '.join(allowed)})")
 
 
+_TLS_SECRET_KEYS = ("tlsCertificate", "tlsPrivateKey")
+
+
 def _check_secrets(
     source: TlsSource, raw_values: Mapping[str, str], secret_keys: frozenset[str], errors: ConfigErrors
 ) -> None:
-    for key in (k.name for k in SECRET_KEYS if k.name != TOKEN_KEY):
+    for key in _TLS_SECRET_KEYS:
         present = key in raw_values
         if present and key not in secret_keys:
             errors.add(key, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {key}`")
@@ -277,8 +290,11 @@ def load_settings() -> tuple[Settings, SecretConfig]:
     config = pulumi.Config(NAMESPACE)
     provided = settings.tls_source == "provided"
     token_given = settings.acme is not None and settings.acme.token_given
+    monitoring = settings.monitoring is not None
     return settings, SecretConfig(
         tls_certificate=config.require_secret("tlsCertificate") if provided else None,
         tls_private_key=config.require_secret("tlsPrivateKey") if provided else None,
         acme_dns_api_token=config.require_secret(TOKEN_KEY) if token_given else None,
+        alert_webhook_url=config.get_secret("alertWebhookUrl") if monitoring else None,
+        alert_smtp_password=config.get_secret("alertSmtpPassword") if monitoring else None,
     )

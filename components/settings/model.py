@@ -282,6 +282,68 @@ class GpuPool:
 
 
 @dataclass(frozen=True, kw_only=True)
+class MonitoringSubnet:
+    """The pinned IPv4 subnet of the monitoring network.
+
+    Pinned so nginx can admit its status page to this network alone (an allow-list needs the
+    addresses before Docker hands them out).
+    """
+
+    cidr: str
+    """The network, e.g. `10.231.54.0/27`."""
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's own address: the first host address."""
+        return str(ipaddress.ip_network(self.cidr)[1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertReceivers:
+    """Where Alertmanager sends alerts. Secrets (webhook URL, SMTP password) stay Outputs elsewhere."""
+
+    webhook: bool
+    """Whether the `alertWebhookUrl` secret is set."""
+    email_to: str
+    """Recipient of alert mail; empty: no mail."""
+    email_from: str
+    """Sender address of alert mail."""
+    smtp_host: str
+    """`host:port` of the SMTP server."""
+    smtp_user: str
+    """SMTP login; empty: no authentication (then no `alertSmtpPassword`)."""
+
+    @property
+    def any(self) -> bool:
+        """Whether any receiver is configured (else no Alertmanager runs)."""
+        return self.webhook or bool(self.email_to)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    """Prometheus, its exporters and Alertmanager (`monitoring: true`)."""
+
+    subnet: MonitoringSubnet
+    """The internal network they share with the containers they watch."""
+    prometheus_image: ImageRef
+    """Pinned Prometheus image."""
+    alertmanager_image: ImageRef
+    """Pinned Alertmanager image."""
+    nginx_exporter_image: ImageRef
+    """Pinned nginx-prometheus-exporter image."""
+    port: int
+    """Host port of Prometheus's UI and API, published on the host's 127.0.0.1 only."""
+    retention_days: int
+    """Samples older than this are deleted."""
+    retention_mb: int
+    """The TSDB is cut back to this size (oldest blocks first)."""
+    prometheus_limits: ContainerLimits
+    """Limits of the Prometheus container."""
+    receivers: AlertReceivers
+    """Alert destinations."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -331,6 +393,8 @@ class Settings:
     """The Cloudflare Tunnel, in tunnel mode only."""
     acme: AcmeSettings | None = None
     """The ACME certificate, with `tlsSource: acme` only."""
+    monitoring: MonitoringSettings | None = None
+    """Metrics and alerts; None when `monitoring` is off."""
     paused: bool = False
     """The kill switch: no edge container and no tunnel connector; everything else kept."""
     pool: GpuPool | None = None

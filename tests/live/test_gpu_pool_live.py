@@ -36,6 +36,7 @@ EGRESS = "127.0.0.52"
 LITELLM = "127.0.0.24"
 TAG = "qwen2.5:0.5b"
 POOL_CONFIG: dict[str, Any] = {
+    "monitoring": "false",
     "gatewayAddress": GATEWAY,
     "gpuHosts": {
         "gpu1": {"dockerHost": "ssh://ops@gpu1", "address": HOSTS["gpu1"], "parallel": 2},

@@ -159,7 +159,13 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
     assert "def apply(" in uploads["/etc/litellm/llmstack_speedups.py"]
     # llmstack's answer when Ollama cannot be reached and its time limits, shipped beside the config.
-    callbacks = ["llmstack_errors.model_server_errors", "llmstack_timeouts.generation_deadline"]
+    # With monitoring (on by default), LiteLLM's own metrics too, after the hook's refused-client names.
+    callbacks = [
+        "llmstack_errors.model_server_errors",
+        "llmstack_timeouts.generation_deadline",
+        "llmstack_auth.refused_clients",
+        "prometheus",
+    ]
     assert config["litellm_settings"]["callbacks"] == callbacks
     for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
         shipped = (PROJECT_DIR / f"components/shipped/litellm/{module}.py").read_text()

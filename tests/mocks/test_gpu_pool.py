@@ -32,7 +32,13 @@ One missing now was renamed, which the engine would replace: rename only with al
 
 
 def pool(hosts: dict[str, Any] = HOSTS, **extra: Any) -> OfflineRun:
-    config = {"models": MODELS[:2], "embeddingModels": MODELS[2:], "gatewayAddress": "10.0.0.2", "gpuHosts": hosts}
+    config = {
+        "models": MODELS[:2],
+        "embeddingModels": MODELS[2:],
+        "monitoring": "false",
+        "gatewayAddress": "10.0.0.2",
+        "gpuHosts": hosts,
+    }
     return run_offline(run, stack="pool", config=namespaced({**config, **extra}), seed=b"pool-state")
 
 

@@ -31,7 +31,9 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
     # A copy holding only what is uploaded there: the source tree is nowhere on the path.
     etc = shutil.copytree(container / "etc/litellm", tmp_path / "etc-litellm")
     settings = yaml.safe_load((etc / "config.yaml").read_text())
-    names = [settings["general_settings"]["custom_auth"], *settings["litellm_settings"]["callbacks"]]
+    # LiteLLM's own callbacks go by a plain name (`prometheus`); llmstack's are modules beside the config.
+    callbacks = [name for name in settings["litellm_settings"]["callbacks"] if "." in name]
+    names = [settings["general_settings"]["custom_auth"], *callbacks]
     env = json.loads((container / "env.json").read_text())
     assert env["PYTHONPATH"] == "/etc/litellm"
     run = subprocess.run(
@@ -49,5 +51,6 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
         "llmstack_auth.user_api_key_auth": "function",
         "llmstack_errors.model_server_errors": "ModelServerErrors",
         "llmstack_timeouts.generation_deadline": "GenerationDeadline",
+        "llmstack_auth.refused_clients": "RefusedClients",
     }
     assert report["contract"] == str(etc / "llmstack_contract.py")

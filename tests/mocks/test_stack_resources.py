@@ -49,11 +49,17 @@ def test_ollama_is_never_published(any_mode: OfflineRun) -> None:
     assert not ollama.get("publishAllPorts")
 
 
-def test_only_the_gateway_shares_a_network_with_ollama(any_mode: OfflineRun) -> None:
+def test_only_the_gateway_and_the_probe_share_a_network_with_ollama(any_mode: OfflineRun, deploy: Deploy) -> None:
     found = containers(any_mode)
     ollama_networks = networks_of(found["ollama-container"])
     neighbours = {name for name, c in found.items() if name != "ollama-container" and networks_of(c) & ollama_networks}
-    assert neighbours == {"gateway-container"}
+    # The probe (monitoring) only asks Ollama for its model list; without monitoring, LiteLLM alone.
+    assert neighbours == {"gateway-container", "monitoring-probe"}
+    without = containers(deploy(clients=CLIENTS, monitoring="false"))
+    assert {name for name, c in without.items() if networks_of(c) & ollama_networks} == {
+        "ollama-container",
+        "gateway-container",
+    }
     shared = networks_of(found["gateway-container"]) & ollama_networks
     assert shared <= internal_networks(any_mode), "Ollama and LiteLLM must talk over an internal network"
 
@@ -80,14 +86,20 @@ def test_model_pulls_run_inside_ollamas_network_namespace(deploy: Deploy) -> Non
     assert sorted(p["command"][1] for p in pullers.values()) == ["nomic-embed-text:v1.5", "qwen2.5:0.5b"]
 
 
-def test_exactly_one_container_publishes_and_only_on_the_configured_address(deploy: Deploy) -> None:
+def test_only_the_edge_publishes_on_the_configured_address_and_prometheus_on_loopback(deploy: Deploy) -> None:
     for result, address, port in [
         (deploy(), "127.0.0.1", 8443),
         (deploy(**LAN, httpsPort="9443"), LAN["listenAddress"], 9443),
+        (deploy(monitoring="false"), "127.0.0.1", 8443),
     ]:
-        publishing = {name: c["ports"] for name, c in containers(result).items() if c.get("ports")}
-        assert list(publishing) == ["edge-container"]
-        assert [(p["ip"], int(p["external"])) for p in publishing["edge-container"]] == [(address, port)]
+        publishing = {
+            name: [(p["ip"], int(p["external"])) for p in c["ports"]]
+            for name, c in containers(result).items()
+            if c.get("ports")
+        }
+        assert publishing.pop("edge-container") == [(address, port)]
+        assert publishing in ({"monitoring-prometheus": [("127.0.0.1", 9090)]}, {})
+        assert bool(publishing) == any(r.name == "monitoring" for r in result.resources)
 
 
 def test_internal_services_bind_inside_internal_networks_only(any_mode: OfflineRun) -> None:
@@ -199,12 +211,18 @@ def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
         assert not container.get("privileged"), name
         if container.get("mustRun", True):
             assert container["restart"] == "unless-stopped", name
+            if name in NO_SHELL:
+                continue
             assert container["healthcheck"]["tests"][0] == "CMD", name
+
+
+NO_SHELL = {"monitoring-nginx-exporter"}
+"""Images FROM scratch, with nothing to run a healthcheck: Prometheus's `up` (alert TargetDown) watches them."""
 
 
 def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
     names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
-    assert len(names) == 5
+    assert len(names) == 8  # with monitoring's Prometheus, nginx exporter and probe
     assert all(name.startswith("llmstack-blue-") for name in names)
 
 
@@ -212,7 +230,8 @@ def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
 def test_every_network_can_be_replaced_under_its_fixed_name(config: dict[str, Any], deploy: Deploy) -> None:
     result = deploy(stack="blue", **config)
     networks = result.of_type(NETWORK)
-    assert len(networks) == (5 if config is TUNNEL else 4)
+    # Monitoring's (on by default): its internal network, Prometheus's published one, Alertmanager's way out.
+    assert len(networks) == (5 if config is TUNNEL else 4) + 3
     for network in networks:
         # Docker refuses a second network of the same name: the old one must go first.
         assert network.inputs["name"] == f"llmstack-blue-{network.name.removeprefix('network-')}"

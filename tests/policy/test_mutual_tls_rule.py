@@ -12,6 +12,7 @@ from policy.audit import evaluate, mandatory_failures
 from tests.policy.resources import Deploy, edge, violations
 
 POOL: dict[str, Any] = {
+    "monitoring": "false",  # not built for a pool yet
     "gatewayAddress": "10.0.0.2",
     "gpuHosts": {
         "gpu1": {"dockerHost": "ssh://ops@gpu1", "address": "10.0.0.11"},

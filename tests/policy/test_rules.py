@@ -417,3 +417,45 @@ def test_the_pack_allows_exactly_the_permission_groups_the_program_asks_for() ->
     from policy.tokens import ALLOWED_PERMISSION_GROUPS
 
     assert set(ALLOWED_PERMISSION_GROUPS) == {ZONE_READ, DNS_WRITE}
+
+
+def _prometheus(ip: str, **overrides: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "name": "llmstack-dev-prometheus",
+        "image": "prom/prometheus:v2.42.0",
+        "ports": [{"internal": 9090.0, "external": 9090.0, "ip": ip}],
+        "uploads": [{"file": "/etc/prometheus/prometheus.yml", "content": "scrape_configs: []\n"}],
+    }
+    return long_running(**{**props, **overrides})
+
+
+def test_prometheus_publishes_on_the_hosts_loopback_only() -> None:
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1")) == []
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1", image=DIGEST)) == []
+    for address in ("0.0.0.0", "192.168.50.10", "::"):  # noqa: S104
+        (message,) = violations("internal-services-unpublished", _prometheus(address))
+        assert "loopback" in message
+
+
+def test_a_container_named_like_prometheus_must_carry_its_config() -> None:
+    # Under the engine a name is all that says prometheus: an Ollama named …-prometheus has no prometheus.yml.
+    ollama = _prometheus("127.0.0.1", image=DIGEST, uploads=[])
+    (message,) = violations("internal-services-unpublished", ollama)
+    assert "no prometheus.yml" in message
+    # A readable image wins over the name.
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1", image="ollama/ollama:0.12.6"))
+
+
+def test_the_nginx_exporter_is_not_the_edge_and_needs_no_healthcheck() -> None:
+    exporter = long_running(
+        name="llmstack-dev-nginx-exporter",
+        image="nginx/nginx-prometheus-exporter:0.11.0",
+        ports=[{"internal": 9113.0, "ip": "127.0.0.1"}],
+        healthcheck=None,
+    )
+    (message,) = violations("internal-services-unpublished", exporter)
+    assert "nginx-exporter" in message
+    assert violations("healthcheck", exporter) == []
+    assert violations("healthcheck", {**exporter, "image": DIGEST}) == []
+    # Only that image: any other container without a healthcheck still fails.
+    assert violations("healthcheck", long_running(healthcheck=None))

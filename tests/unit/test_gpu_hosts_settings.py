@@ -19,7 +19,7 @@ TWO_HOSTS: dict[str, Any] = {
 
 
 def parse(hosts: object, gateway: str = "10.0.0.2", **raw: str) -> Settings:
-    values = {"models": MODELS, "gpuHosts": json.dumps(hosts), **raw}
+    values = {"models": MODELS, "gpuHosts": json.dumps(hosts), "monitoring": "false", **raw}
     if gateway:
         values["gatewayAddress"] = gateway
     return parse_settings(values, stack="test", secret_keys=frozenset())
@@ -129,3 +129,8 @@ def test_a_gateway_address_without_a_pool_is_an_error() -> None:
 def test_single_host_gpu_settings_are_refused_beside_a_pool(key: str, value: str, field: str) -> None:
     with pytest.raises(SettingsError, match=rf"llmstack:{key} = '{value}' .*give each host its own {field}"):
         parse(TWO_HOSTS, **{key: value})
+
+
+def test_monitoring_is_refused_beside_a_pool_until_it_watches_the_hosts() -> None:
+    with pytest.raises(SettingsError, match=r"llmstack:monitoring = 'true' .*false while gpuHosts is set"):
+        parse(TWO_HOSTS, monitoring="true")

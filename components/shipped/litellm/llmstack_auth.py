@@ -34,6 +34,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
@@ -176,6 +177,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     client = _find(presented, time.time())
     if client is None:
         raise _refuse(401, "Invalid API key.")
+    contract.REFUSED_CLIENT.set(client["name"])  # any refusal from here on is this client's
     route = request.url.path
     allowed = [path for family in client["apis"] for path in contract.API_ROUTES[family]]
     if route not in allowed and not (client.get("admin") and _requests.is_admin_route(route)):
@@ -213,3 +215,27 @@ def _authorized(presented: str, client: dict[str, Any]) -> UserAPIKeyAuth:
         models=list(client["models"]),
         user_role=LitellmUserRoles.PROXY_ADMIN if client.get("admin") else LitellmUserRoles.INTERNAL_USER,
     )
+
+
+class RefusedClients(CustomLogger):
+    """Names the client in the failure LiteLLM logs for a request this hook refused (403, 400, 429).
+
+    LiteLLM's failure hooks get an identity without the client for any refusal raised here, so its
+    metrics would count a client's 429s under no client. Listed before `prometheus` in the callbacks,
+    this fills in the name the hook found (`key_alias`: the client's name, no key-derived value).
+    """
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: UserAPIKeyAuth,
+        traceback_str: str | None = None,
+    ) -> None:
+        """Set the refused request's client name where the later callbacks read it."""
+        name = contract.REFUSED_CLIENT.get()
+        if name is not None and user_api_key_dict.key_alias is None:
+            user_api_key_dict.key_alias = name
+
+
+refused_clients = RefusedClients()

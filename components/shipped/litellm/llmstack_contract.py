@@ -3,11 +3,12 @@
 One file, imported by both: by the program as `components.shipped.litellm.llmstack_contract`, and
 inside the container, where it is uploaded beside config.yaml and the hooks, as `llmstack_contract`
 (the directory of `llmstack_serve.py`, the container's command, is first on its sys.path). It
-imports nothing, so it loads the same in both places.
+imports only the standard library, so it loads the same in both places.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Final, Literal
 
 TESTED_LITELLM_VERSION: Final = "1.108.7"
@@ -35,6 +36,10 @@ ERRORS_MODULE: Final = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 TIMEOUTS_MODULE: Final = "llmstack_timeouts"
 """A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
+REFUSED_CLIENT: Final[ContextVar[str | None]] = ContextVar("llmstack_refused_client", default=None)
+"""The client the auth hook identified in the request it then refuses (403, 400, 429), for the
+failure LiteLLM logs. Here because this module is loaded once per process: LiteLLM loads the auth
+hook and each callback from their files, each as a module object of its own."""
 SERVE_MODULE: Final = "llmstack_serve"
 """The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
 CONTRACT_MODULE: Final = "llmstack_contract"
