@@ -129,6 +129,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
             models_network=wiring.networks.models,
             gateway_network=wiring.networks.gateway,
             grace_seconds=GATEWAY_GRACE_SECONDS,
+            bans=settings.bans,
         ),
         wiring.opts,
     )

@@ -18,6 +18,7 @@ from components.settings.clients import parse_clients
 from components.settings.keys import NAMESPACE, SECRET_KEYS
 from components.settings.model import (
     Admission,
+    BanPolicy,
     ContainerLimits,
     EdgePolicy,
     Exposure,
@@ -95,9 +96,20 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
+        bans=_bans(raw, admin_cidrs),
     )
     errors.raise_if_any()
     return settings
+
+
+def _bans(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> BanPolicy:
+    """fail2ban's numbers (the seed's 3 / 600 s / 3600 s by default), and whom they spare."""
+    return BanPolicy(
+        max_retry=raw.integer("banMaxRetry", 0, 1000),
+        find_seconds=raw.integer("banFindTimeSeconds", 1, 86400),
+        ban_seconds=raw.integer("banTimeSeconds", 1, 31536000),
+        exempt_cidrs=admin_cidrs if raw.boolean("banExemptAdmins") else (),
+    )
 
 
 def _images(raw: RawConfig) -> Images:
