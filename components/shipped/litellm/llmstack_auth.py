@@ -86,11 +86,11 @@ def _client_address(request: Request) -> str:
 def _banned(seconds: int) -> ProxyException:
     return ProxyException(
         message=f"Too many failed authentications from your address: it is refused for {seconds} more seconds.",
-        type="permission_error",
+        # LiteLLM's error body carries the status as `code`: the type says what happened.
+        type="address_banned",
         param=None,
         code=403,
         headers={"retry-after": str(seconds)},
-        openai_code="address_banned",
     )
 
 
