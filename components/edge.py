@@ -65,6 +65,8 @@ class EdgeArgs:
     """How long a stop waits for open requests and streams before SIGKILL."""
     basic_auth_keepers: dict[str, str] = field(default_factory=dict)
     """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
+    serving: bool = True
+    """False (the kill switch): no container; the password, the image and the inputs stay as they are."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,13 @@ class Edge(pulumi.ComponentResource):
                 docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
             )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
-        networks, ports = _networks_and_ports(args)
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
+        if not args.serving:
+            # The kill switch: everything but the container stays, so turning it back on changes nothing else.
+            self.register_outputs({})
+            return
+        networks, ports = _networks_and_ports(args)
         docker.Container(
             f"{name}-container",
             name=self.container_name,

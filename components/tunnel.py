@@ -55,6 +55,8 @@ class TunnelArgs:
     """cloudflared's own network, its route out to Cloudflare."""
     secret_keepers: dict[str, str] = field(default_factory=dict)
     """Rotation epochs the tunnel secret follows (pulumi-random keepers)."""
+    serving: bool = True
+    """False (the kill switch): no connector container; the tunnel, its secret and DNS record stay."""
 
 
 class Tunnel(pulumi.ComponentResource):
@@ -89,7 +91,9 @@ class Tunnel(pulumi.ComponentResource):
         )
         # The provider does not mark the connector token secret.
         token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
-        self._connector(name, args, token, child)
+        image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
+        if args.serving:
+            self._connector(name, args, image, token)
         self.access_headers = self._access(name, args, child) if settings.access else None
         if settings.edge_rate_limit:
             self._rate_limit(name, args, child)
@@ -134,7 +138,7 @@ class Tunnel(pulumi.ComponentResource):
         )
 
     def _connector(
-        self, name: str, args: TunnelArgs, token: pulumi.Output[str], child: pulumi.ResourceOptions
+        self, name: str, args: TunnelArgs, image: docker.RemoteImage, token: pulumi.Output[str]
     ) -> docker.Container:
         settings = args.cloudflare
         # The image runs as a non-root user: the files must be world-readable inside the container.
@@ -143,7 +147,6 @@ class Tunnel(pulumi.ComponentResource):
             uploads.append(
                 docker.ContainerUploadArgs(file=ORIGIN_CA_FILE, content=args.origin_ca_pem, permissions="0444")
             )
-        image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
         return docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-cloudflared",

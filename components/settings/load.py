@@ -97,6 +97,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
         bans=_bans(raw, admin_cidrs),
+        paused=raw.boolean("paused"),
     )
     errors.raise_if_any()
     return settings

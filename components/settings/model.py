@@ -292,6 +292,8 @@ class Settings:
     """The Cloudflare Tunnel, in tunnel mode only."""
     bans: BanPolicy
     """Brute-force bans of client addresses."""
+    paused: bool = False
+    """The kill switch: no edge container and no tunnel connector; everything else kept."""
 
     @property
     def endpoint_url(self) -> str:
