@@ -7,11 +7,13 @@ for several workers; the concurrency test runs real processes.
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import logging
 import multiprocessing
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -41,6 +43,15 @@ def policy(**overrides: Any) -> Any:
 @pytest.fixture
 def bans_file(tmp_path: Path) -> str:
     return str(tmp_path / "bans" / "bans.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def ban_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """caplog listens on the root logger, which the bans logger bypasses (it has its own handler)."""
+    logger = logging.getLogger("llmstack.bans")
+    logger.addHandler(caplog.handler)
+    yield
+    logger.removeHandler(caplog.handler)
 
 
 def test_max_retry_failures_ban_the_address_for_the_ban_time(bans_file: str) -> None:
@@ -93,6 +104,22 @@ def test_the_log_names_the_address_and_no_key(bans_file: str, caplog: pytest.Log
     assert ATTACKER in record.getMessage()
     assert record.levelname == "WARNING"
     assert record.until == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW + 3600))  # type: ignore[attr-defined]
+
+
+def test_bans_are_logged_whatever_level_litellm_gives_the_root_logger(bans_file: str) -> None:
+    # In the container LiteLLM's one JSON handler sits on the root logger at LITELLM_LOG's level
+    # (ERROR, rendered): a ban must not depend on it.
+    own = logging.getLogger("llmstack.bans").handlers[0]
+    assert isinstance(own, logging.StreamHandler)
+    written, root = io.StringIO(), logging.getLogger()
+    previous, level = own.setStream(written), root.level
+    root.setLevel(logging.ERROR)
+    try:
+        bans.BanList(bans_file, policy(max_retry=1)).failed(ATTACKER, "api_key", NOW)
+    finally:
+        own.setStream(previous)
+        root.setLevel(level)
+    assert f"banned {ATTACKER} for 3600 s" in written.getvalue()
 
 
 @pytest.mark.parametrize("address", ["10.1.2.3", "fd00::7"])

@@ -22,6 +22,7 @@ import ipaddress
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,27 @@ SWEEP_SECONDS = 5
 _LOCK_POLL_SECONDS = 0.01
 
 _log = logging.getLogger("llmstack.bans")
+
+
+def _log_through_own_handler(logger: logging.Logger) -> None:
+    """Every ban and unban is logged, whatever LITELLM_LOG says.
+
+    LiteLLM's JSON logs put one handler on the root logger, at LITELLM_LOG's level (ERROR, rendered):
+    a warning propagated there is dropped. This logger writes through its own handler, in LiteLLM's
+    JSON when LiteLLM is loaded (as in the container), and not through the root's, so never twice.
+    """
+    if logger.handlers:  # this file loaded again in the same process
+        return
+    handler = logging.StreamHandler()
+    litellm_logging = sys.modules.get("litellm._logging")
+    if litellm_logging is not None:
+        handler.setFormatter(litellm_logging.JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+_log_through_own_handler(_log)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -333,6 +355,4 @@ def main(arguments: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main(sys.argv[1:]))
