@@ -105,11 +105,15 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
 
 def _bans(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> BanPolicy:
     """fail2ban's numbers (the seed's 3 / 600 s / 3600 s by default), and whom they spare."""
+    exempt_admins = raw.boolean("banExemptAdmins")
+    if exempt_admins and not admin_cidrs:
+        # Sparing nobody while the operator believes their networks are spared is worse than an error.
+        raw.errors.add("banExemptAdmins", "true", "false unless adminCidrs names the networks to spare")
     return BanPolicy(
         max_retry=raw.integer("banMaxRetry", 0, 1000),
         find_seconds=raw.integer("banFindTimeSeconds", 1, 86400),
         ban_seconds=raw.integer("banTimeSeconds", 1, 31536000),
-        exempt_cidrs=admin_cidrs if raw.boolean("banExemptAdmins") else (),
+        exempt_cidrs=admin_cidrs if exempt_admins else (),
     )
 
 

@@ -240,6 +240,9 @@ BAD_CONFIG = [
     ),
     pytest.param({"banExemptAdmins": "yes"}, "banExemptAdmins", "yes", "true or false", id="ban-exempt-word"),
     pytest.param(
+        {"banExemptAdmins": "true"}, "banExemptAdmins", "true", "unless adminCidrs names", id="ban-exempt-nobody"
+    ),
+    pytest.param(
         {"litellmWorkers": "4"}, "litellmWorkers", "4", "fit litellmMemoryMb (2048)", id="workers-over-memory"
     ),
     pytest.param(
