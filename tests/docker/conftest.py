@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from components.gateway import CONFIG_DIR
+from components.shipped.litellm.llmstack_contract import BANS_MODULE
 from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.docker.applier import CONTAINER, Applier, engine_available
@@ -168,6 +170,39 @@ def dev(engine: str, render_stack: Callable[..., OfflineRun]) -> Iterator[Stack]
     yield stack
     stack.applier.destroy()
     stack.applier.close()
+
+
+BANS_COMMAND = ("python3", f"{CONFIG_DIR}/{BANS_MODULE}.py")
+"""The ban list's command line in the LiteLLM container (docs/OPERATIONS.md)."""
+
+
+def host_address(stack: Stack) -> str | None:
+    """The address nginx saw for this machine's last request (Docker's proxy for the published port).
+
+    From the newest line of nginx's JSON access log; None before any request reached it.
+    """
+    for line in reversed(stack.applier.logs("edge-container").splitlines()):
+        if line.startswith("{"):
+            return str(json.loads(line)["client"])
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _no_ban_outlives_a_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lift any ban of, and forget the failed logins of, this machine's address on the dev stack.
+
+    Every request of this tier comes from that one address, and bans are on in Pulumi.dev.yaml:
+    the wrong and revoked keys some tests send on purpose would add up (3 in 10 minutes) and ban
+    every test after them.
+    """
+    yield
+    stack = request.node.funcargs.get("dev")
+    if not isinstance(stack, Stack) or "edge-container" not in stack.applier.ids:
+        return
+    address = host_address(stack)
+    if address is not None:
+        lifted = stack.exec("gateway-container", *BANS_COMMAND, "lift", address)
+        assert lifted.returncode == 0, lifted.stderr
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
