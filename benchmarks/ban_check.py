@@ -43,7 +43,7 @@ def _fill(bans: Any, path: str, now: float) -> None:
 
 def main() -> None:
     """Print p50/p95 of the check with bans on and off, and of counting a failure."""
-    bans = load_shipped("llmstack_bans")
+    bans: Any = load_shipped("llmstack_bans")
     logging.getLogger("llmstack.bans").disabled = True  # 10,000 bans, each logged
     bans.SWEEP_SECONDS = 3600  # a sweep runs every few seconds, not every call: leave it out of the loop
     with tempfile.TemporaryDirectory() as directory:

@@ -219,8 +219,7 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="banExemptAdmins",
         type="boolean",
         default=False,
-        description="Never ban addresses in adminCidrs (their failures are not counted either); "
-        "true needs adminCidrs.",
+        description="Never ban addresses in adminCidrs (their failures are not counted either); true needs adminCidrs.",
         details="Off by default: a key guessed from an admin network opens the admin routes, the costliest "
         "guess of all, and a compromised machine there is what a ban is for.",
     ),

@@ -47,7 +47,7 @@ def bans_file(tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def ban_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """caplog listens on the root logger, which the bans logger bypasses (it has its own handler)."""
+    """Let caplog see the bans logger, which writes through its own handler, not the root's."""
     logger = logging.getLogger("llmstack.bans")
     logger.addHandler(caplog.handler)
     yield
