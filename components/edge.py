@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components import container_defaults as defaults
-from components.render.htpasswd import htpasswd_line
+from components.edge_auth import AUTH_DIR, HTPASSWD_NAME, BasicAuth, BasicAuthArgs, deliver_basic_auth
 from components.render.nginx import NginxContext, render_nginx_conf
 from components.settings.model import ContainerLimits, ImageRef
 
@@ -19,8 +18,8 @@ HEALTH_PORT = 8081
 CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
-HTPASSWD_FILE = "htpasswd"
-BASIC_AUTH_USER = "llmstack"
+HTPASSWD_FILE = f"{AUTH_DIR}/{HTPASSWD_NAME}"
+"""Relative to CONF_DIR: a read-only volume the basic-auth writer fills (edge_auth.py)."""
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -63,18 +62,10 @@ class EdgeArgs:
     """In tunnel mode, the internal network shared with cloudflared only."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
-    basic_auth_keepers: dict[str, str] = field(default_factory=dict)
-    """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
+    basic_auth: BasicAuthArgs | None = None
+    """The epochs basic auth follows, when `nginx` turns it on."""
     serving: bool = True
     """False (the kill switch): no container; the password, the image and the inputs stay as they are."""
-
-
-@dataclass(frozen=True)
-class BasicAuth:
-    """Basic-auth credentials generated for the edge."""
-
-    user: str
-    password: pulumi.Output[str]
 
 
 class Edge(pulumi.ComponentResource):
@@ -90,20 +81,28 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        uploads = _uploads(args)
-        self.basic_auth = None
-        if args.nginx.basic_auth_file is not None:
-            self.basic_auth, htpasswd = self._basic_auth(name, args.basic_auth_keepers, child)
-            # Workers (user nginx) read it on every request; it holds a hash, not the password.
-            uploads.append(
-                docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
-            )
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        self.basic_auth = None
+        volumes, after = [], []
+        delivered: pulumi.Output[bool] | bool = True
+        if args.nginx.basic_auth_file is not None:
+            if args.basic_auth is None:
+                raise ValueError(f"{name}: nginx.conf names a basic-auth file but no basic-auth epochs were given")
+            mount_path = f"{CONF_DIR}/{AUTH_DIR}"
+            auth = deliver_basic_auth(
+                name, args.basic_auth, docker_prefix=args.docker_prefix, mount_path=mount_path,
+                image=image.image_id, parent=self,
+            )  # fmt: skip
+            self.basic_auth, delivered, after = auth.current, auth.delivered, [auth.writer]
+            # Workers (user nginx) read it on every request; it holds hashes, not passwords.
+            volumes.append(
+                docker.ContainerVolumeArgs(volume_name=auth.volume.name, container_path=mount_path, read_only=True)
+            )
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
         if not args.serving:
             # The kill switch: everything but the container stays, so turning it back on changes nothing else.
-            self.register_outputs({})
+            self.register_outputs({"delivered": delivered})
             return
         networks, ports = _networks_and_ports(args)
         docker.Container(
@@ -111,7 +110,8 @@ class Edge(pulumi.ComponentResource):
             name=self.container_name,
             image=image.image_id,
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=uploads,
+            uploads=_uploads(args),
+            volumes=volumes,
             ports=ports,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
@@ -127,22 +127,11 @@ class Edge(pulumi.ComponentResource):
                 grace_seconds=args.grace_seconds,
                 stop_signal="SIGQUIT",
             ),
-            opts=defaults.serving_options(self),
+            # The file exists before nginx first starts; a later rotation replaces the writer alone.
+            opts=pulumi.ResourceOptions.merge(defaults.serving_options(self), pulumi.ResourceOptions(depends_on=after)),
         )
-        self.register_outputs({})
-
-    def _basic_auth(
-        self, name: str, keepers: dict[str, str], child: pulumi.ResourceOptions
-    ) -> tuple[BasicAuth, pulumi.Output[str]]:
-        password = random.RandomPassword(
-            f"{name}-basic-auth-password", length=32, special=False, keepers=keepers or None, opts=child
-        )
-        # A salt kept in state makes the hash stable: no new hash, no nginx replacement, per update.
-        salt = random.RandomString(f"{name}-basic-auth-salt", length=8, special=False, opts=child)
-        htpasswd = pulumi.Output.all(password=password.result, salt=salt.result).apply(
-            lambda values: htpasswd_line(BASIC_AUTH_USER, values["password"], values["salt"])
-        )
-        return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)
+        # Registering the check makes the engine await it, so a failed delivery fails the update.
+        self.register_outputs({"delivered": delivered})
 
 
 def _uploads(args: EdgeArgs) -> list[docker.ContainerUploadArgs]:

@@ -77,9 +77,10 @@ class GatewayArgs:
 class Gateway(pulumi.ComponentResource):
     """The LiteLLM proxy, never published: reachable as `litellm:4000` from nginx's network only.
 
-    Its master key (the admin key) is generated here (pulumi-random, `sk-` + 48 characters) and
-    reaches the container only as an environment variable; the config file names the variable.
-    Client keys come from `ClientKeys` through a read-only volume, so they change without a restart.
+    Its master key (the admin key) is generated here (pulumi-random, `sk-` + 48 characters) and,
+    like the client keys, reaches LiteLLM only as a digest in `ClientKeys`' read-only volume, so
+    every key rotates without a restart. LiteLLM still wants a key of its own (unset, it runs in
+    its no-auth mode): a boot key, in the environment only, which the auth hook never accepts.
     """
 
     master_key: pulumi.Output[str]
@@ -96,12 +97,15 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
+        # No keepers: it opens nothing, so rotating it would only restart LiteLLM for no gain.
+        boot_key = random.RandomPassword(f"{name}-boot-key", length=48, special=False, opts=child)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         keys = ClientKeys(
             f"{name}-client-keys",
             ClientKeysArgs(
                 docker_prefix=args.docker_prefix,
                 clients=args.clients,
+                master_key=self.master_key,
                 writer_image=image.image_id,
                 stack_epoch=args.rotation.stack_epoch,
             ),
@@ -122,7 +126,7 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=_environment(args, self.master_key),
+            envs=_environment(args, pulumi.Output.secret(pulumi.Output.concat("sk-boot-", boot_key.result))),
             uploads=_uploads(args.config),
             volumes=[
                 docker.ContainerVolumeArgs(
@@ -156,10 +160,10 @@ _HEALTHCHECK = defaults.healthcheck(
 """LiteLLM's own liveness route, asked with the image's python3 (it has no curl)."""
 
 
-def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
-    """The container's environment: the master key (only here), the files the hooks use, the runtime."""
+def _environment(args: GatewayArgs, boot_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
+    """The container's environment: the boot key (only here), the files the hooks use, the runtime."""
     return [
-        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", master_key),
+        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", boot_key),
         f"{KEYS_FILE_ENV}={KEYS_FILE}",
         f"{RATES_FILE_ENV}={RATES_FILE}",
         f"{BANS_FILE_ENV}={BANS_FILE}",

@@ -15,11 +15,11 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
-    BasicAuth,
     Edge,
     EdgeArgs,
     PublishedPort,
 )
+from components.edge_auth import BasicAuth, BasicAuthArgs
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.networks import StackNetworks, StackNetworksArgs
@@ -170,10 +170,11 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
             publish=publish,
             tunnel_network=networks.tunnel,
             grace_seconds=DRAIN_SECONDS,
-            basic_auth_keepers={
-                "rotationEpoch": settings.rotation.stack_epoch,
-                "basicAuthEpoch": settings.rotation.basic_auth_epoch,
-            },
+            basic_auth=BasicAuthArgs(
+                stack_epoch=settings.rotation.stack_epoch,
+                epoch=settings.rotation.basic_auth_epoch,
+                previous_epoch=settings.rotation.basic_auth_previous_epoch,
+            ),
             serving=not settings.paused,
         ),
         wiring.opts,

@@ -133,8 +133,9 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             "disable_cooldowns": True,
         },
         "general_settings": {
+            # A boot key the hook never accepts: unset, LiteLLM would run in its no-auth mode.
             "master_key": f"os.environ/{MASTER_KEY_ENV}",
-            # One key per client without a database: llmstack's hook (it checks the master key too).
+            # One key per client without a database: llmstack's hook (the master key's digest too).
             "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
             "custom_auth_run_common_checks": True,
             # A client that hangs up before its answer began ends the call to Ollama, which stops

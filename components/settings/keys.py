@@ -249,14 +249,23 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         name="masterKeyEpoch",
         type="string",
         default="0",
-        description="Change to rotate the master (admin) key; restarts LiteLLM (bounded downtime).",
+        description="Change to rotate the master (admin) key; nothing restarts (the old key is refused at once).",
         details="docs/OPERATIONS.md says what each rotation restarts.",
     ),
     ConfigKey(
         name="basicAuthEpoch",
         type="string",
         default="0",
-        description="Change to rotate the basic-auth password; restarts nginx.",
+        description="Change to rotate the basic-auth password; nothing restarts. Each epoch has its "
+        "own user name (llmstack for 0, else llmstack-<epoch>), so a previous one can stay valid.",
+    ),
+    ConfigKey(
+        name="basicAuthPreviousEpoch",
+        type="string",
+        default="",
+        description="The basic-auth epoch whose password stays accepted beside the current one "
+        "(a grace window while clients switch); empty: only the current. Remove it, and run "
+        "pulumi up, to end the window.",
     ),
     ConfigKey(
         name="tunnelSecretEpoch",

@@ -128,12 +128,27 @@ def _images(raw: RawConfig) -> Images:
 
 def _rotation(raw: RawConfig) -> Rotation:
     """The epochs the generated secrets follow."""
+    basic_auth_epoch = raw.epoch("basicAuthEpoch")
     return Rotation(
         stack_epoch=raw.epoch("rotationEpoch"),
         master_key_epoch=raw.epoch("masterKeyEpoch"),
-        basic_auth_epoch=raw.epoch("basicAuthEpoch"),
+        basic_auth_epoch=basic_auth_epoch,
+        basic_auth_previous_epoch=_previous_basic_auth_epoch(raw, basic_auth_epoch),
         tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
     )
+
+
+def _previous_basic_auth_epoch(raw: RawConfig, current: str) -> str | None:
+    """The basic-auth grace window's epoch: another epoch than the current, with basic auth on."""
+    key = "basicAuthPreviousEpoch"
+    if not raw.text(key):
+        return None
+    previous = raw.epoch(key)
+    if previous == current:
+        raw.errors.add(key, previous, f"an earlier epoch than basicAuthEpoch ({current}), or empty")
+    elif not raw.boolean("basicAuth"):
+        raw.errors.add(key, previous, "empty while basicAuth is false")
+    return previous
 
 
 def _edge_policy(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> EdgePolicy:

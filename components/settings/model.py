@@ -137,6 +137,8 @@ class Rotation:
     """Rotates the master key."""
     basic_auth_epoch: str
     """Rotates the basic-auth password."""
+    basic_auth_previous_epoch: str | None
+    """A previous basic-auth epoch whose password stays accepted (the grace window); None: none."""
     tunnel_secret_epoch: str
     """Rotates the tunnel secret."""
 

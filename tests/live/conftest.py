@@ -43,6 +43,7 @@ OLLAMA_ADDRESS = "127.0.0.31"
 UNREACHABLE_ADDRESS = "127.0.0.99"
 """An emulated container address where nothing listens: a gateway that is down."""
 SEED = b"llmstack-live-tests"
+BASIC_AUTH_WRITER = "edge-basic-auth-writer"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -281,6 +282,11 @@ class EdgeRunner:
         self.stop()
         self.dns.set("litellm", gateway_address)
         conf_dir = rendered.container_dir("edge-container") / "etc/nginx"
+        if (
+            any(r.name == BASIC_AUTH_WRITER for r in rendered.result.resources)
+            and not (conf_dir / "auth/htpasswd").exists()
+        ):
+            self.deliver_basic_auth(rendered, into=rendered)
         run_dir = self.workdir / f"{rendered.directory.name}-{gateway_address}"
         run_dir.mkdir(exist_ok=True)
         self.logs = {"access": run_dir / "access.log", "error": run_dir / "error.log"}
@@ -301,6 +307,16 @@ class EdgeRunner:
         self.running = (rendered.directory, gateway_address)
         _wait_for_port("127.0.0.1", 8443, self.process, self.logs["error"])
         return rendered
+
+    @staticmethod
+    def deliver_basic_auth(source: Rendered, *, into: Rendered) -> None:
+        """Run `source`'s basic-auth writer into `into`'s auth volume, as `pulumi up` would."""
+        writer = source.inputs(BASIC_AUTH_WRITER)
+        volume = into.container_dir("edge-container") / "etc/nginx/auth"
+        volume.mkdir(mode=0o755, exist_ok=True)
+        mounts = {"/etc/nginx/auth": volume, "/": source.container_dir(BASIC_AUTH_WRITER)}
+        command = _emulate([*writer["entrypoints"], *writer["command"]], mounts=mounts, address="127.0.0.1")
+        subprocess.run([*_without_capabilities(writer), *command], check=True)
 
     def stop(self) -> None:
         """Stop the running nginx, if any."""

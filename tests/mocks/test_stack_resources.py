@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -156,15 +157,31 @@ def test_every_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
         assert key.startswith("sk-")
         assert len(key) - len("sk-") >= 32
     passwords = {r.name for r in any_mode.of_type("random:index/randomPassword:RandomPassword")}
-    assert passwords == {"gateway-master-key", "gateway-client-keys-editor-0", "gateway-client-keys-ops-0"}
+    assert passwords == {
+        "gateway-master-key",
+        "gateway-boot-key",
+        "gateway-client-keys-editor-0",
+        "gateway-client-keys-ops-0",
+    }
 
 
-def test_master_key_reaches_litellm_only_as_a_secret_environment_variable(any_mode: OfflineRun) -> None:
+def test_the_master_key_reaches_litellm_only_as_a_digest_and_its_boot_key_only_as_a_secret(
+    any_mode: OfflineRun,
+) -> None:
+    master = any_mode.outputs["masterKey"]
     gateway = any_mode.named("gateway-container")
     assert is_secret(gateway.inputs["envs"])
-    config_text = reveal(gateway.inputs)["uploads"][0]["content"]
-    assert any_mode.outputs["masterKey"] not in config_text
+    inputs = reveal(gateway.inputs)
+    config_text = inputs["uploads"][0]["content"]
     assert yaml.safe_load(config_text)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert master not in json.dumps(inputs), "no file or variable of LiteLLM's carries the key itself"
+    boot = next(e.split("=", 1)[1] for e in inputs["envs"] if e.startswith("LITELLM_MASTER_KEY="))
+    assert boot != master
+    writer = reveal(any_mode.named("gateway-client-keys-writer").inputs)
+    keys_file = json.loads(next(u["content"] for u in writer["uploads"] if u["file"].endswith("clients.json")))
+    assert keys_file["master"] == [{"sha256": hashlib.sha256(master.encode()).hexdigest(), "not_after": None}]
+    assert master not in json.dumps(writer)
+    assert boot not in json.dumps(writer)
 
 
 def test_tls_private_key_is_uploaded_as_a_secret_readable_by_root_only(any_mode: OfflineRun) -> None:
@@ -281,13 +298,21 @@ def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Depl
     first = deploy(basicAuth="true", clients={"dev": {}})
     assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
         "gateway-master-key",
+        "gateway-boot-key",
         "gateway-client-keys-dev-0",
         "edge-basic-auth-password",
     }
-    uploads = {u["file"]: u for u in reveal(first.named("edge-container").inputs)["uploads"]}
-    line = uploads["/etc/nginx/htpasswd"]["content"]
+    writer = reveal(first.named("edge-basic-auth-writer").inputs)
+    (line,) = (u["content"] for u in writer["uploads"])
     assert line.startswith("llmstack:$apr1$")
     assert first.outputs["basicAuthPassword"] not in line
+    assert is_secret(first.named("edge-basic-auth-writer").inputs["uploads"])
+    assert writer["networkMode"] == "none"
+    edge = reveal(first.named("edge-container").inputs)
+    assert not [u for u in edge["uploads"] if "htpasswd" in u["file"]], "nginx reads it from the volume"
+    (mount,) = edge["volumes"]
+    assert (mount["containerPath"], mount["readOnly"]) == ("/etc/nginx/auth", True)
+    assert mount["volumeName"] == writer["volumes"][0]["volumeName"]
     assert {"basicAuthPassword", "clients"} <= first.secret_outputs
     client = first.outputs["clients"]["dev"]
     assert client["headers"]["x-litellm-api-key"] == client["apiKey"]
@@ -312,9 +337,8 @@ def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
     config = namespaced({"basicAuth": "true"})
     first = run_offline(run, stack="s", config=config, seed=b"state")
     second = run_offline(run, stack="s", config=config, seed=b"state")
-    uploads = [reveal(r.named("edge-container").inputs)["uploads"] for r in (first, second)]
-    htpasswd = [next(u["content"] for u in upload if u["file"].endswith("htpasswd")) for upload in uploads]
-    assert htpasswd[0] == htpasswd[1]
+    for name in ("edge-container", "edge-basic-auth-writer"):
+        assert reveal(first.named(name).inputs) == reveal(second.named(name).inputs), name
 
 
 def test_litellm_runs_the_configured_workers_sharing_one_rate_count(deploy: Callable[..., OfflineRun]) -> None:

@@ -9,10 +9,12 @@ adding, removing or rotating a client needs no restart. A key may carry `not_aft
 seconds): the previous key of a rotated client keeps working until then. Every digest is compared
 in constant time, and every entry is compared, so timing says nothing about which one matched.
 
-With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: it is
-the admin key. The model is decided here, on the exact name a request sends (LiteLLM's own checks
-on what this returns, `custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check
-it again); API families too, and each client's request rate, counted across all workers for every
+With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: the
+keys file carries its digest beside the clients', so it too rotates without a restart. LiteLLM's
+own LITELLM_MASTER_KEY is a boot key this hook never accepts. The model is decided here, on the
+exact name a request sends (LiteLLM's own checks on what this returns,
+`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check it again); API
+families too, and each client's request rate, counted across all workers for every
 admitted model call (llmstack_limits.py, shipped alongside). Before all of it, an address
 banned for too many failed authentications is refused (llmstack_bans.py, alongside).
 What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
@@ -41,7 +43,7 @@ if TYPE_CHECKING:  # the program's name for the same file
 else:  # in the container: uploaded beside this file, whose directory is first on sys.path
     import llmstack_contract as contract
 
-_loaded: dict[str, Any] = {"stamp": None, "clients": []}
+_loaded: dict[str, Any] = {"stamp": None, "clients": [], "master": []}
 
 
 def _sibling(name: str) -> ModuleType:
@@ -126,20 +128,34 @@ def _served_models() -> frozenset[str]:
     return frozenset(router.model_names) if router is not None else frozenset()
 
 
-def _clients() -> list[dict[str, Any]]:
-    """The clients from the keys file, re-read only when the file changed."""
+def _keys_file() -> dict[str, Any]:
+    """The clients and master-key digests from the keys file, re-read only when the file changed."""
     path = os.environ.get(contract.KEYS_FILE_ENV, "")
     try:
         status = os.stat(path)
     except OSError:
-        return []
+        return {"clients": [], "master": []}
     stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
     if stamp != _loaded["stamp"]:
         with open(path, encoding="utf-8") as keys_file:
-            _loaded["clients"] = json.load(keys_file)["clients"]
-        _loaded["stamp"] = stamp
-    clients: list[dict[str, Any]] = _loaded["clients"]
+            content = json.load(keys_file)
+        _loaded.update(clients=content["clients"], master=content["master"], stamp=stamp)
+    return _loaded
+
+
+def _clients() -> list[dict[str, Any]]:
+    clients: list[dict[str, Any]] = _keys_file()["clients"]
     return clients
+
+
+def _is_master(presented: str, now: float) -> bool:
+    """Whether `presented` is a live master key; every digest compared in constant time."""
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    found = False
+    for key in _keys_file()["master"]:
+        matches = hmac.compare_digest(digest, key["sha256"])
+        found |= matches and (key.get("not_after") is None or now < key["not_after"])
+    return found
 
 
 def _refuse(status: int, message: str) -> ProxyException:
@@ -212,9 +228,9 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     presented = _presented_key(request)
     if presented is None:
         raise _refuse(401, "Missing or malformed API key: send `Authorization: Bearer <key>`.")
-    master = os.environ.get(contract.MASTER_KEY_ENV, "")
-    if master and hmac.compare_digest(presented.encode(), master.encode()):
-        return UserAPIKeyAuth(api_key=presented, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
+    if _is_master(presented, time.time()):
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        return UserAPIKeyAuth(api_key=digest, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
     client = _find(presented, time.time())
     if client is None:
         _count_failure(address, "api_key")

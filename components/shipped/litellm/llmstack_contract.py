@@ -14,7 +14,8 @@ TESTED_LITELLM_VERSION: Final = "1.108.7"
 """The LiteLLM release the stack pins (image tag, PyPI package) and patches; other versions are left alone."""
 
 MASTER_KEY_ENV: Final = "LITELLM_MASTER_KEY"
-"""The environment variable that carries the master key; the config file only names it."""
+"""The environment variable that carries LiteLLM's boot key (never accepted: the admin key is a
+digest in the keys file); the config file only names it."""
 KEYS_FILE_ENV: Final = "LLMSTACK_KEYS_FILE"
 """The path of the keys file (client names and key digests) the auth hook reads."""
 RATES_FILE_ENV: Final = "LLMSTACK_RATES_FILE"
