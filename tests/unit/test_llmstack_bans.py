@@ -211,6 +211,20 @@ def test_the_command_line_lists_and_lifts(
     assert capsys.readouterr().out == ""
 
 
+def test_lifting_every_ban_also_forgets_every_counted_failure(
+    bans_file: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(contract.BANS_FILE_ENV, bans_file)
+    ban_list = bans.BanList(bans_file, policy(max_retry=2))
+    now = time.time()
+    for address in (ATTACKER, ATTACKER, NEIGHBOUR):
+        ban_list.failed(address, "api_key", now)
+    assert bans.main(["lift", "--all"]) == 0
+    assert capsys.readouterr().out == "lifted 1 ban(s)\n"
+    assert ban_list.banned(ATTACKER, now + 1) == 0
+    assert ban_list.failed(NEIGHBOUR, "api_key", now + 1) == 0, "its earlier failure was forgotten"
+
+
 def _sample(name: str, labels: dict[str, str] | None = None) -> float:
     return prometheus_client.REGISTRY.get_sample_value(name, labels or {}) or 0.0
 

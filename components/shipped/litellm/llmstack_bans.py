@@ -336,8 +336,20 @@ def lift(path: str, addresses: list[str], now: float) -> int:
     return lifted
 
 
+def lift_all(path: str, now: float) -> int:
+    """End every ban now and forget every counted failure (docs/OPERATIONS.md); how many bans there were."""
+    db = _connect(path)
+    try:
+        with _transaction(db):
+            lifted: int = db.execute("UPDATE bans SET until = ? WHERE until > ?", (now, now)).rowcount
+            db.execute("DELETE FROM failures")
+    finally:
+        db.close()
+    return lifted
+
+
 def main(arguments: list[str]) -> int:
-    """`python3 llmstack_bans.py list` or `… lift ADDRESS…`, run in the container (docker exec)."""
+    """`python3 llmstack_bans.py list`, `… lift ADDRESS…` or `… lift --all`, run in the container (docker exec)."""
     path = os.environ[contract.BANS_FILE_ENV]
     if arguments[:1] == ["list"]:
         db = _connect(path)
@@ -347,10 +359,13 @@ def main(arguments: list[str]) -> int:
         finally:
             db.close()
         return 0
+    if arguments == ["lift", "--all"]:
+        print(f"lifted {lift_all(path, time.time())} ban(s)")
+        return 0
     if arguments[:1] == ["lift"] and len(arguments) > 1:
         print(f"lifted {lift(path, arguments[1:], time.time())} ban(s)")
         return 0
-    print("usage: llmstack_bans.py list | lift ADDRESS...")
+    print("usage: llmstack_bans.py list | lift ADDRESS... | lift --all")
     return 2
 
 
