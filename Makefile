@@ -118,6 +118,7 @@ audit: venv
 
 bench: venv
 	$(PYTHON) benchmarks/render_speed.py
+	$(PYTHON) benchmarks/ban_check.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/edge_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/gateway_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/pool_throughput.py

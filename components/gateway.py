@@ -19,8 +19,13 @@ from components.render.litellm import (
     LiteLLMContext,
     render_litellm_config,
 )
-from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
+from components.settings.model import BanPolicy, ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
+    BAN_EXEMPT_CIDRS_ENV,
+    BAN_FIND_SECONDS_ENV,
+    BAN_MAX_RETRY_ENV,
+    BAN_SECONDS_ENV,
+    BANS_FILE_ENV,
     KEYS_FILE_ENV,
     MASTER_KEY_ENV,
     RATES_FILE_ENV,
@@ -44,6 +49,9 @@ GATEWAY_GRACE_SECONDS = defaults.DRAIN_SECONDS + 15
 """Docker's wait before SIGKILL: LiteLLM's drain, gunicorn's teardown headroom and a margin."""
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
 METRICS_DIR = "/tmp/llmstack/prometheus"  # noqa: S108 - the container's own /tmp, emptied at each start
+BANS_DIR = "/var/lib/llmstack/bans"
+"""The named volume holding the ban list, so bans outlive a restart or replacement of the container."""
+BANS_FILE = f"{BANS_DIR}/bans.sqlite3"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +80,8 @@ class GatewayArgs:
     """With monitoring on, the internal network Prometheus scrapes `/metrics` on."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
+    bans: BanPolicy
+    """Brute-force bans, enforced by the auth hook."""
 
 
 class Gateway(pulumi.ComponentResource):
@@ -112,6 +122,8 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.client_keys = keys.keys
+        # Not protected: losing it lifts the bans, nothing more (and `pulumi destroy` stays possible).
+        bans = docker.Volume(f"{name}-bans", name=f"{args.docker_prefix}-litellm-bans", opts=child)
         docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
@@ -129,7 +141,8 @@ class Gateway(pulumi.ComponentResource):
             volumes=[
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
-                )
+                ),
+                docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR),
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
@@ -168,6 +181,11 @@ def _environment(args: GatewayArgs, boot_key: pulumi.Output[str]) -> list[pulumi
         pulumi.Output.concat(f"{MASTER_KEY_ENV}=", boot_key),
         f"{KEYS_FILE_ENV}={KEYS_FILE}",
         f"{RATES_FILE_ENV}={RATES_FILE}",
+        f"{BANS_FILE_ENV}={BANS_FILE}",
+        f"{BAN_MAX_RETRY_ENV}={args.bans.max_retry}",
+        f"{BAN_FIND_SECONDS_ENV}={args.bans.find_seconds}",
+        f"{BAN_SECONDS_ENV}={args.bans.ban_seconds}",
+        f"{BAN_EXEMPT_CIDRS_ENV}={','.join(args.bans.exempt_cidrs)}",
         f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
         f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
         # The shipped modules import the contract by plain name: whatever starts Python (the start

@@ -162,6 +162,7 @@ def _gateway(wiring: _Wiring) -> Gateway:
             gateway_network=wiring.networks.gateway,
             monitoring_network=wiring.networks.monitoring,
             grace_seconds=GATEWAY_GRACE_SECONDS,
+            bans=settings.bans,
         ),
         wiring.opts,
     )

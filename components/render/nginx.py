@@ -10,7 +10,12 @@ from pathlib import Path
 import jinja2
 
 from components.settings.model import RateLimit, TlsProfile
-from components.shipped.litellm.llmstack_contract import ADMIN_PATH_PREFIXES, API_ROUTES
+from components.shipped.litellm.llmstack_contract import (
+    ADMIN_PATH_PREFIXES,
+    API_ROUTES,
+    EDGE_CHECK_HEADER,
+    MODEL_LIST_ROUTES,
+)
 
 CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
@@ -91,6 +96,9 @@ BUSY_RETRY_AFTER_SECONDS = 5
 READ_TIMEOUT_MARGIN_SECONDS = 5
 """nginx waits this much longer than generationTimeoutSeconds for LiteLLM, whose own limits end a
 generation first (its answer names the timeout, and it closes Ollama's call)."""
+
+BASIC_AUTH_CHALLENGE = 'Basic realm="llmstack"'
+"""What a 401 from the edge asks for (the realm of `auth_basic`)."""
 
 KEEPALIVE_SECONDS = 65
 """How long nginx keeps an idle client connection; a proxy in front must give up on it sooner."""
@@ -192,6 +200,10 @@ def render_nginx_conf(context: NginxContext) -> str:
         foreign_key_headers=FOREIGN_KEY_HEADERS,
         proxied_path=PROXIED_PATH,
         error_pages=[_ErrorPage(status, _error_body(status)) for status in sorted(_ERRORS)],
+        basic_auth_header=EDGE_CHECK_HEADER,
+        # A route whose every request goes through the auth hook, which answers before any key.
+        basic_auth_route=MODEL_LIST_ROUTES[0],
+        basic_auth_challenge=BASIC_AUTH_CHALLENGE,
     )
 
 

@@ -242,6 +242,36 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         "call those routes.",
     ),
     ConfigKey(
+        name="banMaxRetry",
+        type="integer",
+        default=3,
+        description="Failed authentications (wrong or revoked API key, wrong basic-auth password) from one client "
+        "address within banFindTimeSeconds that ban the address (0-1000; 0 turns bans off).",
+        details="A banned address gets 403 `address_banned` with Retry-After on every request, a valid key "
+        "included, until the ban ends. The address is the real client's in every mode (behind the tunnel, "
+        "the one Cloudflare saw). docs/OPERATIONS.md says how to lift a ban by hand.",
+    ),
+    ConfigKey(
+        name="banFindTimeSeconds",
+        type="integer",
+        default=600,
+        description="The window in which banMaxRetry failures ban an address (1-86400).",
+    ),
+    ConfigKey(
+        name="banTimeSeconds",
+        type="integer",
+        default=3600,
+        description="How long a ban lasts (1-31536000); bans survive restarts and replacements of LiteLLM.",
+    ),
+    ConfigKey(
+        name="banExemptAdmins",
+        type="boolean",
+        default=False,
+        description="Never ban addresses in adminCidrs (their failures are not counted either); true needs adminCidrs.",
+        details="Off by default: a key guessed from an admin network opens the admin routes, the costliest "
+        "guess of all, and a compromised machine there is what a ban is for.",
+    ),
+    ConfigKey(
         name="maxBodyMb",
         type="integer",
         default=16,

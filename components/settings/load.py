@@ -20,6 +20,7 @@ from components.settings.gpu_hosts import GPU_SYNTAX, gpu_request, parse_gpu_hos
 from components.settings.keys import NAMESPACE
 from components.settings.model import (
     Admission,
+    BanPolicy,
     ContainerLimits,
     EdgePolicy,
     Exposure,
@@ -108,6 +109,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         tunnel=tunnel,
         acme=acme,
         monitoring=parse_monitoring(raw, raw_values, secret_keys, tunnel.subnet if tunnel else None),
+        bans=_bans(raw, admin_cidrs),
         paused=raw.boolean("paused"),
         pool=parse_gpu_hosts(raw, models),
     )
@@ -116,6 +118,20 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         errors.add("monitoring", "true", "false while gpuHosts is set (watching a pool's hosts is not built yet)")
     errors.raise_if_any()
     return settings
+
+
+def _bans(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> BanPolicy:
+    """fail2ban's numbers (the seed's 3 / 600 s / 3600 s by default), and whom they spare."""
+    exempt_admins = raw.boolean("banExemptAdmins")
+    if exempt_admins and not admin_cidrs:
+        # Sparing nobody while the operator believes their networks are spared is worse than an error.
+        raw.errors.add("banExemptAdmins", "true", "false unless adminCidrs names the networks to spare")
+    return BanPolicy(
+        max_retry=raw.integer("banMaxRetry", 0, 1000),
+        find_seconds=raw.integer("banFindTimeSeconds", 1, 86400),
+        ban_seconds=raw.integer("banTimeSeconds", 1, 31536000),
+        exempt_cidrs=admin_cidrs if exempt_admins else (),
+    )
 
 
 def _images(raw: RawConfig) -> Images:

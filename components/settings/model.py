@@ -155,6 +155,20 @@ class RateLimit:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BanPolicy:
+    """Brute-force bans (fail2ban's semantics), enforced by the gateway's auth hook."""
+
+    max_retry: int
+    """Failed authentications within `find_seconds` that ban an address; 0: no bans."""
+    find_seconds: int
+    """The window failures are counted in."""
+    ban_seconds: int
+    """How long a ban lasts."""
+    exempt_cidrs: tuple[str, ...]
+    """Networks never banned."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class EdgePolicy:
     """What the nginx edge enforces."""
 
@@ -391,6 +405,8 @@ class Settings:
     """Docker engine address; empty means the operator's default engine."""
     tunnel: TunnelSettings | None
     """The Cloudflare Tunnel, in tunnel mode only."""
+    bans: BanPolicy
+    """Brute-force bans of client addresses."""
     acme: AcmeSettings | None = None
     """The ACME certificate, with `tlsSource: acme` only."""
     monitoring: MonitoringSettings | None = None

@@ -170,7 +170,7 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
         shipped = (PROJECT_DIR / f"components/shipped/litellm/{module}.py").read_text()
         assert uploads[f"/etc/litellm/{module}.py"] == shipped
-    (mount,) = gateway["volumes"]
+    (mount,) = [v for v in gateway["volumes"] if v["containerPath"] == "/run/llmstack/keys"]
     assert mount["readOnly"] is True
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]
     assert "AIOHTTP_TTL_DNS_CACHE=5" in gateway["envs"], "LiteLLM finds a moved Ollama within seconds"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from components.render.litellm import METRICS_DIR_ENV
 from offline.render import render_stack
 
 PROBE = """
@@ -36,10 +37,15 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
     names = [settings["general_settings"]["custom_auth"], *callbacks]
     env = json.loads((container / "env.json").read_text())
     assert env["PYTHONPATH"] == "/etc/litellm"
+    metrics_dir = {}
+    if METRICS_DIR_ENV in env:
+        metrics_dir = {METRICS_DIR_ENV: str(tmp_path / "metrics")}
+        (tmp_path / "metrics").mkdir()
     run = subprocess.run(
         [sys.executable, "-c", PROBE, str(etc / "config.yaml"), json.dumps(names)],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env, "PYTHONPATH": str(etc)},
+        # The metrics directory llmstack_serve.py makes before any worker loads the hook, here too.
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env, "PYTHONPATH": str(etc), **metrics_dir},
         capture_output=True,
         text=True,
         timeout=300,

@@ -115,6 +115,37 @@ def test_model_volume_is_protected_and_survives_deletion(any_mode: OfflineRun) -
     assert [(m["volumeName"], m["containerPath"]) for m in mounts] == [(volume.inputs["name"], "/root/.ollama")]
 
 
+def test_bans_live_on_their_own_unprotected_volume_and_reach_the_hook(any_mode: OfflineRun) -> None:
+    # Not protected: losing the file lifts the bans, nothing more; `pulumi destroy` must stay possible.
+    volume = any_mode.named("gateway-bans")
+    assert not volume.options.get("protect")
+    gateway = containers(any_mode)["gateway-container"]
+    mounts = {m["containerPath"]: m for m in gateway["volumes"]}
+    assert mounts["/var/lib/llmstack/bans"]["volumeName"] == volume.inputs["name"]
+    assert not mounts["/var/lib/llmstack/bans"].get("readOnly")
+    assert volume.inputs["name"].endswith("-litellm-bans")
+    envs = dict(e.split("=", 1) for e in gateway["envs"])
+    assert envs["LLMSTACK_BANS_FILE"].startswith("/var/lib/llmstack/bans/")
+    assert (envs["LLMSTACK_BAN_MAX_RETRY"], envs["LLMSTACK_BAN_FIND_SECONDS"], envs["LLMSTACK_BAN_SECONDS"]) == (
+        "3",
+        "600",
+        "3600",
+    )
+
+
+def test_ban_keys_reach_the_gateway_and_admins_are_spared_only_when_asked(deploy: Deploy) -> None:
+    def ban_env(**config: object) -> dict[str, str]:
+        gateway = containers(deploy(**config))["gateway-container"]
+        return {k: v for k, v in (e.split("=", 1) for e in gateway["envs"]) if k.startswith("LLMSTACK_BAN")}
+
+    spared = ban_env(
+        **LAN, adminCidrs=["192.168.50.0/28"], banExemptAdmins="true", banMaxRetry="5", banTimeSeconds="60"
+    )
+    assert spared["LLMSTACK_BAN_EXEMPT_CIDRS"] == "192.168.50.0/28"
+    assert (spared["LLMSTACK_BAN_MAX_RETRY"], spared["LLMSTACK_BAN_SECONDS"]) == ("5", "60")
+    assert ban_env(**LAN, adminCidrs=["192.168.50.0/28"])["LLMSTACK_BAN_EXEMPT_CIDRS"] == ""
+
+
 def test_editing_the_model_list_leaves_ollama_and_its_volume_untouched(deploy: Deploy) -> None:
     before = deploy(models=["small=qwen2.5:0.5b"])
     after = deploy(models=["small=qwen2.5:1.5b", "coder=qwen2.5-coder:1.5b"])

@@ -15,7 +15,8 @@ own LITELLM_MASTER_KEY is a boot key this hook never accepts. The model is decid
 exact name a request sends (LiteLLM's own checks on what this returns,
 `custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check it again); API
 families too, and each client's request rate, counted across all workers for every
-admitted model call (llmstack_limits.py, shipped alongside).
+admitted model call (llmstack_limits.py, shipped alongside). Before all of it, an address
+banned for too many failed authentications is refused (llmstack_bans.py, alongside).
 What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
 """
 
@@ -60,12 +61,64 @@ def _sibling(name: str) -> ModuleType:
 _sibling(contract.SPEEDUPS_MODULE).apply()
 _limits = _sibling(contract.LIMITS_MODULE)
 _requests = _sibling(contract.REQUESTS_MODULE)
+_bans = _sibling(contract.BANS_MODULE)
 
 
 @functools.cache
 def _shared_rate() -> Any:
     """The per-client request counter all workers share, opened on first use."""
     return _limits.SharedRate(os.environ[contract.RATES_FILE_ENV])
+
+
+@functools.cache
+def _ban_list() -> Any:
+    """Failed authentications and bans, shared by all workers, opened on first use."""
+    return _bans.BanList(os.environ.get(contract.BANS_FILE_ENV, ""), _bans.BanPolicy.from_environment(os.environ))
+
+
+def _client_address(request: Request) -> str:
+    """The client's address as nginx saw it; empty for a request that did not come through nginx.
+
+    nginx replaces any X-Real-IP a client sends with its own `$remote_addr`, and nothing but nginx
+    reaches LiteLLM, so this header is the one address that cannot be forged. A request without it
+    (the container's healthcheck, a test calling LiteLLM directly) is never banned nor counted.
+    """
+    return request.headers.get(contract.CLIENT_ADDRESS_HEADER, "")
+
+
+def _banned(seconds: int) -> ProxyException:
+    return ProxyException(
+        message=f"Too many failed authentications from your address: it is refused for {seconds} more seconds.",
+        # LiteLLM's error body carries the status as `code`: the type says what happened.
+        type="address_banned",
+        param=None,
+        code=403,
+        headers={"retry-after": str(seconds)},
+    )
+
+
+def _check_ban(address: str) -> None:
+    """Refuse a banned address before anything else is looked at."""
+    wait = _ban_list().banned(address, time.time()) if address else 0
+    if wait:
+        raise _banned(wait)
+
+
+def _count_failure(address: str, reason: str) -> None:
+    """Count a failed authentication; refuse with the ban it starts, if it starts one."""
+    wait = _ban_list().failed(address, reason, time.time())
+    if wait:
+        raise _banned(wait)
+
+
+def _edge_refusal(request: Request, address: str) -> ProxyException | None:
+    """The answer to a basic-auth refusal nginx reports (nginx.conf's basic-auth location), counted."""
+    reported = request.headers.get(contract.EDGE_CHECK_HEADER)
+    if reported is None:
+        return None
+    if reported == "failed":  # credentials were sent and were wrong; a first request without any is no guess
+        _count_failure(address, "basic_auth")
+    return _refuse(401, "Authentication required.")
 
 
 def _served_models() -> frozenset[str]:
@@ -168,6 +221,11 @@ def _presented_key(request: Request) -> str | None:
 
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     """LiteLLM's custom-auth entry point (`api_key` is LiteLLM's reading; see _presented_key)."""
+    address = _client_address(request)
+    _check_ban(address)
+    refused = _edge_refusal(request, address)
+    if refused is not None:
+        raise refused
     presented = _presented_key(request)
     if presented is None:
         raise _refuse(401, "Missing or malformed API key: send `Authorization: Bearer <key>`.")
@@ -176,6 +234,7 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         return UserAPIKeyAuth(api_key=digest, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
     client = _find(presented, time.time())
     if client is None:
+        _count_failure(address, "api_key")
         raise _refuse(401, "Invalid API key.")
     contract.REFUSED_CLIENT.set(client["name"])  # any refusal from here on is this client's
     route = request.url.path
