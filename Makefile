@@ -122,6 +122,7 @@ bench: venv
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/edge_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/gateway_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/pool_throughput.py
+	$(PYTHON) -m tests.live.sandbox --script benchmarks/watch_cost.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from components.edge import CONF_DIR, HTPASSWD_FILE
 from offline.engine import OfflineRun
 from tests.docker.conftest import Stack, apply_stack, dev_config
 
@@ -50,7 +51,8 @@ def test_basic_auth_passes_with_the_rendered_htpasswd(guarded: Stack) -> None:
 
 
 def test_htpasswd_is_readable_by_the_worker_user(guarded: Stack) -> None:
-    result = guarded.exec("edge-container", "cat", "/etc/nginx/htpasswd", user="101")
+    # In its own volume, which the writer fills by rename (edge_auth.py).
+    result = guarded.exec("edge-container", "cat", f"{CONF_DIR}/{HTPASSWD_FILE}", user="101")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("llmstack:")
 
