@@ -9,6 +9,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.htpasswd import htpasswd_line
 from components.render.nginx import NginxContext, render_nginx_conf
 from components.settings.model import ContainerLimits, ImageRef
@@ -21,6 +22,18 @@ CERTIFICATE_FILE = "tls/server.crt"
 PRIVATE_KEY_FILE = "tls/server.key"
 HTPASSWD_FILE = "htpasswd"
 BASIC_AUTH_USER = "llmstack"
+NGINX_USER = "101:101"
+"""The official image's `nginx` user (docker-nginx Dockerfile: useradd --uid 101, groupadd --gid 101)."""
+PID_FILE = "/tmp/nginx.pid"  # noqa: S108 - the container's own tmpfs
+CONF_LABEL = "llmstack.nginx.conf"
+"""The rendered nginx.conf, also as a label: the policy rules judge the edge's config per container."""
+CONFINEMENT = defaults.Confinement(
+    user=NGINX_USER,
+    # The pid file and the five *_temp_path of nginx.conf.
+    writable={"/tmp": 64},  # noqa: S108 - the container's own tmpfs
+    nproc=512,
+    cpu_shares=1024,
+)
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -88,15 +101,25 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        uploads = _uploads(args)
+        conf = render_nginx_conf(args.nginx)
+        files = _files(args, conf)
         self.basic_auth = None
         if args.nginx.basic_auth_file is not None:
             self.basic_auth, htpasswd = self._basic_auth(name, args.basic_auth_keepers, child)
-            # Workers (user nginx) read it on every request; it holds a hash, not the password.
-            uploads.append(
-                docker.ContainerUploadArgs(file=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd, permissions="0444")
-            )
+            # nginx reads it on every request; it holds a hash, not the password.
+            files.append(DeliveredFile(path=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd))
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        delivered = DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-nginx-files",
+                image=image.image_id,
+                user=NGINX_USER,
+                mount_path=CONF_DIR,
+                files=tuple(files),
+            ),
+            opts=child,
+        )
         networks, ports = _networks_and_ports(args)
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
@@ -104,24 +127,26 @@ class Edge(pulumi.ComponentResource):
             f"{name}-container",
             name=self.container_name,
             image=image.image_id,
-            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=uploads,
+            # nginx itself, not the image's entrypoint (its scripts would edit /etc/nginx); the pid
+            # file on the tmpfs: the compiled-in /var/run/nginx.pid is root's and read-only.
+            entrypoints=["nginx"],
+            command=["-g", f"daemon off; pid {PID_FILE};"],
+            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest)],
+            volumes=[delivered.mount()],
+            labels=[docker.ContainerLabelArgs(label=CONF_LABEL, value=conf)],
             ports=ports,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
-            # The master binds, reads the key and switches workers to the nginx user. SIGQUIT is
-            # nginx's graceful stop: open requests and streams finish, for up to a generation's time.
+            # Master and workers run as nginx (101) with no capability: ports 8443/8081 need none.
+            # SIGQUIT is nginx's graceful stop: open requests and streams finish, for up to a generation's time.
             **defaults.long_running(
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "SETGID",
-                "SETUID",
+                confinement=CONFINEMENT,
                 memory_mb=args.limits.memory_mb,
                 wait_timeout_seconds=60,
                 grace_seconds=args.grace_seconds,
                 stop_signal="SIGQUIT",
             ),
-            opts=defaults.serving_options(self),
+            opts=defaults.serving_options(self, depends_on=[delivered.carrier]),
         )
         self.register_outputs({})
 
@@ -139,19 +164,16 @@ class Edge(pulumi.ComponentResource):
         return BasicAuth(BASIC_AUTH_USER, pulumi.Output.secret(password.result)), pulumi.Output.secret(htpasswd)
 
 
-def _uploads(args: EdgeArgs) -> list[docker.ContainerUploadArgs]:
-    """nginx.conf, the certificate and its key."""
+def _files(args: EdgeArgs, conf: str) -> list[DeliveredFile]:
+    """nginx.conf, the certificate and its key.
+
+    The key is 0444 root in a volume only nginx mounts: master and workers share uid 101, so an
+    owner-only mode would add nothing inside the container, and uploads cannot set an owner.
+    """
     return [
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/nginx.conf", content=render_nginx_conf(args.nginx), permissions="0444"
-        ),
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
-        ),
-        # Read by the root master process only; workers never need the key.
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
-        ),
+        DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf),
+        DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem),
     ]
 
 

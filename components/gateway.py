@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
 from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
@@ -36,6 +37,15 @@ allows 10 more for teardown (litellm/proxy/proxy_cli.py, GRACEFUL_SHUTDOWN_TEARD
 GATEWAY_GRACE_SECONDS = defaults.DRAIN_SECONDS + 15
 """Docker's wait before SIGKILL: LiteLLM's drain, gunicorn's teardown headroom and a margin."""
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
+LITELLM_USER = "65534:65534"
+"""nobody, as upstream's docker/Dockerfile.non_root (`USER nobody`); the root image's files are world-readable."""
+CONFINEMENT = defaults.Confinement(
+    user=LITELLM_USER,
+    # The rate limiter's sqlite files, gunicorn's per-worker heartbeat files, any stray ~/.cache.
+    writable={"/tmp": 64},  # noqa: S108 - the container's own tmpfs
+    nproc=1024,
+    cpu_shares=1024,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +108,17 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.client_keys = keys.keys
+        delivered = DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-litellm-files",
+                image=image.image_id,
+                user=LITELLM_USER,
+                mount_path=CONFIG_DIR,
+                files=_files(args.config),
+            ),
+            opts=child,
+        )
         docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
@@ -110,12 +131,12 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=_environment(args, self.master_key),
-            uploads=_uploads(args.config),
+            envs=[*_environment(args, self.master_key), pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest)],
             volumes=[
+                delivered.mount(),
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
-                )
+                ),
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
@@ -124,9 +145,12 @@ class Gateway(pulumi.ComponentResource):
             healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
             **defaults.long_running(
-                memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=args.grace_seconds
+                confinement=CONFINEMENT,
+                memory_mb=args.limits.memory_mb,
+                wait_timeout_seconds=180,
+                grace_seconds=args.grace_seconds,
             ),
-            opts=defaults.serving_options(self),
+            opts=defaults.serving_options(self, depends_on=[delivered.carrier]),
         )
         self.register_outputs({})
 
@@ -154,16 +178,15 @@ def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulu
         # The shipped modules import the contract by plain name: whatever starts Python (the start
         # script, a worker uvicorn spawns), it must find them beside the config.
         f"PYTHONPATH={CONFIG_DIR}",
+        # Not root's /root: anything that writes under ~ lands on the tmpfs.
+        "HOME=/tmp",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
     ]
 
 
-def _uploads(config: LiteLLMContext) -> list[docker.ContainerUploadArgs]:
+def _files(config: LiteLLMContext) -> tuple[DeliveredFile, ...]:
     """config.yaml and, beside it, the modules it and the hook load."""
-    return [
-        docker.ContainerUploadArgs(file=CONFIG_PATH, content=render_litellm_config(config), permissions="0444"),
-        *(
-            docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
-            for module, text in _SHIPPED_MODULES.items()
-        ),
-    ]
+    return (
+        DeliveredFile(path=CONFIG_PATH, content=render_litellm_config(config)),
+        *(DeliveredFile(path=f"{CONFIG_DIR}/{module}.py", content=text) for module, text in _SHIPPED_MODULES.items()),
+    )

@@ -10,11 +10,9 @@ CONTAINER = "docker:index/container:Container"
 ROLES = ("ollama", "litellm", "nginx")
 """Containers the checks tell apart, by Docker name suffix or readable image reference."""
 
-ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
-    # The nginx master binds, reads the key as root and switches its workers to the nginx user.
-    "nginx": frozenset({"CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"}),
-}
-"""Capabilities a role may add back after dropping ALL; every other role adds none."""
+ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {}
+"""The named allow-list: capabilities a role may add back after dropping ALL. Empty since #22: every
+container, nginx included (non-root on ports above 1024), runs with none. A new need is named here."""
 
 NO_NEW_PRIVILEGES = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
 RESTART_POLICIES = frozenset({"always", "unless-stopped", "on-failure"})
@@ -42,8 +40,17 @@ def role(props: Props) -> str | None:
 
 
 def is_one_shot(props: Props) -> bool:
-    """A container that runs to completion while Pulumi waits (`mustRun: false`, `attach: true`)."""
-    return field(props, "mustRun") is False and field(props, "attach") is True
+    """A container Pulumi does not keep running: a job it waits for, or a carrier never started.
+
+    A job runs to completion while Pulumi waits (`mustRun: false`, `attach: true`); a file carrier
+    is created and never started (`start: false`, `mustRun: false`).
+    """
+    return field(props, "mustRun") is False and (field(props, "attach") is True or is_never_started(props))
+
+
+def is_never_started(props: Props) -> bool:
+    """A container created only to receive uploads into its volumes (`start: false`): nothing of it runs."""
+    return field(props, "start") is False and field(props, "mustRun") is False
 
 
 def privileged(resource_type: str, props: Props) -> list[str]:

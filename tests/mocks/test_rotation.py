@@ -47,6 +47,7 @@ def test_a_client_rotation_changes_only_that_clients_key_and_its_delivery(before
     assert touched(before, after) == {
         "gateway-client-keys-editor-0",
         "gateway-client-keys-editor-2026-12",
+        "gateway-client-keys-inbox-carrier",
         "gateway-client-keys-writer",
     }
     old, new = before.outputs["clients"], after.outputs["clients"]
@@ -58,8 +59,12 @@ def test_a_client_rotation_changes_only_that_clients_key_and_its_delivery(before
 def test_a_grace_window_keeps_the_previous_key_in_state_and_in_the_keys_file(before: OfflineRun) -> None:
     rotated = {"epoch": "2026-12", "previousEpoch": "0", "previousValidUntil": "2026-12-01T00:00:00Z"}
     after = deploy(clients={**BASE["clients"], "editor": rotated})
-    assert touched(before, after) == {"gateway-client-keys-editor-2026-12", "gateway-client-keys-writer"}
-    uploads = reveal(after.named("gateway-client-keys-writer").inputs)["uploads"]
+    assert touched(before, after) == {
+        "gateway-client-keys-editor-2026-12",
+        "gateway-client-keys-inbox-carrier",
+        "gateway-client-keys-writer",
+    }
+    uploads = reveal(after.named("gateway-client-keys-inbox-carrier").inputs)["uploads"]
     keys_file = next(u["content"] for u in uploads if u["file"].endswith("clients.json"))
     assert '"not_after": 1796083200.0' in keys_file
     assert SERVING.isdisjoint(touched(before, after))
@@ -73,7 +78,8 @@ def test_a_master_key_rotation_restarts_litellm_only(before: OfflineRun) -> None
 
 def test_a_basic_auth_rotation_restarts_nginx_only(before: OfflineRun) -> None:
     after = deploy(basicAuthEpoch="2026-12")
-    assert touched(before, after) == {"edge-basic-auth-password", "edge-container"}
+    # The htpasswd reaches nginx through its files volume: a new carrier, and nginx (its digest).
+    assert touched(before, after) == {"edge-basic-auth-password", "edge-files-carrier", "edge-container"}
     assert after.outputs["basicAuthPassword"] != before.outputs["basicAuthPassword"]
 
 
