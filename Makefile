@@ -7,7 +7,7 @@ OUT ?= out/$(STACK)
 # A file backend in this checkout: no Pulumi Cloud account; override to use another backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
-.PHONY: venv venv-sslyze policy-venv node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine
+.PHONY: venv venv-sslyze policy-venv node-deps pulumi-cli up test lint pytest render audit bench lock clean docker-up docker-down test-docker engine engine-path test-engine images backup restore
 
 # Locks install exactly as written: hash-checked, nothing resolved on the day (--no-deps), by a
 # pinned pip; `pip check` then fails loudly, naming the package, if a lock is incomplete.
@@ -56,7 +56,13 @@ CONTINUE_DIR := tests/continue
 $(CONTINUE_DIR)/node_modules/.package-lock.json: $(CONTINUE_DIR)/package-lock.json
 	npm ci --prefix $(CONTINUE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
 
-node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json
+# Renovate's own validator and extractor (npm, lock-pinned, with the Node 24 it needs), for
+# tests/unit/test_renovate.py: renovate.json must find every image default and lock.
+RENOVATE_DIR := tools/renovate
+$(RENOVATE_DIR)/node_modules/.package-lock.json: $(RENOVATE_DIR)/package-lock.json
+	npm ci --prefix $(RENOVATE_DIR) --no-audit --no-fund --ignore-scripts --loglevel=error
+
+node-deps: $(CONTINUE_DIR)/node_modules/.package-lock.json $(RENOVATE_DIR)/node_modules/.package-lock.json
 
 # `make up` needs the Pulumi CLI: say what is missing and where to get it, before anything runs.
 pulumi-cli:
@@ -117,9 +123,10 @@ bench: venv
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:
-	uv pip compile --generate-hashes --python-version 3.11 requirements.in -o requirements.txt
-	uv pip compile --generate-hashes --python-version 3.11 requirements-dev.in -o requirements-dev.txt
-	uv pip compile --generate-hashes --python-version 3.11 requirements-sslyze.in -o requirements-sslyze.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-pip.in --output-file=requirements-pip.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements.in --output-file=requirements.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-dev.in --output-file=requirements-dev.txt
+	uv pip compile --generate-hashes --python-version=3.11 requirements-sslyze.in --output-file=requirements-sslyze.txt
 
 # The Pulumi CLI and Python language host, compiled from Go modules (no Pulumi download works here) into a cache
 # outside the checkout keyed by version; a second run is a no-op. Use: export PATH="$$(make -s engine-path):$$PATH"
@@ -132,3 +139,19 @@ engine-path:
 
 clean:
 	rm -rf out .mypy_cache .ruff_cache .pytest_cache
+
+# Per container of STACK: the image it pins and the one the Docker engine runs (DOCKER_HOST for a
+# remote engine); exits 1 when a running container is off its pin.
+images: $(VENV)/.runtime
+	$(PYTHON) -m tools.images $(STACK)
+
+# Backup and restore drill (docs/OPERATIONS.md): the stack's state with its secrets still encrypted,
+# and its config file. The passphrase is not in it; a restore needs it and an empty backend.
+BACKUP ?= backups/$(STACK)-$(shell date -u +%Y%m%dT%H%M%SZ)
+backup: pulumi-cli
+	tools/stack_backup.sh backup $(STACK) $(BACKUP)
+
+restore: pulumi-cli
+	@if [ "$(origin BACKUP)" = file ]; then \
+	  echo "make restore: name the backup, e.g. make restore STACK=$(STACK) BACKUP=backups/$(STACK)-<time>" >&2; exit 2; fi
+	tools/stack_backup.sh restore $(STACK) $(BACKUP)

@@ -78,6 +78,8 @@ class EdgeArgs:
     """How long a stop waits for open requests and streams before SIGKILL."""
     basic_auth_keepers: dict[str, str] = field(default_factory=dict)
     """Rotation epochs the basic-auth password follows (pulumi-random keepers)."""
+    serving: bool = True
+    """False (the kill switch): no container; the password, the image and the inputs stay as they are."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class Edge(pulumi.ComponentResource):
             # nginx reads it on every request; it holds a hash, not the password.
             files.append(DeliveredFile(path=f"{CONF_DIR}/{HTPASSWD_FILE}", content=htpasswd))
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        # The files outlive a pause: unpausing finds them unchanged.
         delivered = DeliveredFiles(
             f"{name}-files",
             DeliveredFilesArgs(
@@ -120,9 +123,13 @@ class Edge(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        networks, ports = _networks_and_ports(args)
         # Docker's DNS answers this name on every network nginx joins (cloudflared's ingress uses it).
         self.container_name = f"{args.docker_prefix}-nginx"
+        if not args.serving:
+            # The kill switch: everything but the container stays, so turning it back on changes nothing else.
+            self.register_outputs({})
+            return
+        networks, ports = _networks_and_ports(args)
         docker.Container(
             f"{name}-container",
             name=self.container_name,

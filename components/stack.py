@@ -173,6 +173,7 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "basicAuthEpoch": settings.rotation.basic_auth_epoch,
             },
+            serving=not settings.paused,
         ),
         wiring.opts,
     )
@@ -226,6 +227,7 @@ def _tunnel(
                 "rotationEpoch": settings.rotation.stack_epoch,
                 "tunnelSecretEpoch": settings.rotation.tunnel_secret_epoch,
             },
+            serving=not settings.paused,
         ),
         wiring.opts,
     )

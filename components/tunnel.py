@@ -65,6 +65,8 @@ class TunnelArgs:
     """cloudflared's own network, its route out to Cloudflare."""
     secret_keepers: dict[str, str] = field(default_factory=dict)
     """Rotation epochs the tunnel secret follows (pulumi-random keepers)."""
+    serving: bool = True
+    """False (the kill switch): no connector container; the tunnel, its secret and DNS record stay."""
 
 
 class Tunnel(pulumi.ComponentResource):
@@ -99,7 +101,11 @@ class Tunnel(pulumi.ComponentResource):
         )
         # The provider does not mark the connector token secret.
         token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
-        self._connector(name, args, token, child)
+        image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
+        # The token's volume outlives a pause: unpausing finds it unchanged.
+        delivered = self._files(name, args, image, token, child)
+        if args.serving:
+            self._connector(name, args, image, delivered)
         self.access_headers = self._access(name, args, child) if settings.access else None
         if settings.edge_rate_limit:
             self._rate_limit(name, args, child)
@@ -143,16 +149,20 @@ class Tunnel(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _connector(
-        self, name: str, args: TunnelArgs, token: pulumi.Output[str], child: pulumi.ResourceOptions
-    ) -> docker.Container:
-        settings = args.cloudflare
+    def _files(
+        self,
+        name: str,
+        args: TunnelArgs,
+        image: docker.RemoteImage,
+        token: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> DeliveredFiles:
+        """The token and origin CA in a volume cloudflared mounts read-only."""
         # Root-owned in a volume only cloudflared mounts: world-readable for its non-root user.
         files = [DeliveredFile(path=TOKEN_FILE, content=token)]
         if args.origin_ca_pem is not None:
             files.append(DeliveredFile(path=ORIGIN_CA_FILE, content=args.origin_ca_pem))
-        image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
-        delivered = DeliveredFiles(
+        return DeliveredFiles(
             f"{name}-files",
             DeliveredFilesArgs(
                 docker_name=f"{args.docker_prefix}-cloudflared-files",
@@ -163,6 +173,11 @@ class Tunnel(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+    def _connector(
+        self, name: str, args: TunnelArgs, image: docker.RemoteImage, delivered: DeliveredFiles
+    ) -> docker.Container:
+        settings = args.cloudflare
         return docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-cloudflared",

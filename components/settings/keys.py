@@ -200,6 +200,15 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         description="Largest request body in MB (1-1024); larger gets 413.",
     ),
     ConfigKey(
+        name="paused",
+        type="boolean",
+        default=False,
+        description="The kill switch: true takes the stack off the network (no nginx, no tunnel connector) and "
+        "keeps every volume, secret, key and model; false brings it back with the same keys.",
+        details="LiteLLM and Ollama keep running on their internal networks, unreachable, so service returns "
+        "in the seconds nginx takes to start. docs/OPERATIONS.md has the compromise runbook that uses it.",
+    ),
+    ConfigKey(
         name="rotationEpoch",
         type="string",
         default="0",

@@ -95,6 +95,7 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
         tunnel=parse_tunnel(raw, exposure, hostname),
+        paused=raw.boolean("paused"),
     )
     errors.raise_if_any()
     return settings

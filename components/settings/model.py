@@ -276,6 +276,8 @@ class Settings:
     """Docker engine address; empty means the operator's default engine."""
     tunnel: TunnelSettings | None
     """The Cloudflare Tunnel, in tunnel mode only."""
+    paused: bool = False
+    """The kill switch: no edge container and no tunnel connector; everything else kept."""
 
     @property
     def endpoint_url(self) -> str:
