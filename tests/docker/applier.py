@@ -56,6 +56,8 @@ RECORDED_ONLY = frozenset({"healthcheck", "wait", "waitTimeout", "destroyGraceSe
 """Container inputs whose change the provider records in state without touching the container
 (the schema's non-ForceNew fields resourceDockerContainerUpdate ignores; `user`, `readOnly`,
 `ulimits` and `labels` are ForceNew: a change replaces)."""
+COMPUTED = frozenset({"stopSignal", "securityOpts", "healthcheck", "user"})
+"""Inputs the provider's schema marks Optional+Computed (`user`: "" suppressed): unset, no diff."""
 _CONTAINER_KEYS = frozenset(
     {
         "name",
@@ -304,7 +306,9 @@ class Applier:
         """Per container: the inputs of `run` that differ from what the provider would read back.
 
         Empty when a second `pulumi up` of `run` finds nothing to change in these inputs. Sets
-        (capabilities, security options) compare as sets, as the provider's schema does.
+        (capabilities, security options) compare as sets, as the provider's schema does; an unset
+        `COMPUTED` input takes whatever is read back (e.g. the image's STOPSIGNAL), as the schema's
+        Optional+Computed fields do.
         """
         found: dict[str, dict[str, tuple[Any, Any]]] = {}
         for registration in run.of_type(CONTAINER):
@@ -314,7 +318,8 @@ class Applier:
             differences = {
                 key: (inputs.get(key), value)
                 for key, value in state.items()
-                if _comparable(key, inputs.get(key)) != _comparable(key, value)
+                if not (key in COMPUTED and key not in inputs)
+                and _comparable(key, inputs.get(key)) != _comparable(key, value)
             }
             if differences:
                 found[registration.name] = differences
