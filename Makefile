@@ -118,8 +118,10 @@ audit: venv
 
 bench: venv
 	$(PYTHON) benchmarks/render_speed.py
+	$(PYTHON) benchmarks/ban_check.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/edge_latency.py
 	$(PYTHON) -m tests.live.sandbox --script benchmarks/gateway_latency.py
+	$(PYTHON) -m tests.live.sandbox --script benchmarks/pool_throughput.py
 
 # Re-pin after editing requirements*.in (needs uv: pip install uv).
 lock:

@@ -41,6 +41,8 @@ class ClientKeysArgs:
     """Prefix of Docker object names."""
     clients: tuple[ClientSpec, ...]
     """The clients that get a key."""
+    master_key: pulumi.Output[str]
+    """The master (admin) key: delivered as a digest beside the clients', so it rotates the same way."""
     writer_image: pulumi.Input[str]
     """Image of the one-shot writer (LiteLLM's: it has python3)."""
     stack_epoch: str
@@ -54,8 +56,8 @@ class ClientKeys(pulumi.ComponentResource):
     previous generation's resource (and key) can stay in state for a grace window; the auth hook
     stops accepting it at `previousValidUntil` by itself. The stack-wide epoch is a keeper of
     every key. The keys volume holds only SHA-256 digests. LiteLLM mounts it read-only and its auth hook
-    re-reads the file when it changes, so adding, removing or rotating a client replaces only the
-    writer container: LiteLLM and Ollama keep running. The writer has no network at all.
+    re-reads the file when it changes, so adding, removing or rotating a client, or the master key,
+    replaces only the writer container: LiteLLM and Ollama keep running. The writer has no network at all.
     """
 
     keys: dict[str, pulumi.Output[str]]
@@ -80,9 +82,13 @@ class ClientKeys(pulumi.ComponentResource):
         keys_file = pulumi.Output.all(
             current=pulumi.Output.all(*(self.keys[c.name] for c in args.clients)),
             previous=pulumi.Output.all(*previous.values()),
+            master=args.master_key,
         ).apply(
             lambda values: _render(
-                args.clients, values["current"], dict(zip(previous, values["previous"], strict=True))
+                args.clients,
+                values["current"],
+                dict(zip(previous, values["previous"], strict=True)),
+                values["master"],
             )
         )
         self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
@@ -131,7 +137,7 @@ def _checked(result: list[Any]) -> bool:
     return True
 
 
-def _render(clients: tuple[ClientSpec, ...], current: list[str], previous: dict[str, str]) -> str:
+def _render(clients: tuple[ClientSpec, ...], current: list[str], previous: dict[str, str], master: str) -> str:
     entries = []
     for client, key in zip(clients, current, strict=True):
         digests = [KeyDigest(sha256=key_digest(key))]
@@ -147,4 +153,4 @@ def _render(clients: tuple[ClientSpec, ...], current: list[str], previous: dict[
                 keys=tuple(digests),
             )
         )
-    return render_keys_file(tuple(entries))
+    return render_keys_file(tuple(entries), master=(KeyDigest(sha256=key_digest(master)),))

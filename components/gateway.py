@@ -12,9 +12,21 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
 from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
-from components.render.litellm import NETWORK_ENV, OFFLINE_ENV, RUNTIME_ENV, LiteLLMContext, render_litellm_config
-from components.settings.model import ClientSpec, ContainerLimits, ImageRef, Rotation
+from components.render.litellm import (
+    METRICS_DIR_ENV,
+    NETWORK_ENV,
+    OFFLINE_ENV,
+    RUNTIME_ENV,
+    LiteLLMContext,
+    render_litellm_config,
+)
+from components.settings.model import BanPolicy, ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
+    BAN_EXEMPT_CIDRS_ENV,
+    BAN_FIND_SECONDS_ENV,
+    BAN_MAX_RETRY_ENV,
+    BAN_SECONDS_ENV,
+    BANS_FILE_ENV,
     KEYS_FILE_ENV,
     MASTER_KEY_ENV,
     RATES_FILE_ENV,
@@ -46,6 +58,16 @@ CONFINEMENT = defaults.Confinement(
     nproc=1024,
     cpu_shares=1024,
 )
+METRICS_DIR = "/tmp/llmstack/prometheus"  # noqa: S108 - the container's own /tmp, emptied at each start
+BANS_DIR = "/var/lib/llmstack/bans"
+"""The named volume holding the ban list, so bans outlive a restart or replacement of the container."""
+BANS_FILE = f"{BANS_DIR}/bans.sqlite3"
+BANS_SETUP_CONFINEMENT = defaults.Confinement(
+    # Root for one `chown`: Docker creates the volume root-owned and LiteLLM runs as nobody.
+    user="0:0",
+    nproc=64,
+    cpu_shares=256,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,16 +92,21 @@ class GatewayArgs:
     """Internal network shared with Ollama."""
     gateway_network: docker.Network
     """Internal network shared with nginx."""
+    monitoring_network: docker.Network | None = None
+    """With monitoring on, the internal network Prometheus scrapes `/metrics` on."""
     grace_seconds: int
     """How long a stop waits for open requests and streams before SIGKILL."""
+    bans: BanPolicy
+    """Brute-force bans, enforced by the auth hook."""
 
 
 class Gateway(pulumi.ComponentResource):
     """The LiteLLM proxy, never published: reachable as `litellm:4000` from nginx's network only.
 
-    Its master key (the admin key) is generated here (pulumi-random, `sk-` + 48 characters) and
-    reaches the container only as an environment variable; the config file names the variable.
-    Client keys come from `ClientKeys` through a read-only volume, so they change without a restart.
+    Its master key (the admin key) is generated here (pulumi-random, `sk-` + 48 characters) and,
+    like the client keys, reaches LiteLLM only as a digest in `ClientKeys`' read-only volume, so
+    every key rotates without a restart. LiteLLM still wants a key of its own (unset, it runs in
+    its no-auth mode): a boot key, in the environment only, which the auth hook never accepts.
     """
 
     master_key: pulumi.Output[str]
@@ -96,12 +123,15 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", key.result))
+        # No keepers: it opens nothing, so rotating it would only restart LiteLLM for no gain.
+        boot_key = random.RandomPassword(f"{name}-boot-key", length=48, special=False, opts=child)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         keys = ClientKeys(
             f"{name}-client-keys",
             ClientKeysArgs(
                 docker_prefix=args.docker_prefix,
                 clients=args.clients,
+                master_key=self.master_key,
                 writer_image=image.image_id,
                 stack_epoch=args.rotation.stack_epoch,
             ),
@@ -119,6 +149,9 @@ class Gateway(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        # Not protected: losing it lifts the bans, nothing more (and `pulumi destroy` stays possible).
+        bans = docker.Volume(f"{name}-bans", name=f"{args.docker_prefix}-litellm-bans", opts=child)
+        bans_setup = _bans_setup(name, args.docker_prefix, image.image_id, bans, self)
         docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
@@ -131,16 +164,25 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=[*_environment(args, self.master_key), pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest)],
+            envs=[
+                *_environment(args, pulumi.Output.secret(pulumi.Output.concat("sk-boot-", boot_key.result))),
+                pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest),
+            ],
             volumes=[
                 delivered.mount(),
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
                 ),
+                docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR),
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
                 docker.ContainerNetworksAdvancedArgs(name=args.gateway_network.name, aliases=[GATEWAY_ALIAS]),
+                *(
+                    [docker.ContainerNetworksAdvancedArgs(name=args.monitoring_network.name, aliases=[GATEWAY_ALIAS])]
+                    if args.monitoring_network is not None
+                    else []
+                ),
             ],
             healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
@@ -150,9 +192,41 @@ class Gateway(pulumi.ComponentResource):
                 wait_timeout_seconds=180,
                 grace_seconds=args.grace_seconds,
             ),
-            opts=defaults.serving_options(self, depends_on=[delivered.carrier]),
+            opts=defaults.serving_options(self, depends_on=[delivered.carrier, bans_setup]),
         )
-        self.register_outputs({})
+        checked = pulumi.Output.all(bans_setup.urn, bans_setup.exit_code, bans_setup.container_logs).apply(
+            lambda result: defaults.checked_exit(
+                "handing the ban list's volume to LiteLLM", result[0], result[1], result[2],
+                preview=pulumi.runtime.is_dry_run(),
+            )
+        )  # fmt: skip
+        # Registering the check makes the engine await it, so a failed setup fails the update.
+        self.register_outputs({"bansSetup": checked})
+
+
+def _bans_setup(
+    name: str, prefix: str, image: pulumi.Input[str], bans: docker.Volume, parent: pulumi.Resource
+) -> docker.Container:
+    """A one-shot root job that hands the ban list's volume to LiteLLM's user (Docker creates it root-owned).
+
+    It runs once per volume (a replaced volume replaces it); CHOWN is its one capability, with no
+    network and a read-only root. Without it the non-root LiteLLM could not write the ban list.
+    """
+    return docker.Container(
+        f"{name}-bans-setup",
+        name=f"{prefix}-litellm-bans-setup",
+        image=image,
+        entrypoints=["/bin/sh", "-c"],
+        command=[f"chown {LITELLM_USER} {BANS_DIR} && chmod 0700 {BANS_DIR}"],
+        volumes=[docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR)],
+        network_mode="none",
+        logs=True,
+        **{
+            **defaults.one_shot(confinement=BANS_SETUP_CONFINEMENT, memory_mb=32),
+            "capabilities": defaults.capabilities("CHOWN"),
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 _HEALTHCHECK = defaults.healthcheck(
@@ -167,12 +241,17 @@ _HEALTHCHECK = defaults.healthcheck(
 """LiteLLM's own liveness route, asked with the image's python3 (it has no curl)."""
 
 
-def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
-    """The container's environment: the master key (only here), the files the hooks use, the runtime."""
+def _environment(args: GatewayArgs, boot_key: pulumi.Output[str]) -> list[pulumi.Input[str]]:
+    """The container's environment: the boot key (only here), the files the hooks use, the runtime."""
     return [
-        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", master_key),
+        pulumi.Output.concat(f"{MASTER_KEY_ENV}=", boot_key),
         f"{KEYS_FILE_ENV}={KEYS_FILE}",
         f"{RATES_FILE_ENV}={RATES_FILE}",
+        f"{BANS_FILE_ENV}={BANS_FILE}",
+        f"{BAN_MAX_RETRY_ENV}={args.bans.max_retry}",
+        f"{BAN_FIND_SECONDS_ENV}={args.bans.find_seconds}",
+        f"{BAN_SECONDS_ENV}={args.bans.ban_seconds}",
+        f"{BAN_EXEMPT_CIDRS_ENV}={','.join(args.bans.exempt_cidrs)}",
         f"{TIMEOUT_ENV}={args.config.generation_timeout_seconds}",
         f"{SHUTDOWN_ENV}={defaults.DRAIN_SECONDS}",
         # The shipped modules import the contract by plain name: whatever starts Python (the start
@@ -181,6 +260,7 @@ def _environment(args: GatewayArgs, master_key: pulumi.Output[str]) -> list[pulu
         # Not root's /root: anything that writes under ~ lands on the tmpfs.
         "HOME=/tmp",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
+        *([f"{METRICS_DIR_ENV}={METRICS_DIR}"] if args.config.metrics else []),
     ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.settings.model import TunnelSubnet
+from components.settings.model import MonitoringSubnet, TunnelSubnet
 
 RESOURCE_TYPE = "llmstack:index:StackNetworks"
 
@@ -20,6 +20,8 @@ class StackNetworksArgs:
     """Prefix of Docker object names, so several stacks can share one engine."""
     tunnel_subnet: TunnelSubnet | None = None
     """In tunnel mode, the pinned subnet of the network cloudflared and nginx share."""
+    monitoring_subnet: MonitoringSubnet | None = None
+    """With monitoring on, the pinned subnet of the network Prometheus and what it scrapes share."""
 
 
 class StackNetworks(pulumi.ComponentResource):
@@ -32,6 +34,11 @@ class StackNetworks(pulumi.ComponentResource):
     In tunnel mode `publish` gives way to two networks, so cloudflared reaches nginx and nothing else:
     - `tunnel` (internal, pinned subnet): cloudflared, at a fixed address, and nginx.
     - `tunnel_egress`: cloudflared alone; its way out to Cloudflare, shared with no container.
+    With monitoring on, three more:
+    - `monitoring` (internal, pinned subnet): Prometheus, its exporters, Alertmanager, and the
+      containers they scrape (nginx, LiteLLM, cloudflared). nginx shows its status page to it alone.
+    - `monitoring_publish`: Prometheus alone; its port is published on the host's 127.0.0.1.
+    - `alert_egress`: Alertmanager alone; its way out to the webhook and mail server.
     Internal networks have no route off the host and cannot publish ports.
     """
 
@@ -41,6 +48,9 @@ class StackNetworks(pulumi.ComponentResource):
     model_egress: docker.Network
     tunnel: docker.Network | None
     tunnel_egress: docker.Network | None
+    monitoring: docker.Network | None
+    monitoring_publish: docker.Network | None
+    alert_egress: docker.Network | None
 
     def __init__(self, name: str, args: StackNetworksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -68,7 +78,31 @@ class StackNetworks(pulumi.ComponentResource):
             internal=False,
             opts=child,
         )
+        self.monitoring = self.monitoring_publish = self.alert_egress = None
+        if args.monitoring_subnet is not None:
+            self.monitoring, self.monitoring_publish, self.alert_egress = _monitoring_networks(
+                name, args.docker_prefix, args.monitoring_subnet, child
+            )
         self.register_outputs({})
+
+
+def _monitoring_networks(
+    name: str, prefix: str, subnet: MonitoringSubnet, child: pulumi.ResourceOptions
+) -> tuple[docker.Network, docker.Network, docker.Network]:
+    """The monitoring network (pinned subnet), Prometheus's published one and Alertmanager's way out."""
+    monitoring = docker.Network(
+        f"{name}-monitoring",
+        name=f"{prefix}-monitoring",
+        driver="bridge",
+        internal=True,
+        ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway)],
+        opts=child,
+    )
+    publish, egress = (
+        docker.Network(f"{name}-{role}", name=f"{prefix}-{role}", driver="bridge", internal=False, opts=child)
+        for role in ("monitoring-publish", "alert-egress")
+    )
+    return monitoring, publish, egress
 
 
 def _tunnel_networks(

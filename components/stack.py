@@ -7,22 +7,28 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from components.acme import LIVE_FILE_NAME, RELOAD_SCRIPT, AcmeCertificate, AcmeCertificateArgs
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
 from components.container_defaults import DRAIN_SECONDS
 from components.edge import (
+    ACME_DIR,
     CERTIFICATE_FILE,
     HEALTH_PORT,
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
-    BasicAuth,
+    STATUS_PORT,
     Edge,
     EdgeArgs,
     PublishedPort,
+    RenewedCertificate,
 )
+from components.edge_auth import BasicAuth, BasicAuthArgs
 from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_PORT, Gateway, GatewayArgs
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
+from components.monitoring import Monitoring, MonitoringArgs, Secrets
 from components.networks import StackNetworks, StackNetworksArgs
+from components.pool import build_pool, pool_hosts
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
@@ -56,25 +62,49 @@ def build_stack(settings: Settings, secrets: SecretConfig) -> BuiltStack:
     prefix = f"llmstack-{settings.stack}"
     opts = _engine_options(settings)
     tunnel = settings.tunnel
+    monitoring = settings.monitoring
     networks = StackNetworks(
-        "network", StackNetworksArgs(docker_prefix=prefix, tunnel_subnet=tunnel.subnet if tunnel else None), opts
+        "network",
+        StackNetworksArgs(
+            docker_prefix=prefix,
+            tunnel_subnet=tunnel.subnet if tunnel else None,
+            monitoring_subnet=monitoring.subnet if monitoring else None,
+        ),
+        opts,
     )
     wiring = _Wiring(settings=settings, prefix=prefix, networks=networks, opts=opts)
-    _model_server(wiring)
+    if settings.pool is None:
+        _model_server(wiring)
+    else:
+        build_pool(settings, settings.pool, prefix, networks, opts)
     gateway = _gateway(wiring)
-    certificate = _certificate(wiring, secrets)
-    edge = _edge(wiring, certificate)
-    access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    edge, ca_certificate_pem, access_headers = _edge_and_certificate(wiring, secrets)
+    if settings.monitoring is not None:
+        _monitoring(wiring, edge, secrets)
     return BuiltStack(
         endpoint_url=settings.endpoint_url,
         master_key=gateway.master_key,
         client_keys=gateway.client_keys,
         model_names=tuple(m.name for m in settings.models),
-        # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
-        ca_certificate_pem=certificate.ca_certificate_pem if tunnel is None else None,
+        ca_certificate_pem=ca_certificate_pem,
         basic_auth=edge.basic_auth,
         access_headers=access_headers,
     )
+
+
+def _edge_and_certificate(
+    wiring: _Wiring, secrets: SecretConfig
+) -> tuple[Edge, pulumi.Output[str] | None, pulumi.Output[dict[str, str]] | None]:
+    """Nginx with its certificate; the CA clients must trust (if any); Access headers (if any)."""
+    if wiring.settings.acme is not None:
+        # Publicly trusted: clients trust it through their system roots, no CA to hand out.
+        return _edge(wiring, None, _acme(wiring, secrets)), None, None
+    tunnel = wiring.settings.tunnel
+    certificate = _certificate(wiring, secrets)
+    edge = _edge(wiring, certificate, None)
+    access_headers = _tunnel(wiring, tunnel, edge, certificate) if tunnel is not None else None
+    # Behind the tunnel clients meet Cloudflare's certificate; the stack's CA is cloudflared's alone.
+    return edge, certificate.ca_certificate_pem if tunnel is None else None, access_headers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +151,8 @@ def _gateway(wiring: _Wiring) -> Gateway:
                 models=tuple(ServedModel(name=m.name, ollama_tag=m.tag, kind=m.kind) for m in settings.models),
                 ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
                 generation_timeout_seconds=settings.generation_timeout_seconds,
+                pool=pool_hosts(settings),
+                metrics=settings.monitoring is not None,
             ),
             clients=settings.clients,
             rotation=settings.rotation,
@@ -128,7 +160,9 @@ def _gateway(wiring: _Wiring) -> Gateway:
             workers=settings.litellm_workers,
             models_network=wiring.networks.models,
             gateway_network=wiring.networks.gateway,
+            monitoring_network=wiring.networks.monitoring,
             grace_seconds=GATEWAY_GRACE_SECONDS,
+            bans=settings.bans,
         ),
         wiring.opts,
     )
@@ -150,7 +184,22 @@ def _certificate(wiring: _Wiring, secrets: SecretConfig) -> EdgeCertificate:
     )
 
 
-def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
+def _acme(wiring: _Wiring, secrets: SecretConfig) -> RenewedCertificate:
+    """Lego's container, which keeps the edge's publicly trusted certificate renewed."""
+    acme = wiring.settings.acme
+    if acme is None:
+        raise ValueError("tlsSource acme needs its settings")
+    issuer = AcmeCertificate(
+        "acme",
+        AcmeCertificateArgs(docker_prefix=wiring.prefix, acme=acme, dns_token=secrets.acme_dns_api_token),
+        wiring.opts,
+    )
+    return RenewedCertificate(
+        volume=issuer.live_volume, file_name=LIVE_FILE_NAME, issuer=issuer.container, reload_script=RELOAD_SCRIPT
+    )
+
+
+def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: RenewedCertificate | None) -> Edge:
     """nginx, the only container clients reach."""
     settings, networks = wiring.settings, wiring.networks
     publish = None
@@ -162,17 +211,20 @@ def _edge(wiring: _Wiring, certificate: EdgeCertificate) -> Edge:
             docker_prefix=wiring.prefix,
             image=settings.images.nginx,
             nginx=nginx_context(settings),
-            certificate_pem=certificate.certificate_pem,
-            private_key_pem=certificate.private_key_pem,
+            certificate_pem=certificate.certificate_pem if certificate else None,
+            private_key_pem=certificate.private_key_pem if certificate else None,
+            renewed=renewed,
             limits=settings.nginx_limits,
             gateway_network=networks.gateway,
             publish=publish,
             tunnel_network=networks.tunnel,
+            monitoring_network=networks.monitoring,
             grace_seconds=DRAIN_SECONDS,
-            basic_auth_keepers={
-                "rotationEpoch": settings.rotation.stack_epoch,
-                "basicAuthEpoch": settings.rotation.basic_auth_epoch,
-            },
+            basic_auth=BasicAuthArgs(
+                stack_epoch=settings.rotation.stack_epoch,
+                epoch=settings.rotation.basic_auth_epoch,
+                previous_epoch=settings.rotation.basic_auth_previous_epoch,
+            ),
             serving=not settings.paused,
         ),
         wiring.opts,
@@ -187,8 +239,9 @@ def nginx_context(settings: Settings) -> NginxContext:
         gateway_host=GATEWAY_ALIAS,
         gateway_port=GATEWAY_PORT,
         dns_resolver=DOCKER_DNS,
-        certificate_file=CERTIFICATE_FILE,
-        private_key_file=PRIVATE_KEY_FILE,
+        # A renewed certificate is one file (key and chain), replaced whole: never a mismatched pair.
+        certificate_file=f"{ACME_DIR}/{LIVE_FILE_NAME}" if settings.acme else CERTIFICATE_FILE,
+        private_key_file=f"{ACME_DIR}/{LIVE_FILE_NAME}" if settings.acme else PRIVATE_KEY_FILE,
         tls_profile=settings.edge.tls_profile,
         allowed_cidrs=settings.allowed_cidrs,
         admin_cidrs=settings.edge.admin_cidrs,
@@ -201,6 +254,40 @@ def nginx_context(settings: Settings) -> NginxContext:
         # Behind the tunnel every connection comes from cloudflared: the client is in CF-Connecting-IP,
         # believed from cloudflared's fixed address only.
         trusted_proxy_cidrs=(f"{settings.tunnel.subnet.connector}/32",) if settings.tunnel else (),
+        status_port=STATUS_PORT if settings.monitoring else None,
+        status_cidrs=(settings.monitoring.subnet.cidr,) if settings.monitoring else (),
+    )
+
+
+def _monitoring(wiring: _Wiring, edge: Edge, secrets: SecretConfig) -> Monitoring:
+    """Prometheus, its exporters and Alertmanager, on the monitoring network."""
+    settings, networks = wiring.settings, wiring.networks
+    if (
+        settings.monitoring is None
+        or networks.monitoring is None
+        or networks.monitoring_publish is None
+        or networks.alert_egress is None
+    ):
+        raise ValueError("monitoring needs its settings and networks")
+    return Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            docker_prefix=wiring.prefix,
+            settings=settings.monitoring,
+            probe_image=settings.images.litellm,
+            monitoring_network=networks.monitoring,
+            publish_network=networks.monitoring_publish,
+            alert_egress_network=networks.alert_egress,
+            models_network=networks.models,
+            nginx_status_url=f"http://{edge.container_name}:{STATUS_PORT}/stub_status",
+            gateway_target=f"{GATEWAY_ALIAS}:{GATEWAY_PORT}",
+            edge_target=f"{edge.container_name}:{HTTPS_PORT}",
+            ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
+            models=settings.models,
+            tunnel_target=None,
+            secrets=Secrets(webhook_url=secrets.alert_webhook_url, smtp_password=secrets.alert_smtp_password),
+        ),
+        wiring.opts,
     )
 
 

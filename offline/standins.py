@@ -140,6 +140,12 @@ def access_service_token(inputs: Mapping[str, Any], rng: random.Random) -> Outpu
     }
 
 
+def api_token(inputs: Mapping[str, Any], rng: random.Random) -> Outputs:
+    """cloudflare.ApiToken: its inputs and a value shaped like Cloudflare's (40 characters); no API accepts it."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+    return {**inputs, "value": "".join(rng.choice(alphabet) for _ in range(40))}
+
+
 def stand_in_tunnel_token(args: Mapping[str, Any], rng: random.Random) -> Outputs:
     """The connector-token lookup (getZeroTrustTunnelCloudflaredToken), as a stand-in.
 
@@ -169,6 +175,7 @@ STAND_INS: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {
     "docker:index/remoteImage:RemoteImage": _image_id,
     "docker:index/container:Container": docker_container,
     "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken": access_service_token,
+    "cloudflare:index/apiToken:ApiToken": api_token,
 }
 
 STAND_IN_INVOKES: dict[str, Callable[[Mapping[str, Any], random.Random], Outputs]] = {

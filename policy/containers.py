@@ -7,11 +7,24 @@ from policy.props import Props, field, known_text, mapping, strings, text
 
 CONTAINER = "docker:index/container:Container"
 
-ROLES = ("ollama", "litellm", "nginx")
+ROLES = ("ollama", "litellm", "nginx", "acme-volume-setup", "litellm-bans-setup")
 """Containers the checks tell apart, by Docker name suffix or readable image reference."""
+MONITORING_ROLES = {
+    "nginx-prometheus-exporter": "nginx-exporter",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+"""Monitoring images (last part of the repository, exactly) → role; the Docker name ends `-<role>`.
+Matched before ROLES: the nginx exporter's repository contains "nginx" but it is not the edge."""
+NO_SHELL_ROLES = frozenset({"nginx-exporter"})
+"""Images FROM scratch that cannot run a healthcheck; Prometheus's `up` and its TargetDown alert watch them."""
 
-ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {}
-"""The named allow-list: capabilities a role may add back after dropping ALL. Empty since #22: every
+ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
+    # The one-shot jobs that hand new volumes (root-owned) to an unprivileged user: lego's, LiteLLM's.
+    "acme-volume-setup": frozenset({"CHOWN"}),
+    "litellm-bans-setup": frozenset({"CHOWN"}),
+}
+"""The named allow-list: capabilities a role may add back after dropping ALL. Since #22 every serving
 container, nginx included (non-root on ports above 1024), runs with none. A new need is named here."""
 
 NO_NEW_PRIVILEGES = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
@@ -32,11 +45,15 @@ def role(props: Props) -> str | None:
     reference = known_text(props, "image")
     if reference and not is_image_id(reference):
         repository = parse(reference).repository.rsplit("/", 1)[-1]
+        if repository in MONITORING_ROLES:
+            return MONITORING_ROLES[repository]
         by_image = next((candidate for candidate in ROLES if candidate in repository), None)
         if by_image is not None:
             return by_image
     name = known_text(props, "name")
-    return next((c for c in ROLES if name == c or name.endswith(f"-{c}")), None)
+    # Longest first: `…-nginx-exporter` is not `…-nginx`.
+    candidates = sorted((*ROLES, *MONITORING_ROLES.values()), key=len, reverse=True)
+    return next((c for c in candidates if name == c or name.endswith(f"-{c}")), None)
 
 
 def is_one_shot(props: Props) -> bool:
@@ -66,9 +83,9 @@ def capabilities(resource_type: str, props: Props) -> list[str]:
         return []
     caps = mapping(field(props, "capabilities"))
     problems = []
-    if "ALL" not in _capability_names(caps.get("drops")):
+    if "ALL" not in capability_names(caps.get("drops")):
         problems.append('capabilities.drops does not contain "ALL": the container keeps Docker\'s default set')
-    adds = _capability_names(caps.get("adds"))
+    adds = capability_names(caps.get("adds"))
     # The role is read only when something is added: it may read `image`, unknown during preview.
     who = role(props) if adds else None
     allowed = ALLOWED_CAPABILITIES.get(who or "", frozenset())
@@ -112,7 +129,7 @@ def restart_policy(resource_type: str, props: Props) -> list[str]:
 
 def healthcheck(resource_type: str, props: Props) -> list[str]:
     """Long-running containers declare how Docker tells they work."""
-    if resource_type != CONTAINER or is_one_shot(props):
+    if resource_type != CONTAINER or is_one_shot(props) or role(props) in NO_SHELL_ROLES:
         return []
     tests = strings(mapping(field(props, "healthcheck")).get("tests"))
     if not tests or tests[0].upper() == "NONE":
@@ -135,6 +152,6 @@ def log_rotation(resource_type: str, props: Props) -> list[str]:
     return problems
 
 
-def _capability_names(value: object) -> set[str]:
-    # Docker accepts both spellings: "CAP_NET_ADMIN" and "NET_ADMIN".
+def capability_names(value: object) -> set[str]:
+    """Capability names without the `CAP_` prefix: Docker accepts both spellings."""
     return {name.upper().removeprefix("CAP_") for name in strings(value)}

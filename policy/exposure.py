@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from policy.containers import CONTAINER, role
 from policy.nginx_conf import allow_list_problems, config_files
-from policy.props import Props, entries, field, mapping, text, value
+from policy.props import Props, entries, field, mapping, strings, text, value
 
 TUNNEL_CONFIGS = frozenset(
     {
@@ -21,6 +21,8 @@ TUNNEL_CONFIGS = frozenset(
 )
 EDGE_ROLE = "nginx"
 """The one container that may be reachable from the host's addresses."""
+LOOPBACK_ROLE = "prometheus"
+"""The one other container that may publish: on the host's loopback only, for the operator."""
 
 _FIXED_STATUS = re.compile(r"^http_status:[1-5][0-9]{2}$")
 
@@ -75,10 +77,40 @@ def internal_services_unpublished(resource_type: str, props: Props) -> list[str]
     who = role(props) if exposures else EDGE_ROLE
     if who == EDGE_ROLE:
         return _edge_shaped(props, exposures)
+    if who == LOOPBACK_ROLE:
+        return _loopback_prometheus(props)
     what = who or f"container {text(props, 'name') or '(unnamed)'!r}"
     return [
         f"{what} {exposure}: only the nginx edge (…-nginx) may be reachable from the host" for exposure in exposures
     ]
+
+
+def _loopback_prometheus(props: Props) -> list[str]:
+    """Prometheus may publish on the host's loopback and nowhere else, and only if it is Prometheus.
+
+    Its name is anyone's to choose, so it must carry a Prometheus configuration too: uploaded, or
+    (read-only since #22) named by its `--config.file` in a volume a carrier filled.
+    """
+    problems = [
+        f"prometheus publishes {binding}: only on the host's loopback (127.0.0.1), reached over ssh -L"
+        for binding in published(props)
+        if not _is_loopback(binding.address)
+    ]
+    if text(props, "networkMode") == "host":
+        problems.append("prometheus shares the host's network: every port it listens on is on every host address")
+    files = [str(value(mapping(u).get("file")) or "") for u in entries(field(props, "uploads"))]
+    flag = "--config.file="
+    files += [arg.removeprefix(flag) for arg in strings(field(props, "command")) if arg.startswith(flag)]
+    if not any(path.endswith("/prometheus.yml") for path in files):
+        problems.append(f"container {text(props, 'name')!r} publishes but carries no prometheus.yml: not Prometheus")
+    return problems
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def wildcard_publish(resource_type: str, props: Props) -> list[str]:

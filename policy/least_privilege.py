@@ -7,9 +7,9 @@ judged by what it is: one that runs to completion (`attach`, `mustRun: false`) o
 
 from __future__ import annotations
 
-from policy.containers import CONTAINER, is_never_started, is_one_shot
+from policy.containers import ALLOWED_CAPABILITIES, CONTAINER, capability_names, is_never_started, is_one_shot, role
 from policy.host_access import DOCKER_SOCKETS
-from policy.props import Props, each, entries, field, mapping, strings, value
+from policy.props import Props, each, entries, field, mapping, value
 
 ROOT_USERS = frozenset({"", "0", "root"})
 TMPFS_HARDENING = ("noexec", "nosuid", "nodev")
@@ -17,7 +17,10 @@ CEILING_ULIMITS = ("nofile", "nproc")
 
 
 def non_root(resource_type: str, props: Props) -> list[str]:
-    """A container runs as a non-root uid; uid 0 only for a one-shot job with no capability and a read-only root."""
+    """A container runs as a non-root uid; uid 0 only for a one-shot job with a read-only root.
+
+    Such a job adds no capability beyond its role's named allow-list (a volume setup's CHOWN).
+    """
     if resource_type != CONTAINER:
         return []
     raw = field(props, "user")
@@ -26,13 +29,15 @@ def non_root(resource_type: str, props: Props) -> list[str]:
     if uid not in ROOT_USERS:
         return []
     runs_once = is_one_shot(props) and field(props, "attach") is True
-    adds = strings(mapping(field(props, "capabilities")).get("adds"))
-    if runs_once and not adds and field(props, "readOnly") is True:
+    adds = capability_names(mapping(field(props, "capabilities")).get("adds"))
+    # The role is read only when something is added: it may read `image`, unknown during preview.
+    allowed = ALLOWED_CAPABILITIES.get(role(props) or "", frozenset()) if adds else frozenset()
+    if runs_once and adds <= allowed and field(props, "readOnly") is True:
         return []
     shown = "unset (the image's user, root for Ollama, LiteLLM and nginx)" if user is None else repr(user)
     return [
         f"user is {shown}: set a non-root uid:gid (uid 0 is allowed only for a one-shot job with "
-        "no added capability and a read-only root)"
+        "a read-only root and no capability beyond its named allow-list)"
     ]
 
 

@@ -17,7 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy import containers, exposure, host_access, images, least_privilege, nginx_conf, plaintext
+from policy import (
+    containers,
+    exposure,
+    host_access,
+    images,
+    least_privilege,
+    mutual_tls,
+    nginx_conf,
+    plaintext,
+    tokens,
+)
 from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
@@ -53,7 +63,8 @@ RULES: tuple[Rule, ...] = (
         name="capabilities-dropped",
         title="All capabilities dropped, only named needs added",
         description='capabilities.drops contains "ALL"; adds stay within the named allow-list '
-        "(policy/containers.py ALLOWED_CAPABILITIES, empty: no container adds any).",
+        "(policy/containers.py ALLOWED_CAPABILITIES: CHOWN for the ACME and ban-list volume setups; "
+        "every other container: none).",
         check=containers.capabilities,
     ),
     Rule(
@@ -79,7 +90,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="healthcheck",
         title="Long-running containers have a healthcheck",
-        description="Long-running containers declare a healthcheck; one-shot containers are exempt.",
+        description="Long-running containers declare a healthcheck; one-shot containers are exempt, and so is "
+        "the nginx exporter (its image is FROM scratch: no program to probe with; Prometheus watches it).",
         check=containers.healthcheck,
     ),
     Rule(
@@ -104,10 +116,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         name="internal-services-unpublished",
-        title="Only the nginx edge publishes; Ollama and LiteLLM never",
+        title="Only the nginx edge publishes (Prometheus on loopback); Ollama and LiteLLM never",
         description="A container publishes ports or uses the host's network only if it is the nginx edge: its "
         "image, when readable, is nginx, else its Docker name is nginx or …-nginx (under the engine a "
-        "container's image is a sha256 ID). Any other container, Ollama and LiteLLM above all, publishes nothing.",
+        "container's image is a sha256 ID). Prometheus (image prometheus, or …-prometheus carrying a "
+        "prometheus.yml) may publish on the host's loopback only. Any other container, Ollama and LiteLLM "
+        "above all, publishes nothing.",
         check=exposure.internal_services_unpublished,
     ),
     Rule(
@@ -117,6 +131,14 @@ RULES: tuple[Rule, ...] = (
         "network mode host) is allowed only when the container's nginx.conf restricts clients "
         "in every location that proxies (allow <cidr>; … deny all;, its own or inherited), as lan mode renders it.",
         check=exposure.wildcard_publish,
+    ),
+    Rule(
+        name="ollama-behind-mutual-tls",
+        title="Ollama published only behind mutual TLS",
+        description="A published container whose nginx.conf reaches Ollama's port (11434) serves it only over TLS "
+        "with a client certificate required: every published server that proxies has listen … ssl, "
+        "ssl_verify_client on and an ssl_client_certificate (the GPU pool's terminator).",
+        check=mutual_tls.ollama_behind_mutual_tls,
     ),
     Rule(
         name="tls-modern-or-intermediate",
@@ -139,6 +161,13 @@ RULES: tuple[Rule, ...] = (
         description="Every ingress of a ZeroTrustTunnelCloudflaredConfig (or the legacy TunnelConfig) points at "
         "nginx (host nginx or <prefix>-nginx) or answers a fixed http_status.",
         check=exposure.tunnel_ingress,
+    ),
+    Rule(
+        name="dns-token-zone-scoped",
+        title="A created Cloudflare token edits DNS in named zones only",
+        description="Every allow policy of an ApiToken names single zones (com.cloudflare.api.account.zone.<id>) and "
+        "only the Zone Read and DNS Write permission groups DNS-01 needs (tlsSource acme).",
+        check=tokens.dns_token_scope,
     ),
     Rule(
         name="no-host-paths",

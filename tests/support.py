@@ -51,3 +51,13 @@ TUNNEL = {
     "cloudflareZoneId": "fedcba9876543210fedcba9876543210",
 }
 """A tunnel-mode config with placeholder Cloudflare ids (rendered only: nothing talks to Cloudflare)."""
+
+ACME = {
+    **LAN,
+    "hostname": "llm.example.com",
+    "tlsSource": "acme",
+    "acmeEmail": "ops@example.com",
+    "acmeZoneName": "example.com",
+    "acmeZoneId": "0123456789abcdef0123456789abcdef",
+}
+"""A `tlsSource: acme` config whose DNS token the stack creates (rendered only: nothing talks to an ACME CA)."""

@@ -42,8 +42,8 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def render_keys_file(entries: tuple[ClientEntry, ...]) -> str:
-    """The exact keys-file text."""
+def render_keys_file(entries: tuple[ClientEntry, ...], master: tuple[KeyDigest, ...]) -> str:
+    """The exact keys-file text: the clients, and the master (admin) key's digest beside them."""
     clients = [
         {
             "name": entry.name,
@@ -56,4 +56,5 @@ def render_keys_file(entries: tuple[ClientEntry, ...]) -> str:
         }
         for entry in sorted(entries, key=lambda e: e.name)
     ]
-    return json.dumps({"version": 1, "clients": clients}, indent=2, sort_keys=True) + "\n"
+    masters = [{"sha256": key.sha256, "not_after": key.not_after} for key in master]
+    return json.dumps({"version": 1, "clients": clients, "master": masters}, indent=2, sort_keys=True) + "\n"

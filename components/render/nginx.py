@@ -10,10 +10,20 @@ from pathlib import Path
 import jinja2
 
 from components.settings.model import RateLimit, TlsProfile
-from components.shipped.litellm.llmstack_contract import ADMIN_PATH_PREFIXES, API_ROUTES
+from components.shipped.litellm.llmstack_contract import (
+    ADMIN_PATH_PREFIXES,
+    API_ROUTES,
+    EDGE_CHECK_HEADER,
+    MODEL_LIST_ROUTES,
+)
 
 CLIENT_API_PATHS = tuple(route for routes in API_ROUTES.values() for route in routes if route.startswith("/v1/"))
 """The OpenAI-compatible routes clients need; everything else LiteLLM serves stays unreachable."""
+
+
+EDGE_ADMIN_PREFIXES = tuple(prefix for prefix in ADMIN_PATH_PREFIXES if prefix != "metrics")
+"""The admin prefixes the edge proxies for `admin_cidrs`: not LiteLLM's `/metrics`, which it serves
+without a key for Prometheus on the monitoring network (monitoring on)."""
 
 
 PROXIED_PATH = "proxied_path"
@@ -87,6 +97,9 @@ READ_TIMEOUT_MARGIN_SECONDS = 5
 """nginx waits this much longer than generationTimeoutSeconds for LiteLLM, whose own limits end a
 generation first (its answer names the timeout, and it closes Ollama's call)."""
 
+BASIC_AUTH_CHALLENGE = 'Basic realm="llmstack"'
+"""What a 401 from the edge asks for (the realm of `auth_basic`)."""
+
 KEEPALIVE_SECONDS = 65
 """How long nginx keeps an idle client connection; a proxy in front must give up on it sooner."""
 
@@ -153,6 +166,11 @@ class NginxContext:
     is a margin longer, a safety net behind LiteLLM's own limits."""
     max_body_mb: int
     """Largest request body accepted."""
+    status_port: int | None = None
+    """Port of nginx's status page (connection and request counts) for the monitoring network's
+    exporter; None: no status page (monitoring off)."""
+    status_cidrs: tuple[str, ...] = ()
+    """The networks the status page answers; every other address gets 403."""
 
 
 @dataclass(frozen=True)
@@ -176,12 +194,16 @@ def render_nginx_conf(context: NginxContext) -> str:
         # Each captures the path nginx matched, which is what LiteLLM gets (see PROXIED_PATH).
         api_location=f"~ ^(?<{PROXIED_PATH}>" + "|".join(re.escape(p) for p in CLIENT_API_PATHS) + ")$",
         admin_location=f"~ ^(?<{PROXIED_PATH}>/(?:"
-        + "|".join(re.escape(p) for p in ADMIN_PATH_PREFIXES)  # proxied only for `admin_cidrs`
+        + "|".join(re.escape(p) for p in EDGE_ADMIN_PREFIXES)  # proxied only for `admin_cidrs`
         + f")(?:/{_SAFE_PATH_CHARACTERS}*)?)$",
         hidden_headers=INTERNAL_RESPONSE_HEADERS,
         foreign_key_headers=FOREIGN_KEY_HEADERS,
         proxied_path=PROXIED_PATH,
         error_pages=[_ErrorPage(status, _error_body(status)) for status in sorted(_ERRORS)],
+        basic_auth_header=EDGE_CHECK_HEADER,
+        # A route whose every request goes through the auth hook, which answers before any key.
+        basic_auth_route=MODEL_LIST_ROUTES[0],
+        basic_auth_challenge=BASIC_AUTH_CHALLENGE,
     )
 
 

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.settings.acme import TOKEN_KEY, parse_acme
 from components.settings.clients import parse_clients
-from components.settings.keys import NAMESPACE, SECRET_KEYS
+from components.settings.gpu_hosts import GPU_SYNTAX, gpu_request, parse_gpu_hosts
+from components.settings.keys import NAMESPACE
 from components.settings.model import (
     Admission,
+    BanPolicy,
     ContainerLimits,
     EdgePolicy,
     Exposure,
@@ -29,6 +32,7 @@ from components.settings.model import (
     Settings,
     TlsSource,
 )
+from components.settings.monitoring import parse_monitoring
 from components.settings.rules import ConfigErrors, RawConfig
 from components.settings.tunnel import parse_tunnel
 
@@ -45,6 +49,12 @@ class SecretConfig:
     """The user's PEM certificate chain, when tlsSource is provided."""
     tls_private_key: pulumi.Output[str] | None
     """The user's PEM private key, when tlsSource is provided."""
+    acme_dns_api_token: pulumi.Output[str] | None = None
+    """The user's DNS-01 token, when tlsSource is acme and the stack is not to create one."""
+    alert_webhook_url: pulumi.Output[str] | None = None
+    """Where Alertmanager posts alerts, when set (monitoring on)."""
+    alert_smtp_password: pulumi.Output[str] | None = None
+    """The SMTP password of alert mail, when set (monitoring on)."""
 
 
 def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: frozenset[str]) -> Settings:
@@ -63,13 +73,15 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
     if exposure == "lan" and not allowed_cidrs:
         errors.add("allowedCidrs", "[]", "at least one client network (CIDR) in lan mode")
     hostname = raw.hostname("hostname") or ("localhost" if exposure == "local" else listen_address)
-    tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided"))
+    tls_source: TlsSource = raw.choice("tlsSource", ("self-signed", "provided", "acme"))
     _check_secrets(tls_source, raw_values, secret_keys, errors)
+    acme = parse_acme(raw, tls_source, exposure, hostname, secret_keys)
 
     models = _models(raw)
     admin_cidrs = raw.cidr_list("adminCidrs")
     _check_admin_inside_allowed(admin_cidrs, allowed_cidrs, errors)
     litellm_limits = ContainerLimits(memory_mb=raw.integer("litellmMemoryMb", 512, 65536))
+    tunnel = parse_tunnel(raw, exposure, hostname)
     settings = Settings(
         stack=stack,
         exposure=exposure,
@@ -94,11 +106,32 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         litellm_workers=_litellm_workers(raw, litellm_limits.memory_mb),
         nginx_limits=ContainerLimits(memory_mb=raw.integer("nginxMemoryMb", 32, 65536)),
         docker_host=raw.docker_host("dockerHost"),
-        tunnel=parse_tunnel(raw, exposure, hostname),
+        tunnel=tunnel,
+        acme=acme,
+        monitoring=parse_monitoring(raw, raw_values, secret_keys, tunnel.subnet if tunnel else None),
+        bans=_bans(raw, admin_cidrs),
         paused=raw.boolean("paused"),
+        pool=parse_gpu_hosts(raw, models),
     )
+    if settings.pool is not None and settings.monitoring is not None:
+        # The probe asks one Ollama; a pool's hosts sit behind the egress, which serves no /api/tags.
+        errors.add("monitoring", "true", "false while gpuHosts is set (watching a pool's hosts is not built yet)")
     errors.raise_if_any()
     return settings
+
+
+def _bans(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> BanPolicy:
+    """fail2ban's numbers (the seed's 3 / 600 s / 3600 s by default), and whom they spare."""
+    exempt_admins = raw.boolean("banExemptAdmins")
+    if exempt_admins and not admin_cidrs:
+        # Sparing nobody while the operator believes their networks are spared is worse than an error.
+        raw.errors.add("banExemptAdmins", "true", "false unless adminCidrs names the networks to spare")
+    return BanPolicy(
+        max_retry=raw.integer("banMaxRetry", 0, 1000),
+        find_seconds=raw.integer("banFindTimeSeconds", 1, 86400),
+        ban_seconds=raw.integer("banTimeSeconds", 1, 31536000),
+        exempt_cidrs=admin_cidrs if exempt_admins else (),
+    )
 
 
 def _images(raw: RawConfig) -> Images:
@@ -112,12 +145,27 @@ def _images(raw: RawConfig) -> Images:
 
 def _rotation(raw: RawConfig) -> Rotation:
     """The epochs the generated secrets follow."""
+    basic_auth_epoch = raw.epoch("basicAuthEpoch")
     return Rotation(
         stack_epoch=raw.epoch("rotationEpoch"),
         master_key_epoch=raw.epoch("masterKeyEpoch"),
-        basic_auth_epoch=raw.epoch("basicAuthEpoch"),
+        basic_auth_epoch=basic_auth_epoch,
+        basic_auth_previous_epoch=_previous_basic_auth_epoch(raw, basic_auth_epoch),
         tunnel_secret_epoch=raw.epoch("tunnelSecretEpoch"),
     )
+
+
+def _previous_basic_auth_epoch(raw: RawConfig, current: str) -> str | None:
+    """The basic-auth grace window's epoch: another epoch than the current, with basic auth on."""
+    key = "basicAuthPreviousEpoch"
+    if not raw.text(key):
+        return None
+    previous = raw.epoch(key)
+    if previous == current:
+        raw.errors.add(key, previous, f"an earlier epoch than basicAuthEpoch ({current}), or empty")
+    elif not raw.boolean("basicAuth"):
+        raw.errors.add(key, previous, "empty while basicAuth is false")
+    return previous
 
 
 def _edge_policy(raw: RawConfig, admin_cidrs: tuple[str, ...]) -> EdgePolicy:
@@ -194,10 +242,13 @@ def _check_admin_inside_allowed(admin: tuple[str, ...], allowed: tuple[str, ...]
             errors.add("adminCidrs", cidr, f"a network inside allowedCidrs ({', '.join(allowed)})")
 
 
+_TLS_SECRET_KEYS = ("tlsCertificate", "tlsPrivateKey")
+
+
 def _check_secrets(
     source: TlsSource, raw_values: Mapping[str, str], secret_keys: frozenset[str], errors: ConfigErrors
 ) -> None:
-    for key in (k.name for k in SECRET_KEYS):
+    for key in _TLS_SECRET_KEYS:
         present = key in raw_values
         if present and key not in secret_keys:
             errors.add(key, "(plaintext, not shown)", f"an encrypted value: `pulumi config set --secret {key}`")
@@ -205,30 +256,21 @@ def _check_secrets(
             errors.add(
                 key, "(unset)", f"a PEM value set with `pulumi config set --secret {key}` when tlsSource is provided"
             )
-        if source == "self-signed" and present:
+        if source != "provided" and present:
             errors.add(
                 key,
                 "[secret]",
-                "unset while tlsSource is self-signed (set tlsSource: provided to use your certificate)",
+                f"unset while tlsSource is {source} (set tlsSource: provided to use your certificate)",
             )
 
 
 def _gpus(raw: RawConfig) -> GpuRequest:
     value = raw.text("gpus")
-    if value in ("none", "all"):
-        return GpuRequest(value)
-    devices = tuple(part.strip() for part in value.split(","))
-    if value and all(_is_gpu_device(d) for d in devices):
-        return GpuRequest("device=" + ",".join(devices))
-    raw.errors.add("gpus", value, "none, all, or comma-separated device indexes or GPU-… UUIDs")
-    return GpuRequest("none")
-
-
-def _is_gpu_device(device: str) -> bool:
-    if device.isdigit():
-        return True
-    suffix = device.removeprefix("GPU-")
-    return suffix != device and bool(suffix) and all(c in "0123456789abcdef-" for c in suffix)
+    request = gpu_request(value)
+    if request is None:
+        raw.errors.add("gpus", value, GPU_SYNTAX)
+        return GpuRequest("none")
+    return request
 
 
 def _models(raw: RawConfig) -> tuple[ModelSpec, ...]:
@@ -263,7 +305,12 @@ def load_settings() -> tuple[Settings, SecretConfig]:
     settings = parse_settings(values, stack=pulumi.get_stack(), secret_keys=secret)
     config = pulumi.Config(NAMESPACE)
     provided = settings.tls_source == "provided"
+    token_given = settings.acme is not None and settings.acme.token_given
+    monitoring = settings.monitoring is not None
     return settings, SecretConfig(
         tls_certificate=config.require_secret("tlsCertificate") if provided else None,
         tls_private_key=config.require_secret("tlsPrivateKey") if provided else None,
+        acme_dns_api_token=config.require_secret(TOKEN_KEY) if token_given else None,
+        alert_webhook_url=config.get_secret("alertWebhookUrl") if monitoring else None,
+        alert_smtp_password=config.get_secret("alertSmtpPassword") if monitoring else None,
     )

@@ -11,7 +11,8 @@ from components.shipped.litellm.llmstack_contract import ApiFamily as ApiFamily
 
 Exposure = Literal["local", "lan", "tunnel"]
 ZonePlan = Literal["free", "pro", "business", "enterprise"]
-TlsSource = Literal["self-signed", "provided"]
+TlsSource = Literal["self-signed", "provided", "acme"]
+DnsProvider = Literal["cloudflare"]
 TlsProfile = Literal["modern", "intermediate"]
 
 
@@ -137,6 +138,8 @@ class Rotation:
     """Rotates the master key."""
     basic_auth_epoch: str
     """Rotates the basic-auth password."""
+    basic_auth_previous_epoch: str | None
+    """A previous basic-auth epoch whose password stays accepted (the grace window); None: none."""
     tunnel_secret_epoch: str
     """Rotates the tunnel secret."""
 
@@ -149,6 +152,20 @@ class RateLimit:
     """Sustained requests per second."""
     burst: int
     """Requests above the rate accepted at once before 429."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BanPolicy:
+    """Brute-force bans (fail2ban's semantics), enforced by the gateway's auth hook."""
+
+    max_retry: int
+    """Failed authentications within `find_seconds` that ban an address; 0: no bans."""
+    find_seconds: int
+    """The window failures are counted in."""
+    ban_seconds: int
+    """How long a ban lasts."""
+    exempt_cidrs: tuple[str, ...]
+    """Networks never banned."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +246,118 @@ class TunnelSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AcmeSettings:
+    """`tlsSource: acme`: a publicly trusted certificate, obtained and renewed over DNS-01."""
+
+    names: tuple[str, ...]
+    """DNS names the certificate covers (the first names lego's files); `*.zone` allowed."""
+    directory: str
+    """The ACME directory URL (Let's Encrypt production unless the stack says otherwise)."""
+    email: str
+    """Contact address of the ACME account (expiry notices)."""
+    dns_provider: DnsProvider
+    """Who answers the DNS-01 challenge."""
+    zone_name: str
+    """The DNS zone every name lies in, e.g. example.com."""
+    zone_id: str
+    """The Cloudflare zone's id; the stack scopes the token it creates to it. Empty with a given token."""
+    token_given: bool
+    """Whether the DNS token is given as a secret (acmeDnsApiToken) rather than created by the stack."""
+    image: ImageRef
+    """Pinned lego image."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuHost:
+    """One GPU host of the pool: its own Docker engine, Ollama and mutual-TLS terminator."""
+
+    name: str
+    """Host name in the stack; names its resources (`gpu-<name>-…`)."""
+    docker_host: str
+    """Its Docker engine, e.g. ssh://user@gpu2 or tcp://10.0.0.12:2376."""
+    address: str
+    """Its private address: the terminator publishes there only, and the gateway connects to it."""
+    gpus: GpuRequest
+    """GPUs handed to its Ollama."""
+    models: tuple[str, ...]
+    """Client-facing names of the served models it carries."""
+    parallel: int
+    """Requests its Ollama serves at once per model (OLLAMA_NUM_PARALLEL); LiteLLM's per-deployment limit."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuPool:
+    """Ollama on several GPU hosts behind the one gateway."""
+
+    hosts: tuple[GpuHost, ...]
+    """The GPU hosts, in name order (at least one)."""
+    gateway_address: str
+    """The gateway host's address as the GPU hosts see it: their terminators admit it alone."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSubnet:
+    """The pinned IPv4 subnet of the monitoring network.
+
+    Pinned so nginx can admit its status page to this network alone (an allow-list needs the
+    addresses before Docker hands them out).
+    """
+
+    cidr: str
+    """The network, e.g. `10.231.54.0/27`."""
+
+    @property
+    def gateway(self) -> str:
+        """The bridge's own address: the first host address."""
+        return str(ipaddress.ip_network(self.cidr)[1])
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertReceivers:
+    """Where Alertmanager sends alerts. Secrets (webhook URL, SMTP password) stay Outputs elsewhere."""
+
+    webhook: bool
+    """Whether the `alertWebhookUrl` secret is set."""
+    email_to: str
+    """Recipient of alert mail; empty: no mail."""
+    email_from: str
+    """Sender address of alert mail."""
+    smtp_host: str
+    """`host:port` of the SMTP server."""
+    smtp_user: str
+    """SMTP login; empty: no authentication (then no `alertSmtpPassword`)."""
+
+    @property
+    def any(self) -> bool:
+        """Whether any receiver is configured (else no Alertmanager runs)."""
+        return self.webhook or bool(self.email_to)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringSettings:
+    """Prometheus, its exporters and Alertmanager (`monitoring: true`)."""
+
+    subnet: MonitoringSubnet
+    """The internal network they share with the containers they watch."""
+    prometheus_image: ImageRef
+    """Pinned Prometheus image."""
+    alertmanager_image: ImageRef
+    """Pinned Alertmanager image."""
+    nginx_exporter_image: ImageRef
+    """Pinned nginx-prometheus-exporter image."""
+    port: int
+    """Host port of Prometheus's UI and API, published on the host's 127.0.0.1 only."""
+    retention_days: int
+    """Samples older than this are deleted."""
+    retention_mb: int
+    """The TSDB is cut back to this size (oldest blocks first)."""
+    prometheus_limits: ContainerLimits
+    """Limits of the Prometheus container."""
+    receivers: AlertReceivers
+    """Alert destinations."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a stack is built from, validated."""
 
@@ -276,8 +405,16 @@ class Settings:
     """Docker engine address; empty means the operator's default engine."""
     tunnel: TunnelSettings | None
     """The Cloudflare Tunnel, in tunnel mode only."""
+    bans: BanPolicy
+    """Brute-force bans of client addresses."""
+    acme: AcmeSettings | None = None
+    """The ACME certificate, with `tlsSource: acme` only."""
+    monitoring: MonitoringSettings | None = None
+    """Metrics and alerts; None when `monitoring` is off."""
     paused: bool = False
     """The kill switch: no edge container and no tunnel connector; everything else kept."""
+    pool: GpuPool | None = None
+    """GPU hosts serving the models instead of a local Ollama; None: the single-host stack."""
 
     @property
     def endpoint_url(self) -> str:

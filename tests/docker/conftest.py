@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
+from components.gateway import CONFIG_DIR
+from components.shipped.litellm.llmstack_contract import BANS_MODULE
 from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.docker.applier import CONTAINER, Applier, engine_available
@@ -98,9 +100,12 @@ class Stack:
         )
 
     def wait_until_healthy(self) -> None:
-        """Every serving container healthy by its own healthcheck."""
+        """Every serving container healthy by its own healthcheck (running, for one without a check)."""
         for name in self.serving():
-            self.applier.wait_healthy(name, HEALTHY_WITHIN)
+            if self.inputs(name).get("healthcheck"):
+                self.applier.wait_healthy(name, HEALTHY_WITHIN)
+            elif not self.applier.inspect(name)["State"]["Running"]:
+                raise AssertionError(f"{name} is not running:\n{self.applier.logs(name)}")
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +128,9 @@ def render_stack() -> Iterator[Callable[..., OfflineRun]]:
 
     def _render(stack: str, **config: object) -> OfflineRun:
         directory = base / f"{stack}-{len(list(base.iterdir()))}"
+        # Monitoring off unless a test turns it on (test_monitoring.py): the other stacks of the tier
+        # stay as small and quick to become healthy as before.
+        config = {"monitoring": False, **config}
         return render_config(stack, directory, namespaced(config), notify=lambda _: None, seed=SEED)
 
     yield _render
@@ -176,6 +184,38 @@ def dev(engine: str, render_stack: Callable[..., OfflineRun]) -> Iterator[Stack]
     yield stack
     stack.applier.destroy()
     stack.applier.close()
+
+
+BANS_COMMAND = ("python3", f"{CONFIG_DIR}/{BANS_MODULE}.py")
+"""The ban list's command line in the LiteLLM container (docs/OPERATIONS.md)."""
+
+
+def host_address(stack: Stack) -> str | None:
+    """The address nginx saw for this machine's last request (Docker's proxy for the published port).
+
+    From the newest line of nginx's JSON access log; None before any request reached it.
+    """
+    for line in reversed(stack.applier.logs("edge-container").splitlines()):
+        if line.startswith("{"):
+            return str(json.loads(line)["client"])
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _no_ban_outlives_a_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lift every ban on the dev stack and forget every failed login counted there.
+
+    Every request of this tier reaches nginx from one address (Docker's proxy for the published
+    port), and bans are on in Pulumi.dev.yaml:
+    the wrong and revoked keys some tests send on purpose would add up (3 in 10 minutes) and ban
+    every test after them.
+    """
+    yield
+    stack = request.node.funcargs.get("dev")
+    if isinstance(stack, Stack) and "gateway-container" in stack.applier.ids:
+        # All of them: a test that replaced nginx leaves no log line naming this machine's address.
+        lifted = stack.exec("gateway-container", *BANS_COMMAND, "lift", "--all")
+        assert lifted.returncode == 0, lifted.stderr
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -11,7 +11,10 @@ render's `RemoteImage`s resolve locally. Each carries the label `llmstack.standi
   `litellm` (as the official image's entrypoint execs it);
 - Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama_standin.py over tests/live/ollama_standin.py),
   root as the real image (no USER line); models where OLLAMA_MODELS says;
-- cloudflared: the forwarder stand-in as the real image's user 65532:65532.
+- cloudflared: the forwarder stand-in as the real image's user 65532:65532;
+- Prometheus, Alertmanager, nginx exporter: Debian's binaries (the releases the live tier runs) with
+  the official images' conventions (entrypoint, user nobody, data directory, busybox `wget` for the
+  healthcheck, here standins/wget_standin.py).
 Images are rebuilt only when the label `llmstack.standin.inputs` (a hash of the build inputs) differs.
 
 `python -m tests.docker.images --stack dev` builds what a stack needs.
@@ -39,8 +42,9 @@ DOCKER = shutil.which("docker", path="/usr/bin") or "docker"
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "nginx", "bash")
 BASE_TAG = f"llmstack-standin-base:{SUITE}"
-LITELLM_REQUIREMENTS = ("litellm[proxy]==1.108.7", "prisma==0.11.0")
-"""What the official image installs that LiteLLM's proxy uses (prisma: its error handlers import it)."""
+LITELLM_REQUIREMENTS = ("litellm[proxy]==1.108.7", "prisma==0.11.0", "prometheus_client==0.20.0")
+"""What the official image installs that LiteLLM's proxy uses (prisma: its error handlers import it;
+prometheus_client: its `prometheus` callback, on with monitoring)."""
 INPUTS_LABEL = "llmstack.standin.inputs"
 LITELLM_FALLBACK_TAG = "ghcr.io/berriai/litellm:main-v1.108.7"
 
@@ -84,6 +88,23 @@ EXPOSE 11434
 ENTRYPOINT ["/bin/ollama"]
 CMD ["serve"]
 """
+
+PROMETHEUS_DOCKERFILE = """\
+FROM {base}
+COPY binary /bin/{binary}
+COPY wget /bin/wget
+RUN chmod 0755 /bin/{binary} /bin/wget && mkdir -p {data} && chown nobody:nogroup {data}
+USER nobody
+WORKDIR {data}
+LABEL llmstack.standin="{what} (official image conventions) on Debian's binary"
+ENTRYPOINT ["/bin/{binary}"]
+"""
+MONITORING_BINARIES = {
+    # role: (Debian binary, the official image's binary name, its data directory, what it stands for)
+    "prometheus": ("/usr/bin/prometheus", "prometheus", "/prometheus", "Prometheus"),
+    "alertmanager": ("/usr/bin/prometheus-alertmanager", "alertmanager", "/alertmanager", "Alertmanager"),
+    "nginx-exporter": ("/usr/bin/prometheus-nginx-exporter", "nginx-prometheus-exporter", "/exporter", "exporter"),
+}
 
 CLOUDFLARED_DOCKERFILE = """\
 FROM {python}
@@ -250,6 +271,11 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
                 "tests/live/ollama_standin.py": standin,
             }
             inputs = _hash(base, dockerfile, (standins / "ollama_standin.py").read_bytes(), standin.read_bytes())
+        elif role in MONITORING_BINARIES:
+            source, name, data, what = MONITORING_BINARIES[role]
+            dockerfile = PROMETHEUS_DOCKERFILE.format(base=BASE_TAG, binary=name, data=data, what=what)
+            files = {"binary": Path(source), "wget": standins / "wget_standin.py"}
+            inputs = _hash(base, dockerfile, Path(source).read_bytes(), (standins / "wget_standin.py").read_bytes())
         elif role == "cloudflared":
             # On the LiteLLM stand-in: the forwarder needs httpx, which that image has.
             python = references.get("litellm", LITELLM_FALLBACK_TAG)
@@ -274,7 +300,16 @@ def ensure_images(references: dict[str, str], log: Log = print) -> None:
 
 def references_of(resources: list[tuple[str, str]]) -> dict[str, str]:
     """Role → reference, from the render's RemoteImage names (resource name, image reference)."""
-    roles = {"ollama-image": "ollama", "gateway-image": "litellm", "edge-image": "nginx", "tunnel-image": "cloudflared"}
+    roles = {
+        "ollama-image": "ollama",
+        "gateway-image": "litellm",
+        "edge-image": "nginx",
+        "tunnel-image": "cloudflared",
+        "monitoring-prometheus-image": "prometheus",
+        "monitoring-alertmanager-image": "alertmanager",
+        "monitoring-nginx-exporter-image": "nginx-exporter",
+        "monitoring-probe-image": "litellm",  # the probe runs in LiteLLM's image
+    }
     return {roles.get(name, name): reference for name, reference in resources}
 
 

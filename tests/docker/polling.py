@@ -23,6 +23,9 @@ class Poller:
     chat_model: str | None = None
     interval: float = 0.15
     """Below the edge's per-client rate (10 r/s by default): the poller must not be rate limited."""
+    headers: dict[str, str] | None = None
+    """Instead of `Authorization: Bearer <key>` (basic auth's headers); read on every call, so a
+    test can switch the client to new credentials as a client would after a rotation."""
     limit: float = 180.0
     results: list[tuple[float, int]] = field(default_factory=list)
     error_bodies: list[str] = field(default_factory=list)
@@ -42,9 +45,9 @@ class Poller:
 
     def _run(self) -> None:
         deadline = time.monotonic() + self.limit
-        headers = {"Authorization": f"Bearer {self.key}"}
         with self.stack.client() as client:
             while not self._stop.is_set() and time.monotonic() < deadline:
+                headers = self.headers or {"Authorization": f"Bearer {self.key}"}
                 try:
                     answer = self._call(client, headers)
                     status = answer.status_code

@@ -1,4 +1,4 @@
-"""Client-key rotation on the real engine, applied as `pulumi up` applies it.
+"""Client- and master-key rotation on the real engine, applied as `pulumi up` applies it.
 
 The dev stack is re-rendered with the dev client's epoch changed (same seed: every other generated
 value stays as in state) and only what changed is applied: the key writer and the never-started
@@ -68,3 +68,92 @@ def test_rotating_a_client_key_replaces_only_the_writer_and_drops_nothing(
     while _status(dev, new_key) != 401 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _status(dev, new_key) == 401, "rolling back to epoch 0 revokes the epoch-1 key"
+
+
+def test_rotating_the_master_key_replaces_only_the_writer_and_drops_nothing(
+    dev: Stack, render_stack: Callable[..., OfflineRun]
+) -> None:
+    config = dev_config()
+    rotated = render_stack("dev", **{**config, "masterKeyEpoch": "1"})
+    old_master, new_master = dev.outputs["masterKey"], rotated.outputs["masterKey"]
+    assert new_master != old_master
+    assert _status(dev, old_master) == 200
+    before = _serving_state(dev)
+    with Poller(dev, dev.outputs["clients"]["dev"]["apiKey"]) as poller:
+        time.sleep(1)
+        replaced = dev.applier.update(rotated)
+        time.sleep(2)
+    try:
+        assert replaced == ["gateway-client-keys-writer"]
+        assert _serving_state(dev) == before, "no serving container was replaced or restarted"
+        assert len(poller.results) > 15
+        assert poller.failures() == [], "a request failed during the rotation"
+        assert _status(dev, new_master) == 200
+        assert _status(dev, old_master) == 401
+        MEASURED.append(f"master-key rotation: {len(poller.results)} requests meanwhile, 0 failed")
+    finally:
+        assert dev.applier.update(render_stack("dev", **config)) == ["gateway-client-keys-writer"]
+    assert _status(dev, old_master) == 200
+
+
+def test_every_rotation_handle_in_turn_then_all_at_once_drops_nothing(
+    dev: Stack, render_stack: Callable[..., OfflineRun]
+) -> None:
+    """Client key, master key, basic-auth password, then all three at once, each with its grace window.
+
+    The client follows each rotation as a client would, by switching to the new credentials after
+    the update; the previous ones stay valid meanwhile, so no request fails and nothing serving restarts.
+    """
+    until = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)).isoformat()
+    config = {**dev_config(), "basicAuth": "true"}
+
+    def epochs(client: int, master: int, basic: int) -> OfflineRun:
+        dev_client = {"epoch": str(client)} | (
+            {"previousEpoch": str(client - 1), "previousValidUntil": until} if client else {}
+        )
+        basic_auth = {"basicAuthEpoch": str(basic)} | ({"basicAuthPreviousEpoch": str(basic - 1)} if basic else {})
+        return render_stack(
+            "dev", **{**config, "clients": {"dev": dev_client}, "masterKeyEpoch": str(master), **basic_auth}
+        )
+
+    def headers(run: OfflineRun) -> dict[str, str]:
+        found: dict[str, str] = run.outputs["clients"]["dev"]["headers"]
+        return found
+
+    start = epochs(0, 0, 0)
+    dev.applier.update(start)  # basic auth on: nginx gains the htpasswd volume (setup, not a rotation)
+    steps = [
+        ("client key", epochs(1, 0, 0), ["gateway-client-keys-writer"]),
+        ("master key", epochs(1, 1, 0), ["gateway-client-keys-writer"]),
+        ("basic-auth password", epochs(1, 1, 1), ["edge-basic-auth-writer"]),
+        ("all at once", epochs(2, 2, 2), ["edge-basic-auth-writer", "gateway-client-keys-writer"]),
+    ]
+    try:
+        before = _serving_state(dev)
+        previous = start
+        with Poller(dev, "", headers=headers(start)) as poller:
+            for what, run, writers in steps:
+                time.sleep(1)
+                assert sorted(dev.applier.update(run)) == writers, what
+                time.sleep(1)
+                with dev.client() as client:
+                    old = client.get("/v1/models", headers=headers(previous)).status_code
+                    admin = client.get(
+                        "/v1/models", headers={**headers(run), "x-litellm-api-key": run.outputs["masterKey"]}
+                    )
+                assert (old, admin.status_code) == (200, 200), f"{what}: the previous credentials, the new master key"
+                poller.headers = headers(run)  # the client switches after the update
+                previous = run
+        assert _serving_state(dev) == before, "no serving container was replaced or restarted"
+        assert len(poller.results) > 30
+        assert poller.failures() == [], "a request failed during a rotation"
+        MEASURED.append(f"every rotation handle, then all at once: {len(poller.results)} requests, 0 failed")
+        ended = render_stack(
+            "dev", **{**config, "clients": {"dev": {"epoch": "2"}}, "masterKeyEpoch": "2", "basicAuthEpoch": "2"}
+        )
+        dev.applier.update(ended)
+        with dev.client() as client:
+            assert client.get("/v1/models", headers=headers(steps[2][1])).status_code == 401, "windows ended"
+            assert client.get("/v1/models", headers=headers(ended)).status_code == 200
+    finally:
+        dev.applier.update(render_stack("dev", **dev_config()))

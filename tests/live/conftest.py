@@ -8,17 +8,18 @@ has the same master key and the one real LiteLLM (started once per session) serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import httpx
 import pytest
 
 from components.gateway import GATEWAY_GRACE_SECONDS
+from components.shipped.litellm.llmstack_contract import BANS_FILE_ENV
 from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.live.docker_dns import DockerDns
@@ -41,6 +43,7 @@ OLLAMA_ADDRESS = "127.0.0.31"
 UNREACHABLE_ADDRESS = "127.0.0.99"
 """An emulated container address where nothing listens: a gateway that is down."""
 SEED = b"llmstack-live-tests"
+BASIC_AUTH_WRITER = "edge-basic-auth-writer"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -217,7 +220,7 @@ def stop_gateway(gateway: Gateway) -> None:
         gateway.process.wait(timeout=10)
 
 
-@contextmanager
+@contextlib.contextmanager
 def running_gateway(rendered: Rendered, address: str, workdir: Path) -> Iterator[Gateway]:
     """A LiteLLM for `rendered` at `address`, stopped on leaving the block."""
     running = start_gateway(rendered, address, workdir)
@@ -225,6 +228,30 @@ def running_gateway(rendered: Rendered, address: str, workdir: Path) -> Iterator
         yield running
     finally:
         stop_gateway(running)
+
+
+def forgive(gateway: Gateway) -> None:
+    """Forget every ban and counted failed login of `gateway` (its ban list, in its emulated volume)."""
+    inside = gateway.rendered.env("gateway-container")[BANS_FILE_ENV]
+    path = gateway.rendered.container_dir("gateway-container") / inside.lstrip("/")
+    if not path.exists():
+        return
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as db, db:
+        db.execute("DELETE FROM bans")
+        db.execute("DELETE FROM failures")
+
+
+@pytest.fixture(autouse=True)
+def _no_ban_outlives_a_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, the LiteLLMs it used forget their bans.
+
+    Bans are on by default, and most clients here share 127.0.0.1: the wrong and revoked keys
+    some tests send on purpose would add up (3 in 10 minutes) and ban the tests after them.
+    """
+    yield
+    for value in request.node.funcargs.values():
+        if isinstance(value, Gateway):
+            forgive(value)
 
 
 @pytest.fixture(scope="session")
@@ -258,6 +285,11 @@ class EdgeRunner:
         self.stop()
         self.dns.set("litellm", gateway_address)
         conf_dir = rendered.container_dir("edge-container") / "etc/nginx"
+        if (
+            any(r.name == BASIC_AUTH_WRITER for r in rendered.result.resources)
+            and not (conf_dir / "auth/htpasswd").exists()
+        ):
+            self.deliver_basic_auth(rendered, into=rendered)
         run_dir = self.workdir / f"{rendered.directory.name}-{gateway_address}"
         run_dir.mkdir(exist_ok=True)
         self.logs = {"access": run_dir / "access.log", "error": run_dir / "error.log"}
@@ -278,6 +310,16 @@ class EdgeRunner:
         self.running = (rendered.directory, gateway_address)
         _wait_for_port("127.0.0.1", 8443, self.process, self.logs["error"])
         return rendered
+
+    @staticmethod
+    def deliver_basic_auth(source: Rendered, *, into: Rendered) -> None:
+        """Run `source`'s basic-auth writer into `into`'s auth volume, as `pulumi up` would."""
+        writer = source.inputs(BASIC_AUTH_WRITER)
+        volume = into.container_dir("edge-container") / "etc/nginx/auth"
+        volume.mkdir(mode=0o755, exist_ok=True)
+        mounts = {"/etc/nginx/auth": volume, "/": source.container_dir(BASIC_AUTH_WRITER)}
+        command = _emulate([*writer["entrypoints"], *writer["command"]], mounts=mounts, address="127.0.0.1")
+        subprocess.run([*_without_capabilities(writer), *command], check=True)
 
     def stop(self) -> None:
         """Stop the running nginx, if any."""

@@ -10,7 +10,8 @@ nothing listens (connections are refused) and open connections are cut, as while
 its new container is still starting. With `dropping` set it closes the connection on a chat
 without answering, as an Ollama that stops mid-request. `reply_delay` holds each chat's reply
 (its first chunk, when streamed) back, as a model generating; a caller that hangs up meanwhile
-ends the generation, as in Ollama, and is recorded in `abandoned`.
+ends the generation, as in Ollama, and is recorded in `abandoned`. With `slots` set, at most that
+many chats generate at once (OLLAMA_NUM_PARALLEL); the others wait their turn, as in Ollama's queue.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,6 +38,7 @@ class OllamaStandin:
         self.busy = False
         self.dropping = False
         self.reply_delay = 0.0
+        self.slots: threading.Semaphore | None = None
         self.abandoned: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self._address = (address, port)
@@ -106,7 +108,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(503, {"error": "server busy, please try again.  maximum pending requests exceeded"})
         elif body.get("model") not in self.standin.models:
             self._json(404, {"error": f"model '{body.get('model')}' not found"})
-        elif self._abandoned_while_generating():
+        else:
+            with self.standin.slots or nullcontext():
+                self._generate(body)
+
+    def _generate(self, body: dict[str, Any]) -> None:
+        if self._abandoned_while_generating():
             self.close_connection = True
         elif body.get("stream", True):
             self._stream(body["model"])

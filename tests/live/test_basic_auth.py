@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -83,3 +84,46 @@ def test_the_edge_password_never_reaches_litellm(
     forwarded = {name.lower(): value for name, value in gateway_standin.requests[-1]["headers"].items()}
     assert "authorization" not in forwarded
     assert forwarded["x-litellm-api-key"] == dev_client(stack)["apiKey"]
+
+
+def test_a_password_rotation_with_a_grace_window_drops_no_request_and_keeps_nginx(
+    protected: Rendered, render: Callable[..., Rendered], edges: EdgeRunner
+) -> None:
+    """Rotate, with the previous password kept, then end the window: each a writer run, never an nginx restart."""
+    base = {"basicAuth": "true", "clients": {"dev": {}}, "basicAuthEpoch": "1"}
+    rotated = render("basic-auth-rotated", **base, basicAuthPreviousEpoch="0")
+    ended = render("basic-auth-ended", **base)
+    old, new = dev_client(protected)["headers"], dev_client(rotated)["headers"]
+    assert old["Authorization"] != new["Authorization"]
+    assert dev_client(ended)["headers"] == new
+    assert edges.process is not None
+    pid = edges.process.pid
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def call_in_a_loop(headers: dict[str, str]) -> None:
+        with protected.client() as https:
+            while not stop.is_set():
+                statuses.append(https.get("/v1/models", headers=headers).status_code)
+                time.sleep(0.1)  # under the edge's per-address rate limit
+
+    caller = threading.Thread(target=call_in_a_loop, args=(old,))
+    caller.start()
+    try:
+        time.sleep(1)
+        EdgeRunner.deliver_basic_auth(rotated, into=protected)
+        time.sleep(1)
+    finally:
+        stop.set()
+        caller.join(timeout=10)
+    assert len(statuses) > 10
+    assert set(statuses) == {200}, "the old password kept working through the rotation"
+    with protected.client() as https:
+        assert https.get("/v1/models", headers=new).status_code == 200
+        EdgeRunner.deliver_basic_auth(ended, into=protected)
+        assert https.get("/v1/models", headers=old).status_code == 401, "the window ended"
+        assert https.get("/v1/models", headers=new).status_code == 200
+        EdgeRunner.deliver_basic_auth(protected, into=protected)  # back, for the tests after this one
+        assert https.get("/v1/models", headers=old).status_code == 200
+    assert edges.process.pid == pid
+    assert edges.process.poll() is None

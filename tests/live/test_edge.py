@@ -159,7 +159,7 @@ def test_admin_routes_only_from_the_admin_network(hardened: Rendered, gateway_st
         assert_json_error(client.get("/key/info"), 403, "forbidden")
     for source in (INSIDE, ADMIN):  # LiteLLM answers these without a key: nobody gets them
         with hardened.client(source) as client:
-            for path in ("/", "/openapi.json", "/ui/"):
+            for path in ("/", "/openapi.json", "/ui/", "/metrics", "/metrics/"):
                 assert_json_error(client.get(path), 404, "not_found")
 
 

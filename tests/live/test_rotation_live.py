@@ -1,4 +1,4 @@
-"""Zero-downtime client-key rotation in the real LiteLLM, delivered the way the stack delivers it.
+"""Zero-downtime client- and master-key rotation in the real LiteLLM, delivered the way the stack delivers it.
 
 A third LiteLLM runs a two-client stack. While `streamer` streams, `rotated`'s key is rotated by
 running the key writer of the re-rendered stack (exactly what `pulumi up` runs after an epoch
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from components.shipped.litellm.llmstack_contract import MASTER_KEY_ENV
 from tests.live.conftest import Gateway, Rendered, running_gateway
 from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
 
@@ -91,3 +92,41 @@ def test_a_grace_window_keeps_the_old_key_until_its_end(
     assert status(direct, old_key) == 200, "inside the grace window"
     time.sleep(max(0.0, until.timestamp() - time.time()) + 0.5)
     assert status(direct, old_key) == 401, "after the grace window, with no further deploy"
+
+
+def test_rotating_the_master_key_while_a_client_streams(
+    direct: httpx.Client, litellm: Gateway, before: Rendered, ollama: OllamaStandin, render: Callable[..., Rendered]
+) -> None:
+    after = render("rotation-master", clients=CLIENTS, masterKeyEpoch="2")
+    old_master, new_master = before.outputs["masterKey"], after.outputs["masterKey"]
+    assert old_master != new_master
+    assert before.env("gateway-container") == after.env("gateway-container"), "LiteLLM's container is unchanged"
+    streamer = {"Authorization": f"Bearer {before.outputs['clients']['streamer']['apiKey']}"}
+    pid = litellm.process.pid
+    received: list[str] = []
+
+    def stream() -> None:
+        with direct.stream("POST", "/v1/chat/completions", headers=streamer, json={**CHAT, "stream": True}) as response:
+            received.extend(line for line in response.iter_lines() if line.startswith("data: {"))
+
+    assert direct.get("/model/info", headers={"Authorization": f"Bearer {old_master}"}).status_code == 200
+    ollama.chunk_delay = 0.3
+    try:
+        streaming = threading.Thread(target=stream)
+        streaming.start()
+        time.sleep(0.5)
+        litellm.deliver_keys(after)
+        assert direct.get("/model/info", headers={"Authorization": f"Bearer {new_master}"}).status_code == 200
+        assert status(direct, old_master) == 401
+        streaming.join(timeout=15)
+    finally:
+        ollama.chunk_delay = 0.0
+    assert len(received) >= len(REPLY_WORDS), "the stream completed across the rotation"
+    assert litellm.process.pid == pid
+
+
+def test_litellms_own_boot_key_opens_nothing(direct: httpx.Client, before: Rendered) -> None:
+    boot_key = before.env("gateway-container")[MASTER_KEY_ENV]
+    assert boot_key != before.outputs["masterKey"]
+    assert status(direct, boot_key) == 401
+    assert direct.get("/model/info", headers={"Authorization": f"Bearer {boot_key}"}).status_code == 401

@@ -159,15 +159,22 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     assert "async def user_api_key_auth" in uploads["/etc/litellm/llmstack_auth.py"]
     assert "def apply(" in uploads["/etc/litellm/llmstack_speedups.py"]
     # llmstack's answer when Ollama cannot be reached and its time limits, shipped beside the config.
-    callbacks = ["llmstack_errors.model_server_errors", "llmstack_timeouts.generation_deadline"]
+    # With monitoring (on by default), LiteLLM's own metrics too, after the hook's refused-client names.
+    callbacks = [
+        "llmstack_errors.model_server_errors",
+        "llmstack_timeouts.generation_deadline",
+        "llmstack_auth.refused_clients",
+        "prometheus",
+    ]
     assert config["litellm_settings"]["callbacks"] == callbacks
     for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
         shipped = (PROJECT_DIR / f"components/shipped/litellm/{module}.py").read_text()
         assert uploads[f"/etc/litellm/{module}.py"] == shipped
-    # Its files and the keys, both read-only.
-    assert [(v["containerPath"], v["readOnly"]) for v in gateway["volumes"]] == [
+    # Its files and the keys, both read-only; the ban list's volume writable.
+    assert [(v["containerPath"], v.get("readOnly")) for v in gateway["volumes"]] == [
         ("/etc/litellm", True),
         ("/run/llmstack/keys", True),
+        ("/var/lib/llmstack/bans", None),
     ]
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]
     assert "AIOHTTP_TTL_DNS_CACHE=5" in gateway["envs"], "LiteLLM finds a moved Ollama within seconds"

@@ -81,9 +81,20 @@ def test_every_input_is_in_its_read_back_form(stack: OfflineRun) -> None:
         assert container["securityOpts"] == ["no-new-privileges"], name
 
 
+VOLUME_SETUPS = {"gateway-bans-setup": "/var/lib/llmstack/bans"}
+"""One-shot root jobs whose one capability, CHOWN, hands a volume Docker created root-owned to its user."""
+
+
 def test_no_container_adds_back_a_capability(stack: OfflineRun) -> None:
     """Nginx runs as its own uid 101 on ports above 1024 (#22): its four capabilities went with root."""
     for name, container in containers(stack).items():
+        if name in VOLUME_SETUPS:
+            assert container["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_CHOWN"]}, name
+            assert (container["user"], container["readOnly"], container["networkMode"]) == ("0:0", True, "none")
+            assert container["command"] == [
+                f"chown 65534:65534 {VOLUME_SETUPS[name]} && chmod 0700 {VOLUME_SETUPS[name]}"
+            ]
+            continue
         assert container["capabilities"] == {"drops": ["ALL"]}, name
 
 

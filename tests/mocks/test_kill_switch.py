@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.monitoring import PROMETHEUS_PORT
 from components.program import run
 from offline.engine import OfflineRun, reveal, run_offline
 from tests.support import TUNNEL, namespaced
@@ -29,7 +30,9 @@ def test_pausing_removes_only_the_edge_container_and_keeps_every_secret() -> Non
     assert set(serving) - set(paused) == {"edge-container"}
     assert set(paused) <= set(serving)
     assert {name for name in paused if paused[name] != serving[name]} == set()
-    assert not any(r.get("ports") for r in paused.values()), "nothing is published while paused"
+    # Only the operator's Prometheus stays published, on the host's loopback (monitoring keeps watching).
+    published = [port for r in paused.values() for port in r.get("ports") or []]
+    assert [(p["ip"], p["internal"]) for p in published] == [("127.0.0.1", PROMETHEUS_PORT)]
 
 
 def test_unpausing_brings_back_the_same_edge_and_the_same_keys() -> None:

@@ -50,7 +50,7 @@ def test_stand_in_secrets_are_consistent_across_files(tmp_path: Path) -> None:
     render_stack("dev", tmp_path, notify=lambda _: None)
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     env = json.loads((tmp_path / "containers/gateway-container/env.json").read_text())
-    assert env["LITELLM_MASTER_KEY"] == outputs["masterKey"]
+    assert env["LITELLM_MASTER_KEY"] not in (outputs["masterKey"], "")
     client = outputs["clients"]["dev"]
     assert client["apiKey"] in client["openaiEnv"]
     assert client["apiKey"] in client["continueConfig"]
@@ -59,6 +59,7 @@ def test_stand_in_secrets_are_consistent_across_files(tmp_path: Path) -> None:
         (tmp_path / "containers/gateway-client-keys-inbox-carrier/opt/llmstack/clients.json").read_text()
     )
     assert keys_file["clients"][0]["keys"][0]["sha256"] == hashlib.sha256(client["apiKey"].encode()).hexdigest()
+    assert keys_file["master"][0]["sha256"] == hashlib.sha256(outputs["masterKey"].encode()).hexdigest()
     tls = tmp_path / "containers/edge-files-carrier/etc/nginx/tls"
     chain = x509.load_pem_x509_certificates((tls / "server.crt").read_bytes())
     key = serialization.load_pem_private_key((tls / "server.key").read_bytes(), password=None)

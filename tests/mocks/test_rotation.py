@@ -70,17 +70,51 @@ def test_a_grace_window_keeps_the_previous_key_in_state_and_in_the_keys_file(bef
     assert SERVING.isdisjoint(touched(before, after))
 
 
-def test_a_master_key_rotation_restarts_litellm_only(before: OfflineRun) -> None:
+def test_a_master_key_rotation_changes_only_the_key_and_its_delivery(before: OfflineRun) -> None:
     after = deploy(masterKeyEpoch="2026-12")
-    assert touched(before, after) == {"gateway-master-key", "gateway-container"}
+    # Its digest reaches LiteLLM through the keys writer's inbox: a new carrier and writer, LiteLLM untouched.
+    assert touched(before, after) == {
+        "gateway-master-key",
+        "gateway-client-keys-inbox-carrier",
+        "gateway-client-keys-writer",
+    }
     assert after.outputs["masterKey"] != before.outputs["masterKey"]
 
 
-def test_a_basic_auth_rotation_restarts_nginx_only(before: OfflineRun) -> None:
+def htpasswd_users(run: OfflineRun) -> list[str]:
+    uploads = reveal(run.named("edge-basic-auth-inbox-carrier").inputs)["uploads"]
+    return [line.split(":")[0] for line in uploads[0]["content"].splitlines()]
+
+
+def test_a_basic_auth_rotation_changes_only_the_password_and_its_delivery(before: OfflineRun) -> None:
     after = deploy(basicAuthEpoch="2026-12")
-    # The htpasswd reaches nginx through its files volume: a new carrier, and nginx (its digest).
-    assert touched(before, after) == {"edge-basic-auth-password", "edge-files-carrier", "edge-container"}
+    # The htpasswd reaches nginx through its own volume: a new inbox carrier and writer, nginx untouched.
+    assert touched(before, after) == {
+        "edge-basic-auth-password",  # epoch 0's, gone
+        "edge-basic-auth-password-2026-12",
+        "edge-basic-auth-inbox-carrier",
+        "edge-basic-auth-writer",
+    }
     assert after.outputs["basicAuthPassword"] != before.outputs["basicAuthPassword"]
+    assert (before.outputs["basicAuthUser"], after.outputs["basicAuthUser"]) == ("llmstack", "llmstack-2026-12")
+    assert htpasswd_users(after) == ["llmstack-2026-12"]
+
+
+def test_a_basic_auth_grace_window_keeps_the_previous_password_beside_the_new(before: OfflineRun) -> None:
+    after = deploy(basicAuthEpoch="2026-12", basicAuthPreviousEpoch="0")
+    assert touched(before, after) == {
+        "edge-basic-auth-password-2026-12",
+        "edge-basic-auth-inbox-carrier",
+        "edge-basic-auth-writer",
+    }
+    assert htpasswd_users(after) == ["llmstack-2026-12", "llmstack"]
+    ended = deploy(basicAuthEpoch="2026-12")
+    assert touched(after, ended) == {
+        "edge-basic-auth-password",
+        "edge-basic-auth-inbox-carrier",
+        "edge-basic-auth-writer",
+    }
+    assert ended.outputs["basicAuthPassword"] == after.outputs["basicAuthPassword"]
 
 
 def test_the_stack_wide_epoch_rotates_every_secret_but_never_ollama(before: OfflineRun) -> None:
@@ -89,6 +123,7 @@ def test_the_stack_wide_epoch_rotates_every_secret_but_never_ollama(before: Offl
     assert {"gateway-master-key", "gateway-client-keys-editor-0", "gateway-client-keys-indexer-0",
             "edge-basic-auth-password"} <= changed  # fmt: skip
     assert NEVER.isdisjoint(changed)
+    assert "gateway-boot-key" not in changed, "LiteLLM's boot key opens nothing; rotating it would restart LiteLLM"
     assert after.outputs["masterKey"] != before.outputs["masterKey"]
     for name in BASE["clients"]:
         assert after.outputs["clients"][name]["apiKey"] != before.outputs["clients"][name]["apiKey"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from components.render.litellm import METRICS_DIR_ENV
 from offline.render import render_stack
 
 PROBE = """
@@ -31,13 +32,20 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
     # A copy holding only what its files volume holds: the source tree is nowhere on the path.
     etc = shutil.copytree(tmp_path / "render/containers/gateway-files-carrier/etc/litellm", tmp_path / "etc-litellm")
     settings = yaml.safe_load((etc / "config.yaml").read_text())
-    names = [settings["general_settings"]["custom_auth"], *settings["litellm_settings"]["callbacks"]]
+    # LiteLLM's own callbacks go by a plain name (`prometheus`); llmstack's are modules beside the config.
+    callbacks = [name for name in settings["litellm_settings"]["callbacks"] if "." in name]
+    names = [settings["general_settings"]["custom_auth"], *callbacks]
     env = json.loads((container / "env.json").read_text())
     assert env["PYTHONPATH"] == "/etc/litellm"
+    metrics_dir = {}
+    if METRICS_DIR_ENV in env:
+        metrics_dir = {METRICS_DIR_ENV: str(tmp_path / "metrics")}
+        (tmp_path / "metrics").mkdir()
     run = subprocess.run(
         [sys.executable, "-c", PROBE, str(etc / "config.yaml"), json.dumps(names)],
         cwd=tmp_path,
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env, "PYTHONPATH": str(etc)},
+        # The metrics directory llmstack_serve.py makes before any worker loads the hook, here too.
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env, "PYTHONPATH": str(etc), **metrics_dir},
         capture_output=True,
         text=True,
         timeout=300,
@@ -49,5 +57,6 @@ def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path:
         "llmstack_auth.user_api_key_auth": "function",
         "llmstack_errors.model_server_errors": "ModelServerErrors",
         "llmstack_timeouts.generation_deadline": "GenerationDeadline",
+        "llmstack_auth.refused_clients": "RefusedClients",
     }
     assert report["contract"] == str(etc / "llmstack_contract.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -48,11 +49,17 @@ def test_ollama_is_never_published(any_mode: OfflineRun) -> None:
     assert not ollama.get("publishAllPorts")
 
 
-def test_only_the_gateway_shares_a_network_with_ollama(any_mode: OfflineRun) -> None:
+def test_only_the_gateway_and_the_probe_share_a_network_with_ollama(any_mode: OfflineRun, deploy: Deploy) -> None:
     found = containers(any_mode)
     ollama_networks = networks_of(found["ollama-container"])
     neighbours = {name for name, c in found.items() if name != "ollama-container" and networks_of(c) & ollama_networks}
-    assert neighbours == {"gateway-container"}
+    # The probe (monitoring) only asks Ollama for its model list; without monitoring, LiteLLM alone.
+    assert neighbours == {"gateway-container", "monitoring-probe"}
+    without = containers(deploy(clients=CLIENTS, monitoring="false"))
+    assert {name for name, c in without.items() if networks_of(c) & ollama_networks} == {
+        "ollama-container",
+        "gateway-container",
+    }
     shared = networks_of(found["gateway-container"]) & ollama_networks
     assert shared <= internal_networks(any_mode), "Ollama and LiteLLM must talk over an internal network"
 
@@ -88,14 +95,20 @@ def test_model_pulls_run_their_own_server_one_after_another(deploy: Deploy) -> N
     assert "ollama-pull-small" in result.named("ollama-pull-embed").options["dependsOn"]
 
 
-def test_exactly_one_container_publishes_and_only_on_the_configured_address(deploy: Deploy) -> None:
+def test_only_the_edge_publishes_on_the_configured_address_and_prometheus_on_loopback(deploy: Deploy) -> None:
     for result, address, port in [
         (deploy(), "127.0.0.1", 8443),
         (deploy(**LAN, httpsPort="9443"), LAN["listenAddress"], 9443),
+        (deploy(monitoring="false"), "127.0.0.1", 8443),
     ]:
-        publishing = {name: c["ports"] for name, c in containers(result).items() if c.get("ports")}
-        assert list(publishing) == ["edge-container"]
-        assert [(p["ip"], int(p["external"])) for p in publishing["edge-container"]] == [(address, port)]
+        publishing = {
+            name: [(p["ip"], int(p["external"])) for p in c["ports"]]
+            for name, c in containers(result).items()
+            if c.get("ports")
+        }
+        assert publishing.pop("edge-container") == [(address, port)]
+        assert publishing in ({"monitoring-prometheus": [("127.0.0.1", 9090)]}, {})
+        assert bool(publishing) == any(r.name == "monitoring" for r in result.resources)
 
 
 def test_internal_services_bind_inside_internal_networks_only(any_mode: OfflineRun) -> None:
@@ -112,6 +125,37 @@ def test_model_volume_is_protected_and_survives_deletion(any_mode: OfflineRun) -
     assert [(m["volumeName"], m["containerPath"], m["readOnly"]) for m in mounts] == [
         (volume.inputs["name"], "/var/lib/ollama", True)
     ]
+
+
+def test_bans_live_on_their_own_unprotected_volume_and_reach_the_hook(any_mode: OfflineRun) -> None:
+    # Not protected: losing the file lifts the bans, nothing more; `pulumi destroy` must stay possible.
+    volume = any_mode.named("gateway-bans")
+    assert not volume.options.get("protect")
+    gateway = containers(any_mode)["gateway-container"]
+    mounts = {m["containerPath"]: m for m in gateway["volumes"]}
+    assert mounts["/var/lib/llmstack/bans"]["volumeName"] == volume.inputs["name"]
+    assert not mounts["/var/lib/llmstack/bans"].get("readOnly")
+    assert volume.inputs["name"].endswith("-litellm-bans")
+    envs = dict(e.split("=", 1) for e in gateway["envs"])
+    assert envs["LLMSTACK_BANS_FILE"].startswith("/var/lib/llmstack/bans/")
+    assert (envs["LLMSTACK_BAN_MAX_RETRY"], envs["LLMSTACK_BAN_FIND_SECONDS"], envs["LLMSTACK_BAN_SECONDS"]) == (
+        "3",
+        "600",
+        "3600",
+    )
+
+
+def test_ban_keys_reach_the_gateway_and_admins_are_spared_only_when_asked(deploy: Deploy) -> None:
+    def ban_env(**config: object) -> dict[str, str]:
+        gateway = containers(deploy(**config))["gateway-container"]
+        return {k: v for k, v in (e.split("=", 1) for e in gateway["envs"]) if k.startswith("LLMSTACK_BAN")}
+
+    spared = ban_env(
+        **LAN, adminCidrs=["192.168.50.0/28"], banExemptAdmins="true", banMaxRetry="5", banTimeSeconds="60"
+    )
+    assert spared["LLMSTACK_BAN_EXEMPT_CIDRS"] == "192.168.50.0/28"
+    assert (spared["LLMSTACK_BAN_MAX_RETRY"], spared["LLMSTACK_BAN_SECONDS"]) == ("5", "60")
+    assert ban_env(**LAN, adminCidrs=["192.168.50.0/28"])["LLMSTACK_BAN_EXEMPT_CIDRS"] == ""
 
 
 def test_editing_the_model_list_leaves_ollama_and_its_volume_untouched(deploy: Deploy) -> None:
@@ -137,15 +181,32 @@ def test_every_key_is_generated_long_and_prefixed(any_mode: OfflineRun) -> None:
         assert key.startswith("sk-")
         assert len(key) - len("sk-") >= 32
     passwords = {r.name for r in any_mode.of_type("random:index/randomPassword:RandomPassword")}
-    assert passwords == {"gateway-master-key", "gateway-client-keys-editor-0", "gateway-client-keys-ops-0"}
+    assert passwords == {
+        "gateway-master-key",
+        "gateway-boot-key",
+        "gateway-client-keys-editor-0",
+        "gateway-client-keys-ops-0",
+    }
 
 
-def test_master_key_reaches_litellm_only_as_a_secret_environment_variable(any_mode: OfflineRun) -> None:
+def test_the_master_key_reaches_litellm_only_as_a_digest_and_its_boot_key_only_as_a_secret(
+    any_mode: OfflineRun,
+) -> None:
+    master = any_mode.outputs["masterKey"]
     gateway = any_mode.named("gateway-container")
     assert is_secret(gateway.inputs["envs"])
-    config_text = reveal(any_mode.named("gateway-files-carrier").inputs)["uploads"][0]["content"]
-    assert any_mode.outputs["masterKey"] not in config_text
+    inputs = reveal(gateway.inputs)
+    carrier = reveal(any_mode.named("gateway-files-carrier").inputs)
+    config_text = carrier["uploads"][0]["content"]
     assert yaml.safe_load(config_text)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert master not in json.dumps([inputs, carrier]), "no file or variable of LiteLLM's carries the key itself"
+    boot = next(e.split("=", 1)[1] for e in inputs["envs"] if e.startswith("LITELLM_MASTER_KEY="))
+    assert boot != master
+    writer = reveal(any_mode.named("gateway-client-keys-inbox-carrier").inputs)
+    keys_file = json.loads(next(u["content"] for u in writer["uploads"] if u["file"].endswith("clients.json")))
+    assert keys_file["master"] == [{"sha256": hashlib.sha256(master.encode()).hexdigest(), "not_after": None}]
+    assert master not in json.dumps(writer)
+    assert boot not in json.dumps(writer)
 
 
 def test_tls_private_key_is_delivered_as_a_secret_to_nginx_alone(any_mode: OfflineRun) -> None:
@@ -203,12 +264,22 @@ def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
         assert not container.get("privileged"), name
         if container.get("mustRun", True):
             assert container["restart"] == "unless-stopped", name
+            if name in NO_SHELL:
+                continue
             assert container["healthcheck"]["tests"][0] == "CMD", name
+
+
+NAMED_CONTAINERS = 14
+"""The stack's Docker containers with monitoring on, carriers and one-shot jobs included: Ollama and
+its pull, LiteLLM with its files carrier, key writer and inbox and the ban list's setup, nginx and
+its files carrier, Prometheus and its carrier, the nginx exporter, the probe and its carrier."""
+NO_SHELL = {"monitoring-nginx-exporter"}
+"""Images FROM scratch, with nothing to run a healthcheck: Prometheus's `up` (alert TargetDown) watches them."""
 
 
 def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
     names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
-    assert len(names) == 8, names
+    assert len(names) == NAMED_CONTAINERS, names
     assert all(name.startswith("llmstack-blue-") for name in names)
 
 
@@ -216,7 +287,8 @@ def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
 def test_every_network_can_be_replaced_under_its_fixed_name(config: dict[str, Any], deploy: Deploy) -> None:
     result = deploy(stack="blue", **config)
     networks = result.of_type(NETWORK)
-    assert len(networks) == (5 if config is TUNNEL else 4)
+    # Monitoring's (on by default): its internal network, Prometheus's published one, Alertmanager's way out.
+    assert len(networks) == (5 if config is TUNNEL else 4) + 3
     for network in networks:
         # Docker refuses a second network of the same name: the old one must go first.
         assert network.inputs["name"] == f"llmstack-blue-{network.name.removeprefix('network-')}"
@@ -271,13 +343,23 @@ def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Depl
     first = deploy(basicAuth="true", clients={"dev": {}})
     assert {r.name for r in first.of_type("random:index/randomPassword:RandomPassword")} == {
         "gateway-master-key",
+        "gateway-boot-key",
         "gateway-client-keys-dev-0",
         "edge-basic-auth-password",
     }
-    uploads = {u["file"]: u for u in reveal(first.named("edge-files-carrier").inputs)["uploads"]}
-    line = uploads["/etc/nginx/htpasswd"]["content"]
+    inbox = reveal(first.named("edge-basic-auth-inbox-carrier").inputs)
+    writer = reveal(first.named("edge-basic-auth-writer").inputs)
+    (line,) = (u["content"] for u in inbox["uploads"])
     assert line.startswith("llmstack:$apr1$")
     assert first.outputs["basicAuthPassword"] not in line
+    assert is_secret(first.named("edge-basic-auth-inbox-carrier").inputs["uploads"])
+    assert writer["networkMode"] == "none"
+    edge = reveal(first.named("edge-container").inputs)
+    files = reveal(first.named("edge-files-carrier").inputs)["uploads"]
+    assert not [u for u in files if "htpasswd" in u["file"]], "nginx reads it from its own volume"
+    _, mount = edge["volumes"]
+    assert (mount["containerPath"], mount["readOnly"]) == ("/etc/nginx/auth", True)
+    assert mount["volumeName"] == writer["volumes"][1]["volumeName"]
     assert {"basicAuthPassword", "clients"} <= first.secret_outputs
     client = first.outputs["clients"]["dev"]
     assert client["headers"]["x-litellm-api-key"] == client["apiKey"]
@@ -302,9 +384,8 @@ def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
     config = namespaced({"basicAuth": "true"})
     first = run_offline(run, stack="s", config=config, seed=b"state")
     second = run_offline(run, stack="s", config=config, seed=b"state")
-    uploads = [reveal(r.named("edge-files-carrier").inputs)["uploads"] for r in (first, second)]
-    htpasswd = [next(u["content"] for u in upload if u["file"].endswith("htpasswd")) for upload in uploads]
-    assert htpasswd[0] == htpasswd[1]
+    for name in ("edge-container", "edge-files-carrier", "edge-basic-auth-inbox-carrier", "edge-basic-auth-writer"):
+        assert reveal(first.named(name).inputs) == reveal(second.named(name).inputs), name
 
 
 def test_litellm_runs_the_configured_workers_sharing_one_rate_count(deploy: Callable[..., OfflineRun]) -> None:

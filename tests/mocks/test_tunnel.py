@@ -139,12 +139,15 @@ def test_the_ingress_sends_the_hostname_to_nginx_over_verified_tls_and_404s_the_
     assert RULES_BY_NAME["tunnel-ingress-to-nginx"].check(TUNNEL_CONFIG, config) == []
 
 
-def test_no_container_publishes_a_host_port(tunnel: OfflineRun) -> None:
+def test_no_container_publishes_a_host_port_but_prometheus_on_loopback(tunnel: OfflineRun) -> None:
     for name, container in containers(tunnel).items():
+        if name == "monitoring-prometheus":
+            assert [p["ip"] for p in container["ports"]] == ["127.0.0.1"]
+            continue
         assert not container.get("ports"), name
         assert not container.get("publishAllPorts"), name
         assert container.get("networkMode") != "host", name
-    assert not [n for n in tunnel.of_type(NETWORK) if n.name.endswith("-publish")]
+    assert [n.name for n in tunnel.of_type(NETWORK) if n.name.endswith("-publish")] == ["network-monitoring-publish"]
 
 
 def test_cloudflared_shares_a_network_with_nginx_only(tunnel: OfflineRun) -> None:
@@ -291,6 +294,7 @@ def test_other_modes_build_no_tunnel(config: dict[str, Any], deploy: Deploy) -> 
         "network-gateway",
         "network-publish",
         "network-model-egress",
+        *("network-monitoring", "network-monitoring-publish", "network-alert-egress"),
     }
     assert "set_real_ip_from" not in uploads(containers(result)["edge-files-carrier"])["/etc/nginx/nginx.conf"]
 

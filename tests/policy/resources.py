@@ -15,6 +15,7 @@ from policy.rules import RULES_BY_NAME
 CONTAINER = "docker:index/container:Container"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig"
+API_TOKEN = "cloudflare:index/apiToken:ApiToken"
 DIGEST = "sha256:" + "ab" * 32
 API_KEY = "sk-" + "Q" * 40
 Deploy = Callable[..., OfflineRun]
@@ -108,6 +109,16 @@ def one_shot(**overrides: Any) -> dict[str, Any]:
 def tunnel(*services: str) -> dict[str, Any]:
     """Hand-built inputs of a ZeroTrustTunnelCloudflaredConfig (the program builds none yet)."""
     return {"accountId": "acc", "tunnelId": "tun", "config": {"ingresses": [{"service": s} for s in services]}}
+
+
+def dns_token(extra_policies: list[dict[str, Any]] | None = None, **change: Any) -> dict[str, Any]:
+    """The zone-scoped DNS-01 token the program creates (Zone Read, DNS Write), with `change` in its policy."""
+    policy = {
+        "effect": "allow",
+        "permissionGroups": [{"id": "c8fed203ed3043cba015a93ad1616f1f"}, {"id": "4755a26eedb94da69e1066d98aa820be"}],
+        "resources": '{"com.cloudflare.api.account.zone.0123456789abcdef0123456789abcdef": "*"}',
+    }
+    return {"name": "llmstack-prod-acme-dns01", "policies": [{**policy, **change}, *(extra_policies or [])]}
 
 
 def violations(rule: str, props: Props, resource_type: str = CONTAINER) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from offline.render import read_stack_config
 from policy.nginx_conf import CONF_LABEL
 from policy.pack import PACK_NAME, policies
 from policy.rules import RULES
-from tests.support import LAN, STACK_FILES, TUNNEL
+from tests.support import ACME, LAN, STACK_FILES, TUNNEL, namespaced
 
 Deploy = Callable[..., OfflineRun]
 Wire = dict[str, Any]
@@ -93,6 +92,8 @@ def stacks() -> dict[str, OfflineRun]:
         config, secret_keys = read_stack_config(stack_file, notify=lambda _: None)
         stack = stack_file.name.split(".")[1]
         rendered[stack] = run_offline(run, stack=stack, config=config, secret_keys=secret_keys)
+    # No stack file uses tlsSource acme (it needs a real zone): its resources come from a rendered config.
+    rendered["acme"] = run_offline(run, stack="acme", config=namespaced(ACME))
     return rendered
 
 
@@ -125,6 +126,10 @@ def _renamed_ollama_publishing(wire: Wire) -> None:
     wire["ports"] = [{"internal": 11434.0, "external": 11434.0, "ip": "127.0.0.1", "protocol": "tcp"}]
 
 
+def _token_for_every_zone(wire: Wire) -> None:
+    wire["policies"][0]["resources"] = '{"com.cloudflare.api.account.zone.*": "*"}'
+
+
 def _tunnel_to_litellm(wire: Wire) -> None:
     wire["config"]["ingresses"][0]["service"] = "http://litellm:4000"
 
@@ -147,8 +152,14 @@ VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
         "edge-container",
         lambda wire: _uploads(wire, lambda conf: conf.replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")),
     ),
+    "ollama-behind-mutual-tls": (
+        "dev",
+        "edge-container",
+        lambda wire: _uploads(wire, lambda conf: conf.replace("http://litellm:4000", "http://ollama:11434")),
+    ),
     "plaintext-secrets": ("dev", "gateway-container", _append("envs", "OPENAI_API_KEY=sk-" + "Q" * 40)),
     "tunnel-ingress-to-nginx": ("prod", "tunnel-config", _tunnel_to_litellm),
+    "dns-token-zone-scoped": ("acme", "acme-dns-token", _token_for_every_zone),
     "no-host-paths": (
         "dev",
         "gateway-container",
@@ -208,11 +219,11 @@ def test_the_legacy_tunnel_config_type_fails_under_the_engine_too(servicer: Any,
     assert "tunnel-ingress-to-nginx" in verdict.blocking
 
 
-@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("stack", [*(p.name.split(".")[1] for p in STACK_FILES), "acme"])
 def test_every_stack_passes_every_mandatory_policy_under_the_engine(
-    stack_file: Path, servicer: Any, stacks: dict[str, OfflineRun]
+    stack: str, servicer: Any, stacks: dict[str, OfflineRun]
 ) -> None:
-    run = stacks[stack_file.name.split(".")[1]]
+    run = stacks[stack]
     assert len(run.of_type("docker:index/container:Container")) >= 3
     for resource in run.resources:
         verdict = analyze(servicer, resource.type, resource.wire, resource.name)

@@ -11,11 +11,13 @@ from policy.rules import RULES, RULES_BY_NAME
 from tests.policy.resources import (
     ALLOW_LIST,
     API_KEY,
+    API_TOKEN,
     CONTAINER,
     DIGEST,
     NGINX_CONF,
     REMOTE_IMAGE,
     TUNNEL_CONFIG,
+    dns_token,
     edge,
     long_running,
     one_shot,
@@ -35,7 +37,9 @@ def test_compliant_containers_pass_every_mandatory_rule(rule: Any, props: dict[s
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
-@pytest.mark.parametrize("resource_type", [CONTAINER, REMOTE_IMAGE, TUNNEL_CONFIG, "random:index/randomId:RandomId"])
+@pytest.mark.parametrize(
+    "resource_type", [CONTAINER, REMOTE_IMAGE, TUNNEL_CONFIG, API_TOKEN, "random:index/randomId:RandomId"]
+)
 @pytest.mark.parametrize(
     "props",
     [
@@ -43,8 +47,9 @@ def test_compliant_containers_pass_every_mandatory_rule(rule: Any, props: dict[s
         {key: None for key in long_running() | edge() | tunnel()},
         {key: 7.0 for key in long_running() | edge() | tunnel()},
         {"capabilities": {"drops": None}, "healthcheck": {"tests": "CMD"}, "ports": [None, 3.0], "config": []},
+        {"policies": [None, 3.0, {"effect": "allow", "permissionGroups": [None, 7.0], "resources": 7.0}]},
     ],
-    ids=["empty", "all-null", "all-numbers", "wrong-shapes"],
+    ids=["empty", "all-null", "all-numbers", "wrong-shapes", "odd-token"],
 )
 def test_missing_or_odd_inputs_do_not_crash_a_rule(rule: Any, resource_type: str, props: Props) -> None:
     found = rule.check(resource_type, props)
@@ -409,3 +414,98 @@ def test_device_requests_other_than_an_nvidia_gpu_fail(request_: dict[str, Any])
 def test_an_nvidia_gpu_device_request_passes() -> None:
     gpu = {"driver": "nvidia", "deviceIds": ["0", "1"], "capabilities": [["gpu"]]}
     assert violations("no-host-devices", long_running(deviceRequests=[gpu])) == []
+
+
+def test_the_acme_volume_setup_alone_may_add_chown() -> None:
+    chown = {"drops": ["ALL"], "adds": ["CAP_CHOWN"]}
+    setup = one_shot(name="llmstack-prod-acme-volume-setup", image="goacme/lego:v4.9.1", capabilities=chown)
+    assert violations("capabilities-dropped", setup) == []
+    lego = long_running(name="llmstack-prod-acme", image="goacme/lego:v4.9.1", capabilities=chown)
+    (message,) = violations("capabilities-dropped", lego)
+    assert "CHOWN" in message
+    (message,) = violations("capabilities-dropped", {**setup, "capabilities": {"drops": ["ALL"], "adds": ["SETUID"]}})
+    assert "SETUID" in message
+
+
+def test_a_dns_token_for_one_zone_and_dns_only_passes() -> None:
+    assert violations("dns-token-zone-scoped", dns_token(), API_TOKEN) == []
+    # A deny policy narrows a token: it is never a violation.
+    deny = {"effect": "deny", "permissionGroups": [{"id": "all"}], "resources": '{"*": "*"}'}
+    assert violations("dns-token-zone-scoped", dns_token(extra_policies=[deny]), API_TOKEN) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"resources": '{"com.cloudflare.api.account.zone.*": "*"}'}, "zone.*"),
+        ({"resources": '{"com.cloudflare.api.account.0123456789abcdef0123456789abcdef": "*"}'}, "account"),
+        ({"resources": "{}"}, "names no zone"),
+        ({"resources": "not json"}, "not a JSON object"),
+        (
+            {
+                "permissionGroups": [
+                    {"id": "4755a26eedb94da69e1066d98aa820be"},
+                    {"id": "e086da7e2179491d91ee5f35b3ca210a"},
+                ]
+            },
+            "e086da7e2179491d91ee5f35b3ca210a",
+        ),
+    ],
+    ids=["every-zone", "whole-account", "no-resource", "bad-json", "extra-permission"],
+)
+def test_a_broader_dns_token_fails_naming_what_is_too_broad(change: dict[str, Any], named: str) -> None:
+    (message,) = violations("dns-token-zone-scoped", dns_token(**change), API_TOKEN)
+    assert named in message
+
+
+def test_a_token_without_policies_fails() -> None:
+    assert violations("dns-token-zone-scoped", {"name": "t", "policies": []}, API_TOKEN)
+
+
+def test_the_pack_allows_exactly_the_permission_groups_the_program_asks_for() -> None:
+    from components.acme_token import DNS_WRITE, ZONE_READ
+    from policy.tokens import ALLOWED_PERMISSION_GROUPS
+
+    assert set(ALLOWED_PERMISSION_GROUPS) == {ZONE_READ, DNS_WRITE}
+
+
+def _prometheus(ip: str, **overrides: Any) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "name": "llmstack-dev-prometheus",
+        "image": "prom/prometheus:v2.42.0",
+        "ports": [{"internal": 9090.0, "external": 9090.0, "ip": ip}],
+        "uploads": [{"file": "/etc/prometheus/prometheus.yml", "content": "scrape_configs: []\n"}],
+    }
+    return long_running(**{**props, **overrides})
+
+
+def test_prometheus_publishes_on_the_hosts_loopback_only() -> None:
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1")) == []
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1", image=DIGEST)) == []
+    for address in ("0.0.0.0", "192.168.50.10", "::"):  # noqa: S104
+        (message,) = violations("internal-services-unpublished", _prometheus(address))
+        assert "loopback" in message
+
+
+def test_a_container_named_like_prometheus_must_carry_its_config() -> None:
+    # Under the engine a name is all that says prometheus: an Ollama named …-prometheus has no prometheus.yml.
+    ollama = _prometheus("127.0.0.1", image=DIGEST, uploads=[])
+    (message,) = violations("internal-services-unpublished", ollama)
+    assert "no prometheus.yml" in message
+    # A readable image wins over the name.
+    assert violations("internal-services-unpublished", _prometheus("127.0.0.1", image="ollama/ollama:0.12.6"))
+
+
+def test_the_nginx_exporter_is_not_the_edge_and_needs_no_healthcheck() -> None:
+    exporter = long_running(
+        name="llmstack-dev-nginx-exporter",
+        image="nginx/nginx-prometheus-exporter:0.11.0",
+        ports=[{"internal": 9113.0, "ip": "127.0.0.1"}],
+        healthcheck=None,
+    )
+    (message,) = violations("internal-services-unpublished", exporter)
+    assert "nginx-exporter" in message
+    assert violations("healthcheck", exporter) == []
+    assert violations("healthcheck", {**exporter, "image": DIGEST}) == []
+    # Only that image: any other container without a healthcheck still fails.
+    assert violations("healthcheck", long_running(healthcheck=None))

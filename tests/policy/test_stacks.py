@@ -18,7 +18,7 @@ from tests.policy.resources import (
     failing,
     weakened,
 )
-from tests.support import LAN, STACK_FILES
+from tests.support import ACME, LAN, STACK_FILES
 
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
@@ -28,6 +28,12 @@ def test_every_stack_file_passes_every_mandatory_rule(stack_file: Path, deploy: 
     result = deploy(stack=stack_file.name.split(".")[1], **plain)
     assert mandatory_failures(evaluate(result.resources)) == []
     assert len(result.of_type(CONTAINER)) >= 3, "the rules must have had containers to judge"
+
+
+def test_an_acme_stack_passes_every_mandatory_rule(deploy: Deploy) -> None:
+    result = deploy("prod", **ACME)
+    assert {"acme-container", "acme-volume-setup", "acme-dns-token"} <= {r.name for r in result.resources}
+    assert mandatory_failures(evaluate(result.resources)) == []
 
 
 def test_lan_mode_on_every_address_passes_thanks_to_its_allow_list(deploy: Deploy) -> None:

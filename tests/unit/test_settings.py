@@ -30,6 +30,15 @@ def test_defaults_are_the_dev_stack() -> None:
     assert settings.ollama_context_length is None
 
 
+def test_bans_are_on_by_default_with_the_seeds_numbers_and_spare_nobody() -> None:
+    bans = parse_settings({"adminCidrs": '["127.0.0.0/8"]'}, stack="dev", secret_keys=NO_SECRETS).bans
+    assert (bans.max_retry, bans.find_seconds, bans.ban_seconds, bans.exempt_cidrs) == (3, 600, 3600, ())
+    exempt = parse_settings(
+        {"adminCidrs": '["127.0.0.0/8"]', "banExemptAdmins": "true"}, stack="dev", secret_keys=NO_SECRETS
+    ).bans
+    assert exempt.exempt_cidrs == ("127.0.0.0/8",)
+
+
 BAD_CONFIG = [
     pytest.param({"exposure": "public"}, "exposure", "'public'", "local or lan or tunnel", id="exposure-unknown"),
     pytest.param({"exposure": "tunnel"}, "cloudflareAccountId", "''", "account id", id="tunnel-needs-account"),
@@ -104,7 +113,9 @@ BAD_CONFIG = [
         "tested LiteLLM version 1.108.7",
         id="litellm-untested",
     ),
-    pytest.param({"tlsSource": "acme"}, "tlsSource", "'acme'", "self-signed or provided", id="tls-source"),
+    pytest.param(
+        {"tlsSource": "letsencrypt"}, "tlsSource", "'letsencrypt'", "self-signed or provided or acme", id="tls-source"
+    ),
     pytest.param(
         {"tlsSource": "provided"}, "tlsCertificate", "(unset)", "--secret tlsCertificate", id="tls-provided-needs-cert"
     ),
@@ -112,6 +123,27 @@ BAD_CONFIG = [
     pytest.param({"ollamaMemoryMb": "-1"}, "ollamaMemoryMb", "'-1'", "whole number", id="memory-negative"),
     pytest.param({"dockerHost": "gpu-box"}, "dockerHost", "'gpu-box'", "ssh://", id="docker-host"),
     pytest.param({"hostname": "bad_name!"}, "hostname", "'bad_name!'", "DNS name", id="hostname"),
+    pytest.param(
+        {"basicAuth": "true", "basicAuthPreviousEpoch": "0"},
+        "basicAuthPreviousEpoch",
+        "'0'",
+        "an earlier epoch than basicAuthEpoch (0)",
+        id="basic-auth-previous-is-current",
+    ),
+    pytest.param(
+        {"basicAuthEpoch": "2", "basicAuthPreviousEpoch": "1"},
+        "basicAuthPreviousEpoch",
+        "'1'",
+        "empty while basicAuth is false",
+        id="basic-auth-previous-without-basic-auth",
+    ),
+    pytest.param(
+        {"basicAuth": "true", "basicAuthPreviousEpoch": "a b"},
+        "basicAuthPreviousEpoch",
+        "'a b'",
+        "a label of letters",
+        id="basic-auth-previous-label",
+    ),
     pytest.param({"exposre": "lan"}, "exposre", "'lan'", "known keys", id="unknown-key-typo"),
     pytest.param({"clients": '["alice"]'}, "clients", "'[\"alice\"]'", "a map of client name", id="clients-list"),
     pytest.param({"clients": '{"Alice": {}}'}, "clients.Alice", "'Alice'", "lowercase", id="client-name"),
@@ -224,6 +256,15 @@ BAD_CONFIG = [
         {**TUNNEL, "cloudflareZoneName": "com"}, "cloudflareZoneName", "com", "your zone's name", id="tunnel-zone"
     ),
     pytest.param({"litellmWorkers": "0"}, "litellmWorkers", "0", "from 1 to 32", id="workers-none"),
+    pytest.param({"banMaxRetry": "-1"}, "banMaxRetry", "-1", "from 0 to 1000", id="ban-retry-negative"),
+    pytest.param({"banFindTimeSeconds": "0"}, "banFindTimeSeconds", "0", "from 1 to 86400", id="ban-window-zero"),
+    pytest.param(
+        {"banTimeSeconds": "1h"}, "banTimeSeconds", "1h", "a whole number from 1 to 31536000", id="ban-time-unit"
+    ),
+    pytest.param({"banExemptAdmins": "yes"}, "banExemptAdmins", "yes", "true or false", id="ban-exempt-word"),
+    pytest.param(
+        {"banExemptAdmins": "true"}, "banExemptAdmins", "true", "unless adminCidrs names", id="ban-exempt-nobody"
+    ),
     pytest.param(
         {"litellmWorkers": "4"}, "litellmWorkers", "4", "fit litellmMemoryMb (2048)", id="workers-over-memory"
     ),

@@ -9,11 +9,14 @@ adding, removing or rotating a client needs no restart. A key may carry `not_aft
 seconds): the previous key of a rotated client keeps working until then. Every digest is compared
 in constant time, and every entry is compared, so timing says nothing about which one matched.
 
-With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: it is
-the admin key. The model is decided here, on the exact name a request sends (LiteLLM's own checks
-on what this returns, `custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check
-it again); API families too, and each client's request rate, counted across all workers for every
-admitted model call (llmstack_limits.py, shipped alongside).
+With a custom auth hook LiteLLM no longer checks the master key itself, so this hook does: the
+keys file carries its digest beside the clients', so it too rotates without a restart. LiteLLM's
+own LITELLM_MASTER_KEY is a boot key this hook never accepts. The model is decided here, on the
+exact name a request sends (LiteLLM's own checks on what this returns,
+`custom_auth_run_common_checks` and `enable_post_custom_auth_checks`, check it again); API
+families too, and each client's request rate, counted across all workers for every
+admitted model call (llmstack_limits.py, shipped alongside). Before all of it, an address
+banned for too many failed authentications is refused (llmstack_bans.py, alongside).
 What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
 """
 
@@ -32,6 +35,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
+from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import LitellmUserRoles, ProxyErrorTypes, ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import read_request_body
 
@@ -40,7 +44,7 @@ if TYPE_CHECKING:  # the program's name for the same file
 else:  # in the container: uploaded beside this file, whose directory is first on sys.path
     import llmstack_contract as contract
 
-_loaded: dict[str, Any] = {"stamp": None, "clients": []}
+_loaded: dict[str, Any] = {"stamp": None, "clients": [], "master": []}
 
 
 def _sibling(name: str) -> ModuleType:
@@ -57,12 +61,64 @@ def _sibling(name: str) -> ModuleType:
 _sibling(contract.SPEEDUPS_MODULE).apply()
 _limits = _sibling(contract.LIMITS_MODULE)
 _requests = _sibling(contract.REQUESTS_MODULE)
+_bans = _sibling(contract.BANS_MODULE)
 
 
 @functools.cache
 def _shared_rate() -> Any:
     """The per-client request counter all workers share, opened on first use."""
     return _limits.SharedRate(os.environ[contract.RATES_FILE_ENV])
+
+
+@functools.cache
+def _ban_list() -> Any:
+    """Failed authentications and bans, shared by all workers, opened on first use."""
+    return _bans.BanList(os.environ.get(contract.BANS_FILE_ENV, ""), _bans.BanPolicy.from_environment(os.environ))
+
+
+def _client_address(request: Request) -> str:
+    """The client's address as nginx saw it; empty for a request that did not come through nginx.
+
+    nginx replaces any X-Real-IP a client sends with its own `$remote_addr`, and nothing but nginx
+    reaches LiteLLM, so this header is the one address that cannot be forged. A request without it
+    (the container's healthcheck, a test calling LiteLLM directly) is never banned nor counted.
+    """
+    return request.headers.get(contract.CLIENT_ADDRESS_HEADER, "")
+
+
+def _banned(seconds: int) -> ProxyException:
+    return ProxyException(
+        message=f"Too many failed authentications from your address: it is refused for {seconds} more seconds.",
+        # LiteLLM's error body carries the status as `code`: the type says what happened.
+        type="address_banned",
+        param=None,
+        code=403,
+        headers={"retry-after": str(seconds)},
+    )
+
+
+def _check_ban(address: str) -> None:
+    """Refuse a banned address before anything else is looked at."""
+    wait = _ban_list().banned(address, time.time()) if address else 0
+    if wait:
+        raise _banned(wait)
+
+
+def _count_failure(address: str, reason: str) -> None:
+    """Count a failed authentication; refuse with the ban it starts, if it starts one."""
+    wait = _ban_list().failed(address, reason, time.time())
+    if wait:
+        raise _banned(wait)
+
+
+def _edge_refusal(request: Request, address: str) -> ProxyException | None:
+    """The answer to a basic-auth refusal nginx reports (nginx.conf's basic-auth location), counted."""
+    reported = request.headers.get(contract.EDGE_CHECK_HEADER)
+    if reported is None:
+        return None
+    if reported == "failed":  # credentials were sent and were wrong; a first request without any is no guess
+        _count_failure(address, "basic_auth")
+    return _refuse(401, "Authentication required.")
 
 
 def _served_models() -> frozenset[str]:
@@ -73,20 +129,34 @@ def _served_models() -> frozenset[str]:
     return frozenset(router.model_names) if router is not None else frozenset()
 
 
-def _clients() -> list[dict[str, Any]]:
-    """The clients from the keys file, re-read only when the file changed."""
+def _keys_file() -> dict[str, Any]:
+    """The clients and master-key digests from the keys file, re-read only when the file changed."""
     path = os.environ.get(contract.KEYS_FILE_ENV, "")
     try:
         status = os.stat(path)
     except OSError:
-        return []
+        return {"clients": [], "master": []}
     stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
     if stamp != _loaded["stamp"]:
         with open(path, encoding="utf-8") as keys_file:
-            _loaded["clients"] = json.load(keys_file)["clients"]
-        _loaded["stamp"] = stamp
-    clients: list[dict[str, Any]] = _loaded["clients"]
+            content = json.load(keys_file)
+        _loaded.update(clients=content["clients"], master=content["master"], stamp=stamp)
+    return _loaded
+
+
+def _clients() -> list[dict[str, Any]]:
+    clients: list[dict[str, Any]] = _keys_file()["clients"]
     return clients
+
+
+def _is_master(presented: str, now: float) -> bool:
+    """Whether `presented` is a live master key; every digest compared in constant time."""
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    found = False
+    for key in _keys_file()["master"]:
+        matches = hmac.compare_digest(digest, key["sha256"])
+        found |= matches and (key.get("not_after") is None or now < key["not_after"])
+    return found
 
 
 def _refuse(status: int, message: str) -> ProxyException:
@@ -151,15 +221,22 @@ def _presented_key(request: Request) -> str | None:
 
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     """LiteLLM's custom-auth entry point (`api_key` is LiteLLM's reading; see _presented_key)."""
+    address = _client_address(request)
+    _check_ban(address)
+    refused = _edge_refusal(request, address)
+    if refused is not None:
+        raise refused
     presented = _presented_key(request)
     if presented is None:
         raise _refuse(401, "Missing or malformed API key: send `Authorization: Bearer <key>`.")
-    master = os.environ.get(contract.MASTER_KEY_ENV, "")
-    if master and hmac.compare_digest(presented.encode(), master.encode()):
-        return UserAPIKeyAuth(api_key=presented, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
+    if _is_master(presented, time.time()):
+        digest = hashlib.sha256(presented.encode()).hexdigest()
+        return UserAPIKeyAuth(api_key=digest, user_role=LitellmUserRoles.PROXY_ADMIN, key_alias="admin")
     client = _find(presented, time.time())
     if client is None:
+        _count_failure(address, "api_key")
         raise _refuse(401, "Invalid API key.")
+    contract.REFUSED_CLIENT.set(client["name"])  # any refusal from here on is this client's
     route = request.url.path
     allowed = [path for family in client["apis"] for path in contract.API_ROUTES[family]]
     if route not in allowed and not (client.get("admin") and _requests.is_admin_route(route)):
@@ -197,3 +274,27 @@ def _authorized(presented: str, client: dict[str, Any]) -> UserAPIKeyAuth:
         models=list(client["models"]),
         user_role=LitellmUserRoles.PROXY_ADMIN if client.get("admin") else LitellmUserRoles.INTERNAL_USER,
     )
+
+
+class RefusedClients(CustomLogger):
+    """Names the client in the failure LiteLLM logs for a request this hook refused (403, 400, 429).
+
+    LiteLLM's failure hooks get an identity without the client for any refusal raised here, so its
+    metrics would count a client's 429s under no client. Listed before `prometheus` in the callbacks,
+    this fills in the name the hook found (`key_alias`: the client's name, no key-derived value).
+    """
+
+    async def async_post_call_failure_hook(
+        self,
+        request_data: dict[str, Any],
+        original_exception: Exception,
+        user_api_key_dict: UserAPIKeyAuth,
+        traceback_str: str | None = None,
+    ) -> None:
+        """Set the refused request's client name where the later callbacks read it."""
+        name = contract.REFUSED_CLIENT.get()
+        if name is not None and user_api_key_dict.key_alias is None:
+            user_api_key_dict.key_alias = name
+
+
+refused_clients = RefusedClients()

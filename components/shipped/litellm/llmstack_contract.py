@@ -3,22 +3,39 @@
 One file, imported by both: by the program as `components.shipped.litellm.llmstack_contract`, and
 inside the container, where it is uploaded beside config.yaml and the hooks, as `llmstack_contract`
 (the directory of `llmstack_serve.py`, the container's command, is first on its sys.path). It
-imports nothing, so it loads the same in both places.
+imports only the standard library, so it loads the same in both places.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Final, Literal
 
 TESTED_LITELLM_VERSION: Final = "1.108.7"
 """The LiteLLM release the stack pins (image tag, PyPI package) and patches; other versions are left alone."""
 
 MASTER_KEY_ENV: Final = "LITELLM_MASTER_KEY"
-"""The environment variable that carries the master key; the config file only names it."""
+"""The environment variable that carries LiteLLM's boot key (never accepted: the admin key is a
+digest in the keys file); the config file only names it."""
 KEYS_FILE_ENV: Final = "LLMSTACK_KEYS_FILE"
 """The path of the keys file (client names and key digests) the auth hook reads."""
 RATES_FILE_ENV: Final = "LLMSTACK_RATES_FILE"
 """The path of the SQLite file in which all workers count each client's requests."""
+BANS_FILE_ENV: Final = "LLMSTACK_BANS_FILE"
+"""The path of the SQLite file, on a named volume, in which all workers keep failures and bans."""
+BAN_MAX_RETRY_ENV: Final = "LLMSTACK_BAN_MAX_RETRY"
+"""Failed authentications within the window that ban an address (banMaxRetry); 0: no bans."""
+BAN_FIND_SECONDS_ENV: Final = "LLMSTACK_BAN_FIND_SECONDS"
+"""The window failures are counted in (banFindTimeSeconds)."""
+BAN_SECONDS_ENV: Final = "LLMSTACK_BAN_SECONDS"
+"""How long a ban lasts (banTimeSeconds)."""
+BAN_EXEMPT_CIDRS_ENV: Final = "LLMSTACK_BAN_EXEMPT_CIDRS"
+"""Comma-separated networks never banned (adminCidrs with banExemptAdmins)."""
+EDGE_CHECK_HEADER: Final = "x-llmstack-basic-auth"
+"""Set by nginx, and only by nginx, when it refused a request's basic-auth credentials and asks the
+gateway to count the failure (`failed`) or just to answer (`missing`: no credentials were sent)."""
+CLIENT_ADDRESS_HEADER: Final = "x-real-ip"
+"""The client's address as nginx saw it (after real_ip); nginx replaces any such header a client sends."""
 TIMEOUT_ENV: Final = "LLMSTACK_GENERATION_TIMEOUT"
 """Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
 
@@ -30,10 +47,16 @@ LIMITS_MODULE: Final = "llmstack_limits"
 """Per-client request rates shared by all workers, next to the auth hook, which uses it."""
 REQUESTS_MODULE: Final = "llmstack_requests"
 """What a client may send (routes, parameters, headers), next to the auth hook, which applies it."""
+BANS_MODULE: Final = "llmstack_bans"
+"""Brute-force bans shared by all workers, next to the auth hook, which uses it."""
 ERRORS_MODULE: Final = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 TIMEOUTS_MODULE: Final = "llmstack_timeouts"
 """A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
+REFUSED_CLIENT: Final[ContextVar[str | None]] = ContextVar("llmstack_refused_client", default=None)
+"""The client the auth hook identified in the request it then refuses (403, 400, 429), for the
+failure LiteLLM logs. Here because this module is loaded once per process: LiteLLM loads the auth
+hook and each callback from their files, each as a module object of its own."""
 SERVE_MODULE: Final = "llmstack_serve"
 """The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
 CONTRACT_MODULE: Final = "llmstack_contract"
@@ -43,12 +66,21 @@ SHIPPED_MODULES: Final = (
     SPEEDUPS_MODULE,
     LIMITS_MODULE,
     REQUESTS_MODULE,
+    BANS_MODULE,
     ERRORS_MODULE,
     TIMEOUTS_MODULE,
     SERVE_MODULE,
     CONTRACT_MODULE,
 )
 """Every module uploaded to the LiteLLM container, in upload order."""
+
+AUTH_FAILURES_METRIC: Final = "llmstack_auth_failures_total"
+"""Counter of failed authentications, labelled `reason` (one of AUTH_FAILURE_REASONS) only."""
+AUTH_FAILURE_REASONS: Final = ("api_key", "basic_auth")
+BANS_METRIC: Final = "llmstack_bans_total"
+"""Counter of bans begun."""
+BANNED_ADDRESSES_METRIC: Final = "llmstack_banned_addresses"
+"""Gauge of addresses banned now (multiprocess mode `mostrecent`)."""
 
 CHAT_ROUTES: Final = ("/v1/chat/completions", "/chat/completions")
 COMPLETION_ROUTES: Final = ("/v1/completions", "/completions")

@@ -15,6 +15,7 @@ LiteLLM's own JSON log config for uvicorn, extended to gunicorn's loggers, befor
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -33,6 +34,18 @@ def json_log_config() -> dict[str, Any]:
     return config
 
 
+def prepare_metrics_directory() -> None:
+    """Create prometheus_client's multi-process directory when metrics are on.
+
+    LiteLLM empties it at each start (its samples files, so a restart counts from zero) but creates
+    it only when it chose the directory itself; every worker's first sample needs it to exist.
+    """
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+
 if __name__ == "__main__":
+    prepare_metrics_directory()
     gunicorn.config.LogConfigDict.default = json_log_config()
     sys.exit(run_server())

@@ -1,0 +1,323 @@
+"""The GPU pool in the real nginx and LiteLLM: the mutual-TLS hop, and the router over two hosts.
+
+Each GPU host's terminator runs its exact rendered nginx.conf and certificates, on a private
+address this test adds to the sandbox's loopback (its own network namespace); the gateway host's
+address is another. What Docker would provide is emulated in `tests/live/pool_emulation.py`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.live.conftest import Gateway, Rendered, running_gateway
+from tests.live.docker_dns import DockerDns
+from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
+from tests.live.pool_emulation import Nginx, add_address, start_egress, start_terminator
+
+GATEWAY = "10.231.90.2"
+OUTSIDER = "10.231.90.3"
+HOSTS = {"gpu1": "10.231.90.11", "gpu2": "10.231.90.12"}
+STANDINS = {"gpu1": "127.0.0.61", "gpu2": "127.0.0.62"}
+EGRESS = "127.0.0.52"
+LITELLM = "127.0.0.24"
+TAG = "qwen2.5:0.5b"
+POOL_CONFIG: dict[str, Any] = {
+    "monitoring": "false",
+    "gatewayAddress": GATEWAY,
+    "gpuHosts": {
+        "gpu1": {"dockerHost": "ssh://ops@gpu1", "address": HOSTS["gpu1"], "parallel": 2},
+        "gpu2": {"dockerHost": "ssh://ops@gpu2", "address": HOSTS["gpu2"], "parallel": 1},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def pool(render: Any, docker_dns: DockerDns) -> Rendered:
+    rendered: Rendered = render("pool", **POOL_CONFIG)
+    for address in (GATEWAY, OUTSIDER, *HOSTS.values()):
+        add_address(address)
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def standins(docker_dns: DockerDns) -> Iterator[dict[str, OllamaStandin]]:
+    running = {host: OllamaStandin(address, 11434, (TAG,)) for host, address in STANDINS.items()}
+    for host, address in STANDINS.items():
+        docker_dns.set(f"ollama-{host}-standin", address)
+    yield running
+    for standin in running.values():
+        standin.close()
+
+
+@pytest.fixture(scope="module")
+def terminators(
+    pool: Rendered, standins: dict[str, OllamaStandin], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Nginx]]:
+    running = {
+        host: start_terminator(pool, host, address, tmp_path_factory.mktemp(f"terminator-{host}"))
+        for host, address in HOSTS.items()
+    }
+    yield running
+    for nginx in running.values():
+        nginx.stop()
+
+
+@pytest.fixture(scope="module")
+def egress(pool: Rendered, terminators: dict[str, Nginx], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
+    running = start_egress(pool, EGRESS, GATEWAY, tmp_path_factory.mktemp("egress"))
+    yield running
+    running.stop()
+
+
+def _tls(pool: Rendered, *, certificate: tuple[Path, Path] | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(
+        cafile=str(pool.container_dir("gpu-gpu1-terminator") / "etc/nginx/tls/pool-ca.crt")
+    )
+    if certificate is not None:
+        context.load_cert_chain(*map(str, certificate))
+    return context
+
+
+def gateway_certificate(pool: Rendered) -> tuple[Path, Path]:
+    tls = pool.container_dir("pool-egress-container") / "etc/nginx/tls"
+    return tls / "gateway.crt", tls / "gateway.key"
+
+
+def client(context: ssl.SSLContext | bool, source: str = GATEWAY) -> httpx.Client:
+    return httpx.Client(transport=httpx.HTTPTransport(verify=context, local_address=source), timeout=10)
+
+
+def chat(http: httpx.Client, url: str, **headers: str) -> httpx.Response:
+    body = {"model": TAG, "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    return http.post(url, json=body, headers=headers)
+
+
+def host_url(host: str) -> str:
+    return f"https://{HOSTS[host]}:11443"
+
+
+def test_plain_http_to_a_gpu_host_is_refused(pool: Rendered, terminators: dict[str, Nginx], standins: Any) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(False) as http:
+        answer = chat(http, f"http://{HOSTS['gpu1']}:11443/api/chat")
+    assert answer.status_code == 400
+    assert "plain HTTP request was sent to HTTPS port" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_tls_without_a_client_certificate_is_refused(pool: Rendered, terminators: Any, standins: Any) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=None)) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 400
+    assert "No required SSL certificate was sent" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_a_certificate_from_another_ca_is_refused(
+    pool: Rendered, terminators: Any, standins: Any, tmp_path: Path
+) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=_foreign_client_certificate(tmp_path))) as http:
+        try:
+            answer = chat(http, f"{host_url('gpu1')}/api/chat")
+        except httpx.TransportError:
+            answer = None  # refused in the handshake: as good as an error page
+    if answer is not None:
+        assert answer.status_code == 400
+        assert "SSL certificate error" in answer.text
+    assert len(standins["gpu1"].requests) == before
+
+
+def test_the_gateway_certificate_from_the_gateway_host_reaches_ollama(
+    pool: Rendered, terminators: Any, standins: Any
+) -> None:
+    with client(_tls(pool, certificate=gateway_certificate(pool))) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"]["content"] == "".join(REPLY_WORDS)
+    assert standins["gpu1"].requests[-1]["path"] == "/api/chat"
+
+
+def test_the_gateway_certificate_from_another_address_is_refused(
+    pool: Rendered, terminators: Any, standins: Any
+) -> None:
+    before = len(standins["gpu1"].requests)
+    with client(_tls(pool, certificate=gateway_certificate(pool)), source=OUTSIDER) as http:
+        answer = chat(http, f"{host_url('gpu1')}/api/chat")
+    assert answer.status_code == 403
+    assert len(standins["gpu1"].requests) == before
+
+
+@pytest.mark.parametrize("path", ["/api/pull", "/api/delete", "/api/create", "/api/chat/../pull", "/api/chat?x=1"])
+def test_only_ollamas_serving_routes_cross_the_pool_link(
+    pool: Rendered, terminators: Any, standins: Any, path: str
+) -> None:
+    before = [r["path"] for r in standins["gpu1"].requests]
+    with client(_tls(pool, certificate=gateway_certificate(pool))) as http:
+        answer = http.post(f"{host_url('gpu1')}{path}", json={"model": TAG})
+    after = [r["path"] for r in standins["gpu1"].requests]
+    if path.startswith("/api/chat?"):
+        assert after[len(before) :] == ["/api/chat"], "the query string is not passed on"
+    else:
+        assert answer.status_code == 404
+        assert after == before
+
+
+def test_the_egress_carries_each_host_name_to_its_host(pool: Rendered, egress: Nginx, standins: Any) -> None:
+    with httpx.Client(timeout=10) as http:
+        for host in HOSTS:
+            before = len(standins[host].requests)
+            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host=f"ollama-{host}")
+            assert answer.status_code == 200, (host, answer.text, egress.log.read_text()[-2000:])
+            assert len(standins[host].requests) == before + 1
+        assert chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu9").status_code == 404
+
+
+def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
+    pool: Rendered, egress: Nginx, terminators: dict[str, Nginx], standins: Any, tmp_path: Path
+) -> None:
+    """gpu1's certificate answering at gpu2's address (a stolen key, a moved address): no request goes there."""
+    terminators["gpu2"].stop()
+    impostor = start_terminator(pool, "gpu1", HOSTS["gpu2"], tmp_path / "impostor", as_host="gpu2")
+    try:
+        before = len(standins["gpu2"].requests)
+        with httpx.Client(timeout=10) as http:
+            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu2")
+        # The egress's answer for a host it cannot use: 500, which rests the host in LiteLLM's router.
+        assert answer.status_code == 500
+        assert "cannot be reached" in answer.text
+        assert len(standins["gpu2"].requests) == before
+        assert "upstream SSL certificate does not match" in egress.log.read_text()
+    finally:
+        impostor.stop()
+        terminators["gpu2"] = start_terminator(pool, "gpu2", HOSTS["gpu2"], tmp_path / "gpu2-again")
+
+
+def _foreign_client_certificate(directory: Path) -> tuple[Path, Path]:
+    """A client certificate for the same name from a CA the pool never heard of."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pool-certificates pool CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.pool.llmstack.internal")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    certificate, private_key = directory / "foreign.crt", directory / "foreign.key"
+    certificate.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    private_key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate, private_key
+
+
+@pytest.fixture(scope="module")
+def pool_gateway(
+    pool: Rendered, egress: Nginx, docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """The real LiteLLM running the pool stack's gateway container; every host name is the egress's."""
+    for host in HOSTS:
+        docker_dns.set(f"ollama-{host}", EGRESS)
+    with running_gateway(pool, LITELLM, tmp_path_factory.mktemp("pool-litellm")) as running:
+        yield running
+
+
+def _ask(pool: Rendered) -> int:
+    body = {"model": "qwen2.5-0.5b", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {pool.outputs['masterKey']}"}
+    answer = httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=30)
+    return answer.status_code
+
+
+def _load(pool: Rendered, requests: int, concurrency: int) -> list[int]:
+    with ThreadPoolExecutor(concurrency) as workers:
+        return list(workers.map(lambda _: _ask(pool), range(requests)))
+
+
+@pytest.fixture
+def generating(standins: dict[str, OllamaStandin]) -> Iterator[dict[str, OllamaStandin]]:
+    """Stand-ins with a fixed service time and each host's parallel slots (gpu1: 2, gpu2: 1)."""
+    for host, settings in POOL_CONFIG["gpuHosts"].items():
+        standins[host].slots = threading.Semaphore(settings["parallel"])
+        standins[host].reply_delay = 0.3
+    yield standins
+    for standin in standins.values():
+        standin.slots, standin.reply_delay = None, 0.0
+
+
+def test_the_router_spreads_requests_by_each_hosts_parallelism(
+    pool: Rendered, pool_gateway: Gateway, generating: dict[str, OllamaStandin]
+) -> None:
+    before = {host: len(s.requests) for host, s in generating.items()}
+    statuses = _load(pool, requests=48, concurrency=6)
+    assert statuses == [200] * 48
+    served = {host: len(s.requests) - before[host] for host, s in generating.items()}
+    assert sum(served.values()) == 48, "no request was sent twice"
+    share = served["gpu1"] / 48
+    # Least-busy sends each request where the fewest are in flight: the host with two slots finishes
+    # twice as fast and so gets twice as many (2/3), within 20 %.
+    assert 2 / 3 * 0.8 <= share <= 2 / 3 * 1.2, served
+
+
+def test_the_router_keeps_serving_when_a_host_stops(
+    pool: Rendered, pool_gateway: Gateway, generating: dict[str, OllamaStandin]
+) -> None:
+    before = len(generating["gpu1"].requests)
+    with generating["gpu2"].stopped():
+        statuses = _load(pool, requests=24, concurrency=4)
+    assert statuses == [200] * 24, statuses
+    assert len(generating["gpu1"].requests) - before == 24
+    # Back: within the cooldown and a few seconds, it takes load again.
+    deadline, back = time.monotonic() + 30, 0
+    while time.monotonic() < deadline and not back:
+        start = len(generating["gpu2"].requests)
+        assert _load(pool, requests=6, concurrency=3) == [200] * 6
+        back = len(generating["gpu2"].requests) - start
+    assert back, "gpu2 never took load again"
+
+
+def test_every_host_full_answers_503_and_serves_again_once_they_drain(
+    pool: Rendered, pool_gateway: Gateway, standins: dict[str, OllamaStandin]
+) -> None:
+    """A full host is not a failing one: it must not rest, or clients would get 429s after the queues drained."""
+    for standin in standins.values():
+        standin.busy = True
+    try:
+        assert _load(pool, requests=6, concurrency=1) == [503] * 6
+    finally:
+        for standin in standins.values():
+            standin.busy = False
+    assert _load(pool, requests=4, concurrency=1) == [200] * 4

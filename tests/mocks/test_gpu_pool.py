@@ -1,0 +1,219 @@
+"""The GPU pool under Pulumi mocks (test double for the engine and providers).
+
+Per-host engines, nothing published but each terminator on its host's private address, keys
+secret, the single-host stack unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.program import run
+from offline.engine import OfflineRun, is_secret, reveal, run_offline
+from tests.support import TUNNEL, namespaced
+
+CONTAINER = "docker:index/container:Container"
+PROVIDER = "pulumi:providers:docker"
+MODELS = ["small=qwen2.5:0.5b", "big=qwen2.5:14b", "embed=nomic-embed-text:v1.5"]
+HOSTS: dict[str, Any] = {
+    "gpu1": {"dockerHost": "ssh://ops@gpu1", "address": "10.0.0.11", "parallel": 4},
+    "gpu2": {"dockerHost": "ssh://ops@gpu2", "address": "10.0.0.12", "models": ["big"], "parallel": 2},
+    "gpu3": {"dockerHost": "tcp://10.0.0.13:2376", "address": "10.0.0.13", "models": ["small", "big", "embed"]},
+}
+CLIENTS = {"editor": {"models": ["qwen2.5-0.5b"]}}
+GOLDEN_URNS = Path(__file__).with_name("single_host_urns.json")
+"""The single-host stack's resources before the pool existed (generated from main at 45088b1).
+One missing now was renamed, which the engine would replace: rename only with aliases."""
+
+
+def pool(hosts: dict[str, Any] = HOSTS, **extra: Any) -> OfflineRun:
+    config = {
+        "models": MODELS[:2],
+        "embeddingModels": MODELS[2:],
+        "monitoring": "false",
+        "gatewayAddress": "10.0.0.2",
+        "gpuHosts": hosts,
+    }
+    return run_offline(run, stack="pool", config=namespaced({**config, **extra}), seed=b"pool-state")
+
+
+@pytest.fixture(scope="module")
+def three() -> OfflineRun:
+    return pool()
+
+
+def urns(result: OfflineRun) -> list[str]:
+    """Each resource's type chain and name: what its URN is made of."""
+    by_name = {r.name: r for r in result.resources}
+    found = []
+    for resource in result.resources:
+        chain, parent = [resource.type], resource.parent
+        while parent is not None:
+            chain.insert(0, by_name[parent].type)
+            parent = by_name[parent].parent
+        found.append("$".join(chain) + "::" + resource.name)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("mode", ["local", "tunnel"])
+def test_the_single_host_stack_keeps_every_resource_name(mode: str) -> None:
+    config = {"clients": {"editor": {"models": ["qwen2.5-0.5b"]}}, **(TUNNEL if mode == "tunnel" else {})}
+    result = run_offline(run, stack="dev", config=namespaced(config))
+    # Resources may be added (a new capability); none may be renamed or go.
+    missing = set(json.loads(GOLDEN_URNS.read_text())[mode]) - set(urns(result))
+    assert missing == set()
+
+
+def test_each_host_is_deployed_through_its_own_engine(three: OfflineRun) -> None:
+    providers = {r.name: r.inputs["host"] for r in three.of_type(PROVIDER)}
+    assert providers == {f"gpu-{name}-engine": host["dockerHost"] for name, host in HOSTS.items()}
+    docker_resources = [r for r in three.resources if r.type.startswith("docker:")]
+    for resource in docker_resources:
+        host = next((name for name in HOSTS if resource.name.startswith(f"gpu-{name}-")), None)
+        provider = resource.options.get("provider") or ""
+        if host is None:
+            assert not provider, f"{resource.name} is the gateway host's and uses the stack's engine"
+        else:
+            assert f"::gpu-{host}-engine::" in provider, f"{resource.name} must be created on {host}'s engine"
+
+
+def test_only_the_edge_and_each_terminator_publish(three: OfflineRun) -> None:
+    published = {r.name: reveal(r.inputs).get("ports") for r in three.of_type(CONTAINER) if r.inputs.get("ports")}
+    expected = {f"gpu-{name}-terminator": host["address"] for name, host in HOSTS.items()}
+    assert set(published) == {"edge-container", *expected}
+    for name, address in expected.items():
+        assert [(p["ip"], p["internal"]) for p in published[name]] == [(address, 11443)]
+
+
+def test_each_host_pulls_only_its_models_into_its_own_volume(three: OfflineRun) -> None:
+    pulls = {r.name for r in three.of_type(CONTAINER) if "-ollama-pull-" in r.name}
+    assert pulls == {
+        "gpu-gpu1-ollama-pull-small", "gpu-gpu1-ollama-pull-big", "gpu-gpu1-ollama-pull-embed",
+        "gpu-gpu2-ollama-pull-big",
+        "gpu-gpu3-ollama-pull-small", "gpu-gpu3-ollama-pull-big", "gpu-gpu3-ollama-pull-embed",
+    }  # fmt: skip
+    volumes = [r for r in three.resources if r.type == "docker:index/volume:Volume" and "ollama" in r.name]
+    assert sorted(v.name for v in volumes) == [f"gpu-{n}-ollama-models" for n in sorted(HOSTS)]
+    assert all(v.options.get("protect") and v.options.get("retainOnDelete") for v in volumes)
+    assert not [r for r in three.resources if r.name.startswith("ollama-")], "no Ollama beside the gateway"
+
+
+def test_ollama_on_a_host_shares_its_network_with_the_terminator_alone(three: OfflineRun) -> None:
+    found = {r.name: reveal(r.inputs) for r in three.of_type(CONTAINER)}
+    for name, host in HOSTS.items():
+        ollama = found[f"gpu-{name}-ollama-container"]
+        assert not ollama.get("ports")
+        assert f"OLLAMA_NUM_PARALLEL={host.get('parallel', 1)}" in ollama["envs"]
+        models_net = next(n["name"] for n in ollama["networksAdvanced"] if n["name"].endswith("-models"))
+        sharing = {
+            c for c, inputs in found.items() if models_net in {n["name"] for n in inputs.get("networksAdvanced") or []}
+        }
+        assert sharing == {f"gpu-{name}-ollama-container", f"gpu-{name}-terminator"}
+
+
+def test_private_keys_reach_containers_as_secrets_only(three: OfflineRun) -> None:
+    keys = 0
+    for container in three.of_type(CONTAINER):
+        # As the engine receives them: secrets marked value by value.
+        for upload in container.wire.get("uploads") or []:
+            if "PRIVATE KEY" in str(reveal(upload["content"])):
+                keys += 1
+                assert is_secret(upload["content"]), f"{container.name}: {upload['file']}"
+                # Only carriers take files (#22); 0444 in a volume its one nginx (uid 101) mounts.
+                assert container.name.endswith("files-carrier"), container.name
+                assert upload["permissions"] == "0444"
+    assert keys == 1 + 1 + len(HOSTS), "the edge's, the egress's client key and one per host"
+    assert "PRIVATE KEY" not in json.dumps({k: v for k, v in three.outputs.items() if k not in three.secret_outputs})
+
+
+def test_the_router_has_one_deployment_per_model_per_host(three: OfflineRun) -> None:
+    uploads = {u["file"]: u["content"] for u in reveal(three.named("gateway-files-carrier").inputs)["uploads"]}
+    config = yaml.safe_load(uploads["/etc/litellm/config.yaml"])
+    deployments = sorted(
+        (d["model_name"], d["litellm_params"]["api_base"], d["litellm_params"]["max_parallel_requests"])
+        for d in config["model_list"]
+    )
+    queue = 16  # ollamaMaxQueue's default
+    assert deployments == sorted(
+        [
+            *((m, "http://ollama-gpu1:11434", 4 + queue) for m in ("small", "big", "embed")),
+            ("big", "http://ollama-gpu2:11434", 2 + queue),
+            *((m, "http://ollama-gpu3:11434", 1 + queue) for m in ("small", "big", "embed")),
+        ]
+    )
+    router = config["router_settings"]
+    assert router["routing_strategy"] == "least-busy"
+    assert router["disable_cooldowns"] is False
+    retried = {k for k, v in router["retry_policy"].items() if v}
+    assert retried == {"DefaultRetries", "InternalServerErrorRetries"}, "connection failures and the egress's 500"
+    assert all(v in (0, 1) for v in router["retry_policy"].values())
+
+
+def test_the_egress_answers_for_every_host_and_publishes_nothing(three: OfflineRun) -> None:
+    egress = reveal(three.named("pool-egress-container").inputs)
+    assert not egress.get("ports")
+    aliases = [a for n in egress["networksAdvanced"] for a in n.get("aliases") or []]
+    assert sorted(aliases) == [f"ollama-{n}" for n in sorted(HOSTS)]
+    carrier = reveal(three.named("pool-egress-files-carrier").inputs)
+    conf = next(u["content"] for u in carrier["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    for name, host in HOSTS.items():
+        assert f"server {host['address']}:11443 max_fails=0;" in conf
+        assert f"proxy_ssl_name {name}.pool.llmstack.internal;" in conf
+
+
+def test_adding_a_host_touches_nothing_on_the_others() -> None:
+    two = pool({k: v for k, v in HOSTS.items() if k != "gpu3"})
+    three = pool()
+    before = {r.name: reveal(r.inputs) for r in two.resources}
+    after = {r.name: reveal(r.inputs) for r in three.resources}
+    changed = {name for name in before if before[name] != after.get(name)}
+    # LiteLLM's config and the egress's routes name every host: those two (and their carriers) are
+    # replaced (see docs/SCALING.md).
+    assert changed == {
+        "gateway-container",
+        "gateway-files-carrier",
+        "pool-egress-container",
+        "pool-egress-files-carrier",
+    }
+    assert {
+        n for n in after.keys() - before.keys() if not n.startswith(("gpu-gpu3", "pool-certificates-gpu3"))
+    } == set()
+
+
+def _touched(before: OfflineRun, after: OfflineRun) -> set[str]:
+    old = {r.name: reveal(r.inputs) for r in before.resources}
+    new = {r.name: reveal(r.inputs) for r in after.resources}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_moving_a_model_between_hosts_only_adds_and_drops_pulls() -> None:
+    before = pool()
+    moved = {**HOSTS, "gpu2": {**HOSTS["gpu2"], "models": ["small"]}}
+    assert _touched(before, pool(moved)) == {
+        "gateway-container",  # its router config lists the deployments
+        "gateway-files-carrier",
+        "gpu-gpu2-ollama-pull-big",
+        "gpu-gpu2-ollama-pull-small",
+    }
+
+
+def test_removing_a_host_touches_no_other_hosts_resources() -> None:
+    before = pool()
+    after = pool({k: v for k, v in HOSTS.items() if k != "gpu2"})
+    touched = _touched(before, after)
+    assert {n for n in touched if n != "gpu-gpu2" and not n.startswith(("gpu-gpu2-", "pool-certificates-gpu2-"))} == {
+        "gateway-container",
+        "gateway-files-carrier",
+        "pool-egress-container",
+        "pool-egress-files-carrier",
+    }
+    # The departing host's model volume is protected and retained: `pulumi up` refuses to drop it
+    # until the operator unprotects it (docs/SCALING.md), and its models stay on that machine.
+    volume = before.named("gpu-gpu2-ollama-models")
+    assert volume.options.get("protect") is True
+    assert volume.options.get("retainOnDelete") is True
