@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, reveal
+from components.program import run
+from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, reveal, run_offline
 from offline.render import read_stack_config
 from policy.audit import evaluate, mandatory_failures
 from tests.policy.resources import (
@@ -18,7 +19,7 @@ from tests.policy.resources import (
     failing,
     weakened,
 )
-from tests.support import ACME, LAN, STACK_FILES
+from tests.support import ACME, LAN, STACK_FILES, namespaced
 
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
@@ -33,6 +34,15 @@ def test_every_stack_file_passes_every_mandatory_rule(stack_file: Path, deploy: 
 def test_an_acme_stack_passes_every_mandatory_rule(deploy: Deploy) -> None:
     result = deploy("prod", **ACME)
     assert {"acme-container", "acme-volume-setup", "acme-dns-token"} <= {r.name for r in result.resources}
+    assert mandatory_failures(evaluate(result.resources)) == []
+
+
+def test_a_stack_with_an_alert_receiver_passes_every_mandatory_rule() -> None:
+    """Alertmanager runs only with a receiver: its confinement is judged here, its config a secret."""
+    config = namespaced({"alertWebhookUrl": "https://hooks.example.test/T0K3N"})
+    result = run_offline(run, stack="dev", config=config, secret_keys=frozenset({"llmstack:alertWebhookUrl"}))
+    names = {r.name for r in result.resources}
+    assert {"monitoring-alertmanager", "monitoring-alertmanager-files-carrier", "monitoring-prometheus"} <= names
     assert mandatory_failures(evaluate(result.resources)) == []
 
 
