@@ -159,7 +159,10 @@ def test_the_process_ceiling_stops_a_fork_bomb_of_the_uid(dev: Stack) -> None:
 
 
 def test_the_one_shots_ran_as_root_without_capability_and_with_a_read_only_root(dev: Stack) -> None:
-    """The two exceptions to non-root (the model pull, the key writer): they wrote their volume and exited."""
+    """The exceptions to non-root: they wrote their volume and exited.
+
+    The model pull, the key writer, and the ban list's volume setup, whose one capability is CHOWN.
+    """
     for name in dev.one_shots():
         found = dev.applier.inspect(name)
         host = found["HostConfig"]
@@ -167,8 +170,12 @@ def test_the_one_shots_ran_as_root_without_capability_and_with_a_read_only_root(
         assert found["Config"]["User"] == "0:0", name
         assert host["ReadonlyRootfs"] is True, name
         assert host["CapDrop"] == ["ALL"], name
-        assert not host["CapAdd"], name
+        assert host["CapAdd"] == (["CAP_CHOWN"] if name == "gateway-bans-setup" else None), name
         assert host["SecurityOpt"] == ["no-new-privileges"], name
+    # LiteLLM (nobody) owns the ban list's volume: without the setup it could not write a ban.
+    probe = "import os; s = os.stat('/var/lib/llmstack/bans'); print(f'{s.st_uid}:{s.st_gid}', oct(s.st_mode & 0o777))"
+    owner = dev.exec("gateway-container", "python3", "-c", probe, timeout=30)
+    assert owner.stdout.split() == ["65534:65534", "0o700"]
 
 
 def _carrier_files(stack: Stack, carrier: str) -> dict[str, str]:
