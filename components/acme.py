@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
+from components.edge import NGINX_USER
 from components.render.acme import DNS_TOKEN_ENV, AcmeContext, lego_arguments, loop_environment
 from components.settings.model import AcmeSettings
 
@@ -19,8 +20,22 @@ LIVE_DIR = "/acme/live"
 """The volume nginx mounts read-only: the served PEM and the loop's metrics file."""
 LIVE_FILE_NAME = "edge.pem"
 METRICS_FILE_NAME = "acme.prom"
-ACME_USER = "65532:65532"
-"""lego runs as this unprivileged user; the one-shot volume setup hands it the two volumes."""
+ACME_USER = f"65532:{NGINX_USER.split(':')[1]}"
+"""lego runs as this unprivileged user; the one-shot volume setup hands it the two volumes. Its group
+is nginx's: the PEM it installs (0640) is readable by the non-root nginx and by no other uid."""
+CONFINEMENT = defaults.Confinement(
+    user=ACME_USER,
+    # lego's own temporary files; the certificates go to the volumes.
+    writable={"/tmp": 16},  # noqa: S108 - the container's own tmpfs
+    nproc=128,
+    cpu_shares=256,
+)
+SETUP_CONFINEMENT = defaults.Confinement(
+    # Root for one `chown` (its one capability): Docker creates the volumes root-owned.
+    user="0:0",
+    nproc=64,
+    cpu_shares=256,
+)
 FIRST_ISSUE_SECONDS = 600
 """How long `pulumi up` waits for the first certificate (the DNS record must propagate first)."""
 _SHIPPED = Path(__file__).parent / "shipped" / "acme"
@@ -86,9 +101,6 @@ class AcmeCertificate(pulumi.ComponentResource):
                 *loop_environment(context),
                 pulumi.Output.concat(f"{DNS_TOKEN_ENV[args.acme.dns_provider]}=", pulumi.Output.secret(token)),
             ],
-            user=ACME_USER,
-            read_only=True,
-            tmpfs={"/tmp": "rw,noexec,nosuid,size=16m"},  # noqa: S108 - the container's own private tmpfs
             volumes=mounts,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=egress.name)],
             # Healthy once a certificate is installed: nginx is created only then.
@@ -96,7 +108,10 @@ class AcmeCertificate(pulumi.ComponentResource):
                 ["CMD", "/bin/sh", "-c", f"test -s {context.live_file}"], start_period_seconds=FIRST_ISSUE_SECONDS
             ),
             **defaults.long_running(
-                memory_mb=args.memory_mb, wait_timeout_seconds=FIRST_ISSUE_SECONDS, grace_seconds=10
+                confinement=CONFINEMENT,
+                memory_mb=args.memory_mb,
+                wait_timeout_seconds=FIRST_ISSUE_SECONDS,
+                grace_seconds=10,
             ),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[setup], replace_on_changes=defaults.REPLACE_ON_HEALTHCHECK
@@ -123,13 +138,14 @@ class AcmeCertificate(pulumi.ComponentResource):
             name=f"{prefix}-acme-volume-setup",
             image=image.image_id,
             entrypoints=["/bin/sh", "-c"],
-            command=[f"chown {ACME_USER} {STATE_DIR} {LIVE_DIR} && chmod 0700 {STATE_DIR} && chmod 0755 {LIVE_DIR}"],
-            user="0:0",
-            read_only=True,
+            command=[f"chown {ACME_USER} {STATE_DIR} {LIVE_DIR} && chmod 0700 {STATE_DIR} && chmod 0750 {LIVE_DIR}"],
             volumes=mounts,
             network_mode="none",
             logs=True,
-            **{**defaults.one_shot(memory_mb=32), "capabilities": defaults.capabilities("CHOWN")},
+            **{
+                **defaults.one_shot(confinement=SETUP_CONFINEMENT, memory_mb=32),
+                "capabilities": defaults.capabilities("CHOWN"),
+            },
             opts=child,
         )
 

@@ -11,6 +11,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.client_keys import ClientEntry, KeyDigest, key_digest, render_keys_file
 from components.settings.model import ClientSpec
 
@@ -21,6 +22,15 @@ KEYS_FILE = f"{GATEWAY_KEYS_DIR}/clients.json"
 WRITER_DIR = "/opt/llmstack"
 WRITER_VOLUME_DIR = "/keys"
 _WRITER_SCRIPT = (Path(__file__).parent / "shipped" / "key_writer" / "write_keys.py").read_text()
+WRITER_CONFINEMENT = defaults.Confinement(
+    # Root with no capability: the keys volume and its file are root's since the first deploy, and
+    # only root can replace them without CAP_CHOWN/DAC_OVERRIDE. It writes the volume and nothing else.
+    user="0:0",
+    nproc=64,
+    cpu_shares=256,
+)
+INBOX_USER = "65534:65534"
+"""The inbox carrier's user: it never runs, so any unprivileged uid."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,24 +92,36 @@ class ClientKeys(pulumi.ComponentResource):
             )
         )
         self.volume = docker.Volume(f"{name}-volume", name=f"{args.docker_prefix}-client-keys", opts=child)
+        # The writer's read-only root cannot take uploads: its script and input arrive in an inbox volume.
+        inbox = DeliveredFiles(
+            f"{name}-inbox",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-client-keys-inbox",
+                image=args.writer_image,
+                user=INBOX_USER,
+                mount_path=WRITER_DIR,
+                files=(
+                    DeliveredFile(path=f"{WRITER_DIR}/write_keys.py", content=_WRITER_SCRIPT),
+                    DeliveredFile(path=f"{WRITER_DIR}/clients.json", content=pulumi.Output.secret(keys_file)),
+                ),
+            ),
+            opts=child,
+        )
         writer = docker.Container(
             f"{name}-writer",
             name=f"{args.docker_prefix}-client-keys-writer",
             image=args.writer_image,
             entrypoints=["python3"],
             command=[f"{WRITER_DIR}/write_keys.py", f"{WRITER_DIR}/clients.json", WRITER_VOLUME_DIR],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=f"{WRITER_DIR}/write_keys.py", content=_WRITER_SCRIPT, permissions="0444"
-                ),
-                docker.ContainerUploadArgs(
-                    file=f"{WRITER_DIR}/clients.json", content=pulumi.Output.secret(keys_file), permissions="0444"
-                ),
+            # New keys, new digest: the writer runs again exactly when the file changes.
+            envs=[pulumi.Output.concat(f"{DIGEST_ENV}=", inbox.digest), "PYTHONDONTWRITEBYTECODE=1"],
+            volumes=[
+                inbox.mount(),
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=WRITER_VOLUME_DIR),
             ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=WRITER_VOLUME_DIR)],
             network_mode="none",
-            **defaults.one_shot(memory_mb=64),
-            opts=child,
+            **defaults.one_shot(confinement=WRITER_CONFINEMENT, memory_mb=64),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[inbox.carrier]),
         )
         # Registering the check makes the engine await it, so a failed delivery fails the update.
         self.register_outputs({"delivered": pulumi.Output.all(writer.urn, writer.exit_code).apply(_checked)})

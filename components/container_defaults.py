@@ -6,7 +6,8 @@ second `pulumi up` finds nothing to change (docs/OPERATIONS.md, "What `pulumi up
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -22,8 +23,13 @@ SECURITY_OPTS = ["no-new-privileges"]
 HEALTH_INTERVAL_SECONDS = 15
 HEALTH_TIMEOUT_SECONDS = 5
 HEALTH_RETRIES = 3
-REPLACE_ON_HEALTHCHECK = ["healthcheck"]
-"""The provider records a changed healthcheck but never applies it to a running container."""
+REPLACE_ON_HEALTHCHECK = ["healthcheck", "tmpfs", "ulimits", "labels"]
+"""The provider records a changed healthcheck or tmpfs but never applies it to a running container
+(FACTS); ulimits it does not update either (resourceDockerContainerUpdate: "seems not to work well")."""
+TMPFS_OPTIONS = "rw,noexec,nosuid,nodev"
+"""A tmpfs holds data, never programs: nothing the stack runs executes from it."""
+NOFILE = 4096
+"""Open files per process: nginx's worker_rlimit_nofile; a non-root process cannot raise its hard limit."""
 
 
 def capability_names(*names: str) -> list[str]:
@@ -76,9 +82,13 @@ before it creates the replacement, so every second of drain is a second without 
 finishes ordinary calls and bounds the outage; a longer stream is cut when its proxy is replaced."""
 
 
-def serving_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+def serving_options(
+    parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] | None = None
+) -> pulumi.ResourceOptions:
     """Options of a serving container: a changed healthcheck replaces it, since it would never apply."""
-    return pulumi.ResourceOptions(parent=parent, replace_on_changes=REPLACE_ON_HEALTHCHECK)
+    return pulumi.ResourceOptions(
+        parent=parent, replace_on_changes=REPLACE_ON_HEALTHCHECK, depends_on=list(depends_on or []) or None
+    )
 
 
 def memory_limit(memory_mb: int) -> dict[str, Any]:
@@ -90,8 +100,42 @@ def memory_limit(memory_mb: int) -> dict[str, Any]:
     return {"memory": memory_mb, "memory_swap": memory_mb}
 
 
+@dataclass(frozen=True, kw_only=True)
+class Confinement:
+    """Who a container runs as, what it may write, and its share of the host.
+
+    The root filesystem is always read-only; `writable` lists the tmpfs mounts (path -> MB) of
+    the paths its process writes. `nproc` bounds the processes and threads of `user`'s uid: the
+    kernel counts them per uid across the host and never for uid 0 (setrlimit(2)); pulumi-docker
+    5.2.0 has no pids_limit.
+    """
+
+    user: str
+    """`uid:gid`, numeric: the images need no passwd entry for it."""
+    writable: Mapping[str, int] = field(default_factory=dict)
+    """tmpfs mounts, path -> size in MB, mounted noexec,nosuid,nodev."""
+    nproc: int
+    """Process and thread ceiling of the uid (RLIMIT_NPROC)."""
+    cpu_shares: int
+    """Relative CPU weight under contention (1024 is Docker's default); updates in place."""
+
+    def arguments(self) -> dict[str, Any]:
+        """The container arguments that apply it, in the form the provider reads back."""
+        return {
+            "user": self.user,
+            "read_only": True,
+            "tmpfs": {path: f"{TMPFS_OPTIONS},size={mb}m" for path, mb in self.writable.items()} or None,
+            "ulimits": [
+                docker.ContainerUlimitArgs(name="nofile", soft=NOFILE, hard=NOFILE),
+                docker.ContainerUlimitArgs(name="nproc", soft=self.nproc, hard=self.nproc),
+            ],
+            "cpu_shares": self.cpu_shares,
+        }
+
+
 def long_running(
     *capabilities_needed: str,
+    confinement: Confinement,
     memory_mb: int,
     wait_timeout_seconds: int,
     grace_seconds: int,
@@ -99,9 +143,10 @@ def long_running(
 ) -> dict[str, Any]:
     """Container arguments every serving container shares.
 
-    Restart, log rotation, least privilege, a memory limit; `pulumi up` waits until the container's
-    healthcheck says healthy (or fails after `wait_timeout_seconds`); a replacement or destroy stops
-    it with `stop_signal` (the image's own when None) and gives it `grace_seconds` before SIGKILL.
+    Restart, log rotation, least privilege (its `confinement`), a memory limit; `pulumi up` waits
+    until the container's healthcheck says healthy (or fails after `wait_timeout_seconds`); a
+    replacement or destroy stops it with `stop_signal` (the image's own when None) and gives it
+    `grace_seconds` before SIGKILL.
     """
     arguments: dict[str, Any] = {
         "restart": RESTART_POLICY,
@@ -109,6 +154,7 @@ def long_running(
         "log_opts": LOG_OPTS,
         "capabilities": capabilities(*capabilities_needed),
         "security_opts": SECURITY_OPTS,
+        **confinement.arguments(),
         "wait": True,
         "wait_timeout": wait_timeout_seconds,
         "destroy_grace_seconds": grace_seconds,
@@ -119,7 +165,7 @@ def long_running(
     return arguments
 
 
-def one_shot(*, memory_mb: int) -> dict[str, Any]:
+def one_shot(*, confinement: Confinement, memory_mb: int) -> dict[str, Any]:
     """Container arguments of a job that runs to completion on `pulumi up` (pulls, key delivery).
 
     The provider waits for it to exit and records its exit code; it is never restarted. Callers
@@ -133,7 +179,29 @@ def one_shot(*, memory_mb: int) -> dict[str, Any]:
         "log_opts": LOG_OPTS,
         "capabilities": capabilities(),
         "security_opts": SECURITY_OPTS,
+        **confinement.arguments(),
         **memory_limit(memory_mb),
+    }
+
+
+def never_started(*, user: str) -> dict[str, Any]:
+    """Container arguments of a file carrier: created so `uploads` land in its volume, never started.
+
+    The provider copies uploads at `/` (resourceDockerContainerCreate), which the daemon refuses on
+    a read-only root even for a path inside a volume, so a carrier keeps a writable root: nothing
+    runs to write it. `must_run=False` keeps the provider's Read from deleting a stopped container.
+    """
+    return {
+        "start": False,
+        "must_run": False,
+        "restart": "no",
+        "user": user,
+        "network_mode": "none",
+        "log_driver": LOG_DRIVER,
+        "log_opts": LOG_OPTS,
+        "capabilities": capabilities(),
+        "security_opts": SECURITY_OPTS,
+        **memory_limit(16),
     }
 
 

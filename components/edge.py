@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.edge_auth import AUTH_DIR, HTPASSWD_NAME, BasicAuth, BasicAuthArgs, deliver_basic_auth
 from components.render.nginx import NginxContext, render_nginx_conf
 from components.settings.model import ContainerLimits, ImageRef
@@ -28,6 +29,23 @@ ACME_DIR = "acme"
 RELOAD_SCRIPT_FILE = "llmstack/reload-on-renewal.sh"
 RELOAD_CHECK_SECONDS = 60
 """How often nginx's container looks for a renewed certificate."""
+NGINX_USER = "101:101"
+"""The official image's `nginx` user (docker-nginx Dockerfile: useradd --uid 101, groupadd --gid 101)."""
+PID_FILE = "/tmp/nginx.pid"  # noqa: S108 - the container's own tmpfs
+CONF_LABEL = "llmstack.nginx.conf"
+"""The rendered nginx.conf, also as a label: the policy rules judge the edge's config per container."""
+MOUNT_POINT_FILE = ".mount-point"
+"""A file the carrier puts in each directory another volume is mounted on: the runtime cannot create
+a mount point inside the read-only configuration volume (docker/for-linux#128)."""
+CONFINEMENT = defaults.Confinement(
+    user=NGINX_USER,
+    # The pid file and the five *_temp_path of nginx.conf.
+    writable={"/tmp": 64},  # noqa: S108 - the container's own tmpfs
+    nproc=512,
+    cpu_shares=1024,
+)
+NGINX_DIRECTIVES = f"daemon off; pid {PID_FILE};"
+"""nginx's global directives from the command line: the pid file on the tmpfs (/var/run is root's)."""
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -108,6 +126,20 @@ class Edge(pulumi.ComponentResource):
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        conf = render_nginx_conf(args.nginx)
+        # The files outlive a pause: unpausing finds them unchanged. The htpasswd file is not among
+        # them: nginx rereads it per request from its own volume, so a rotation replaces its writer only.
+        files = DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-nginx-files",
+                image=image.image_id,
+                user=NGINX_USER,
+                mount_path=CONF_DIR,
+                files=tuple(_files(args, conf)),
+            ),
+            opts=child,
+        )
         self.basic_auth = None
         volumes: list[docker.ContainerVolumeArgs] = []
         after: list[pulumi.Resource] = []
@@ -140,27 +172,27 @@ class Edge(pulumi.ComponentResource):
             f"{name}-container",
             name=self.container_name,
             image=image.image_id,
-            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=_uploads(args),
-            volumes=volumes + renewal.pop("volumes", []),
+            # nginx itself, not the image's entrypoint (its scripts would edit /etc/nginx); the pid
+            # file on the tmpfs: the compiled-in /var/run/nginx.pid is root's and read-only.
+            entrypoints=renewal.pop("entrypoints", ["nginx"]),
+            command=renewal.pop("command", ["-g", NGINX_DIRECTIVES]),
+            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount(), *volumes, *renewal.pop("volumes", [])],
+            labels=[docker.ContainerLabelArgs(label=CONF_LABEL, value=conf)],
             ports=ports,
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name) for network in networks],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
-            # The master binds, reads the key and switches workers to the nginx user. SIGQUIT is
-            # nginx's graceful stop: open requests and streams finish, for up to a generation's time.
+            # Master and workers run as nginx (101) with no capability: ports 8443/8081 need none.
+            # SIGQUIT is nginx's graceful stop: open requests and streams finish, for up to a generation's time.
             **defaults.long_running(
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "SETGID",
-                "SETUID",
+                confinement=CONFINEMENT,
                 memory_mb=args.limits.memory_mb,
                 wait_timeout_seconds=60,
                 grace_seconds=args.grace_seconds,
                 stop_signal="SIGQUIT",
             ),
-            **renewal,
             # The file exists before nginx first starts; a later rotation replaces the writer alone.
-            opts=pulumi.ResourceOptions.merge(defaults.serving_options(self), pulumi.ResourceOptions(depends_on=after)),
+            opts=defaults.serving_options(self, depends_on=[files.carrier, *after]),
         )
         # Registering the check makes the engine await it, so a failed delivery fails the update.
         self.register_outputs({"delivered": delivered})
@@ -177,38 +209,43 @@ def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:
     pem = f"{CONF_DIR}/{ACME_DIR}/{renewed.file_name}"
     watcher = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {RELOAD_CHECK_SECONDS} 1 {pem}"
     return {
+        "entrypoints": ["sh", "-c"],
+        "command": [f"{watcher} & exec nginx -g '{NGINX_DIRECTIVES}'"],
         "volumes": [
             docker.ContainerVolumeArgs(
                 volume_name=renewed.volume.name, container_path=f"{CONF_DIR}/{ACME_DIR}", read_only=True
             )
         ],
-        "command": ["sh", "-c", f"{watcher} & exec nginx -g 'daemon off;'"],
     }
 
 
-def _uploads(args: EdgeArgs) -> list[docker.ContainerUploadArgs]:
-    """nginx.conf, and the certificate and its key (or the watcher that reloads a renewed one)."""
-    conf = docker.ContainerUploadArgs(
-        file=f"{CONF_DIR}/nginx.conf", content=render_nginx_conf(args.nginx), permissions="0444"
-    )
+def _files(args: EdgeArgs, conf: str) -> list[DeliveredFile]:
+    """nginx.conf, and the certificate and its key (or the watcher that reloads a renewed one).
+
+    The key is 0444 root in a volume only nginx mounts: master and workers share uid 101, so an
+    owner-only mode would add nothing inside the container, and uploads cannot set an owner.
+    """
+    files = [DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf)]
+    if args.nginx.basic_auth_file is not None:
+        files.append(_mount_point(AUTH_DIR, "the basic-auth volume (edge_auth.py)"))
     if args.renewed is not None:
         script = args.renewed.reload_script
         return [
-            conf,
-            docker.ContainerUploadArgs(file=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=script, permissions="0555"),
+            *files,
+            DeliveredFile(path=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=script, permissions="0555"),
+            _mount_point(ACME_DIR, "the renewed-certificate volume (acme.py)"),
         ]
     if args.certificate_pem is None or args.private_key_pem is None:
         raise ValueError("the edge needs a certificate and its key, or a renewed certificate")
     return [
-        conf,
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem, permissions="0444"
-        ),
-        # Read by the root master process only; workers never need the key.
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem, permissions="0400"
-        ),
+        *files,
+        DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem),
     ]
+
+
+def _mount_point(directory: str, what: str) -> DeliveredFile:
+    return DeliveredFile(path=f"{CONF_DIR}/{directory}/{MOUNT_POINT_FILE}", content=f"Mount point of {what}.\n")
 
 
 def _networks_and_ports(args: EdgeArgs) -> tuple[list[docker.Network], list[docker.ContainerPortArgs] | None]:

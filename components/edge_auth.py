@@ -16,6 +16,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.htpasswd import htpasswd_line
 
 USER = "llmstack"
@@ -23,7 +24,17 @@ USER = "llmstack"
 AUTH_DIR = "auth"
 """The volume's directory, relative to nginx's configuration directory."""
 HTPASSWD_NAME = "htpasswd"
-_STAGED = "/opt/llmstack/htpasswd"
+_INBOX_DIR = "/opt/llmstack"
+_STAGED = f"{_INBOX_DIR}/htpasswd"
+WRITER_CONFINEMENT = defaults.Confinement(
+    # Root with no capability, as the key writer: the volume is root's since Docker created it,
+    # and only its owner can write there without CAP_DAC_OVERRIDE. It writes the volume, nothing else.
+    user="0:0",
+    nproc=64,
+    cpu_shares=256,
+)
+INBOX_USER = "101:101"
+"""The inbox carrier's user (nginx's): it never runs."""
 # mktemp: a fresh name each run (a 0444 file left by an interrupted run could not be reopened
 # without capabilities); mv within the directory is a rename, so nginx sees the old file or the new.
 _WRITE = (
@@ -86,17 +97,33 @@ def deliver_basic_auth(
     lines = [_line(user_of(epoch), password, salt.result) for epoch, password in passwords.items()]
     htpasswd: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(*lines).apply("".join))
     volume = docker.Volume(f"{name}-basic-auth-volume", name=f"{docker_prefix}-edge-auth", opts=child)
+    # The writer's read-only root cannot take uploads: its input arrives in an inbox volume.
+    inbox = DeliveredFiles(
+        f"{name}-basic-auth-inbox",
+        DeliveredFilesArgs(
+            docker_name=f"{docker_prefix}-edge-auth-inbox",
+            image=image,
+            user=INBOX_USER,
+            mount_path=_INBOX_DIR,
+            files=(DeliveredFile(path=_STAGED, content=htpasswd),),
+        ),
+        opts=child,
+    )
     writer = docker.Container(
         f"{name}-basic-auth-writer",
         name=f"{docker_prefix}-edge-auth-writer",
         image=image,
         entrypoints=["sh", "-c", _WRITE, "write-htpasswd"],
         command=[_STAGED, mount_path],
-        uploads=[docker.ContainerUploadArgs(file=_STAGED, content=htpasswd, permissions="0444")],
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount_path)],
+        # A new file, a new digest: the writer runs again exactly when the file changes.
+        envs=[pulumi.Output.concat(f"{DIGEST_ENV}=", inbox.digest)],
+        volumes=[
+            inbox.mount(),
+            docker.ContainerVolumeArgs(volume_name=volume.name, container_path=mount_path),
+        ],
         network_mode="none",
-        **defaults.one_shot(memory_mb=32),
-        opts=child,
+        **defaults.one_shot(confinement=WRITER_CONFINEMENT, memory_mb=32),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[inbox.carrier]),
     )
     current = BasicAuth(user_of(args.epoch), pulumi.Output.secret(passwords[args.epoch]))
     delivered = pulumi.Output.all(writer.urn, writer.exit_code).apply(_checked)

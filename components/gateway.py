@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from components import container_defaults as defaults
 from components.client_keys import GATEWAY_KEYS_DIR, KEYS_FILE, ClientKeys, ClientKeysArgs
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.litellm import (
     METRICS_DIR_ENV,
     NETWORK_ENV,
@@ -48,10 +49,25 @@ allows 10 more for teardown (litellm/proxy/proxy_cli.py, GRACEFUL_SHUTDOWN_TEARD
 GATEWAY_GRACE_SECONDS = defaults.DRAIN_SECONDS + 15
 """Docker's wait before SIGKILL: LiteLLM's drain, gunicorn's teardown headroom and a margin."""
 RATES_FILE = "/tmp/llmstack/rates.sqlite3"  # noqa: S108 - the container's own /tmp, shared by its workers
+LITELLM_USER = "65534:65534"
+"""nobody, as upstream's docker/Dockerfile.non_root (`USER nobody`); the root image's files are world-readable."""
+CONFINEMENT = defaults.Confinement(
+    user=LITELLM_USER,
+    # The rate limiter's sqlite files, gunicorn's per-worker heartbeat files, any stray ~/.cache.
+    writable={"/tmp": 64},  # noqa: S108 - the container's own tmpfs
+    nproc=1024,
+    cpu_shares=1024,
+)
 METRICS_DIR = "/tmp/llmstack/prometheus"  # noqa: S108 - the container's own /tmp, emptied at each start
 BANS_DIR = "/var/lib/llmstack/bans"
 """The named volume holding the ban list, so bans outlive a restart or replacement of the container."""
 BANS_FILE = f"{BANS_DIR}/bans.sqlite3"
+BANS_SETUP_CONFINEMENT = defaults.Confinement(
+    # Root for one `chown`: Docker creates the volume root-owned and LiteLLM runs as nobody.
+    user="0:0",
+    nproc=64,
+    cpu_shares=256,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,8 +138,20 @@ class Gateway(pulumi.ComponentResource):
             opts=child,
         )
         self.client_keys = keys.keys
+        delivered = DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-litellm-files",
+                image=image.image_id,
+                user=LITELLM_USER,
+                mount_path=CONFIG_DIR,
+                files=_files(args.config),
+            ),
+            opts=child,
+        )
         # Not protected: losing it lifts the bans, nothing more (and `pulumi destroy` stays possible).
         bans = docker.Volume(f"{name}-bans", name=f"{args.docker_prefix}-litellm-bans", opts=child)
+        bans_setup = _bans_setup(name, args.docker_prefix, image.image_id, bans, self)
         docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-litellm",
@@ -136,9 +164,12 @@ class Gateway(pulumi.ComponentResource):
                 # All interfaces of the container, which sits on internal networks only.
                 *("--host", "0.0.0.0", "--port", str(GATEWAY_PORT)),  # noqa: S104
             ],
-            envs=_environment(args, pulumi.Output.secret(pulumi.Output.concat("sk-boot-", boot_key.result))),
-            uploads=_uploads(args.config),
+            envs=[
+                *_environment(args, pulumi.Output.secret(pulumi.Output.concat("sk-boot-", boot_key.result))),
+                pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest),
+            ],
             volumes=[
+                delivered.mount(),
                 docker.ContainerVolumeArgs(
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
                 ),
@@ -156,11 +187,46 @@ class Gateway(pulumi.ComponentResource):
             healthcheck=_HEALTHCHECK,
             # SIGTERM (the image's): uvicorn stops taking requests and lets open ones finish.
             **defaults.long_running(
-                memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=args.grace_seconds
+                confinement=CONFINEMENT,
+                memory_mb=args.limits.memory_mb,
+                wait_timeout_seconds=180,
+                grace_seconds=args.grace_seconds,
             ),
-            opts=defaults.serving_options(self),
+            opts=defaults.serving_options(self, depends_on=[delivered.carrier, bans_setup]),
         )
-        self.register_outputs({})
+        checked = pulumi.Output.all(bans_setup.urn, bans_setup.exit_code, bans_setup.container_logs).apply(
+            lambda result: defaults.checked_exit(
+                "handing the ban list's volume to LiteLLM", result[0], result[1], result[2],
+                preview=pulumi.runtime.is_dry_run(),
+            )
+        )  # fmt: skip
+        # Registering the check makes the engine await it, so a failed setup fails the update.
+        self.register_outputs({"bansSetup": checked})
+
+
+def _bans_setup(
+    name: str, prefix: str, image: pulumi.Input[str], bans: docker.Volume, parent: pulumi.Resource
+) -> docker.Container:
+    """A one-shot root job that hands the ban list's volume to LiteLLM's user (Docker creates it root-owned).
+
+    It runs once per volume (a replaced volume replaces it); CHOWN is its one capability, with no
+    network and a read-only root. Without it the non-root LiteLLM could not write the ban list.
+    """
+    return docker.Container(
+        f"{name}-bans-setup",
+        name=f"{prefix}-litellm-bans-setup",
+        image=image,
+        entrypoints=["/bin/sh", "-c"],
+        command=[f"chown {LITELLM_USER} {BANS_DIR} && chmod 0700 {BANS_DIR}"],
+        volumes=[docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR)],
+        network_mode="none",
+        logs=True,
+        **{
+            **defaults.one_shot(confinement=BANS_SETUP_CONFINEMENT, memory_mb=32),
+            "capabilities": defaults.capabilities("CHOWN"),
+        },
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 _HEALTHCHECK = defaults.healthcheck(
@@ -191,17 +257,16 @@ def _environment(args: GatewayArgs, boot_key: pulumi.Output[str]) -> list[pulumi
         # The shipped modules import the contract by plain name: whatever starts Python (the start
         # script, a worker uvicorn spawns), it must find them beside the config.
         f"PYTHONPATH={CONFIG_DIR}",
+        # Not root's /root: anything that writes under ~ lands on the tmpfs.
+        "HOME=/tmp",
         *(f"{k}={v}" for k, v in {**OFFLINE_ENV, **NETWORK_ENV, **RUNTIME_ENV}.items()),
         *([f"{METRICS_DIR_ENV}={METRICS_DIR}"] if args.config.metrics else []),
     ]
 
 
-def _uploads(config: LiteLLMContext) -> list[docker.ContainerUploadArgs]:
+def _files(config: LiteLLMContext) -> tuple[DeliveredFile, ...]:
     """config.yaml and, beside it, the modules it and the hook load."""
-    return [
-        docker.ContainerUploadArgs(file=CONFIG_PATH, content=render_litellm_config(config), permissions="0444"),
-        *(
-            docker.ContainerUploadArgs(file=f"{CONFIG_DIR}/{module}.py", content=text, permissions="0444")
-            for module, text in _SHIPPED_MODULES.items()
-        ),
-    ]
+    return (
+        DeliveredFile(path=CONFIG_PATH, content=render_litellm_config(config)),
+        *(DeliveredFile(path=f"{CONFIG_DIR}/{module}.py", content=text) for module, text in _SHIPPED_MODULES.items()),
+    )

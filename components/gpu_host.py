@@ -8,6 +8,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
+from components.edge import CONF_LABEL, NGINX_DIRECTIVES, NGINX_USER
+from components.edge import CONFINEMENT as NGINX_CONFINEMENT
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.pool_certificates import KeyPair
 from components.render.pool import TerminatorContext, render_terminator_conf
@@ -109,12 +112,29 @@ class GpuHostServer(pulumi.ComponentResource):
         image = docker.RemoteImage(
             f"{name}-nginx-image", name=args.nginx_image.reference, keep_locally=True, opts=child
         )
+        conf = render_terminator_conf(terminator_context(args))
+        files = DeliveredFiles(
+            f"{name}-terminator-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-mtls-nginx-files",
+                image=image.image_id,
+                user=NGINX_USER,
+                mount_path=CONF_DIR,
+                files=_terminator_files(args, conf),
+            ),
+            opts=child,
+        )
         docker.Container(
             f"{name}-terminator",
             name=f"{args.docker_prefix}-mtls-nginx",
             image=image.image_id,
-            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=_terminator_uploads(args),
+            # As the edge: nginx itself as uid 101, its pid file on the tmpfs.
+            entrypoints=["nginx"],
+            command=["-g", NGINX_DIRECTIVES],
+            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount()],
+            # Also as a label: the policy rules judge the terminator's config per container.
+            labels=[docker.ContainerLabelArgs(label=CONF_LABEL, value=conf)],
             ports=[
                 docker.ContainerPortArgs(
                     internal=TERMINATOR_PORT, external=TERMINATOR_PORT, ip=args.host.address, protocol="tcp"
@@ -126,16 +146,13 @@ class GpuHostServer(pulumi.ComponentResource):
             ],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
             **defaults.long_running(
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "SETGID",
-                "SETUID",
+                confinement=NGINX_CONFINEMENT,
                 memory_mb=args.nginx_limits.memory_mb,
                 wait_timeout_seconds=60,
                 grace_seconds=defaults.DRAIN_SECONDS,
                 stop_signal="SIGQUIT",
             ),
-            opts=pulumi.ResourceOptions.merge(child, defaults.serving_options(self)),
+            opts=pulumi.ResourceOptions.merge(child, defaults.serving_options(self, depends_on=[files.carrier])),
         )
 
 
@@ -156,18 +173,11 @@ def terminator_context(args: GpuHostServerArgs) -> TerminatorContext:
     )
 
 
-def _terminator_uploads(args: GpuHostServerArgs) -> list[docker.ContainerUploadArgs]:
-    conf = render_terminator_conf(terminator_context(args))
-    return [
-        docker.ContainerUploadArgs(file=f"{CONF_DIR}/nginx.conf", content=conf, permissions="0444"),
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate.certificate_pem, permissions="0444"
-        ),
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{CLIENT_CA_FILE}", content=args.ca_certificate_pem, permissions="0444"
-        ),
-        # Read by the root master process only.
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.certificate.private_key_pem, permissions="0400"
-        ),
-    ]
+def _terminator_files(args: GpuHostServerArgs, conf: str) -> tuple[DeliveredFile, ...]:
+    """nginx.conf, the host's certificate and key, the pool CA; the key 0444 as the edge's (edge.py)."""
+    return (
+        DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf),
+        DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate.certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{CLIENT_CA_FILE}", content=args.ca_certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.certificate.private_key_pem),
+    )

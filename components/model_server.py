@@ -13,7 +13,41 @@ from components.settings.model import Admission, ContainerLimits, GpuRequest, Im
 RESOURCE_TYPE = "llmstack:index:ModelServer"
 OLLAMA_ALIAS = "ollama"
 OLLAMA_PORT = 11434
-MODEL_DIR = "/root/.ollama"
+MODEL_DIR = "/var/lib/ollama"
+"""Where the model volume is mounted. It was /root/.ollama (root's HOME) until #22: the volume's
+layout is unchanged (`models/` plus the old key pair), only the mount point moved, out of /root (0700)."""
+MODELS_ENV = f"OLLAMA_MODELS={MODEL_DIR}/models"
+OLLAMA_USER = "10001:10001"
+"""The image has no USER (root, HOME=/root); any uid serves, given HOME and OLLAMA_MODELS."""
+SCRATCH = "/tmp"  # noqa: S108 - the container's own tmpfs
+HOME_ENV = f"HOME={SCRATCH}"
+"""`ollama serve` writes its key pair under $HOME/.ollama at every start (cmd.go initializeKeypair)."""
+CONFINEMENT = defaults.Confinement(
+    user=OLLAMA_USER,
+    # Its key pair (signs registry requests: a serving Ollama makes none) and CUDA's cache under HOME.
+    writable={SCRATCH: 256},
+    nproc=4096,
+    cpu_shares=2048,
+)
+PULL_CONFINEMENT = defaults.Confinement(
+    # Root with no capability: the model files are root's since the first deploy (Ollama ran as root),
+    # so only root writes beside them without CAP_CHOWN/DAC_OVERRIDE. It is a one-shot, not a server.
+    user="0:0",
+    writable={SCRATCH: 64},
+    nproc=512,
+    cpu_shares=512,
+)
+PULL_SCRIPT = """\
+ollama serve >/tmp/serve.log 2>&1 & server=$!
+tries=0
+until ollama list >/dev/null 2>&1; do
+  tries=$((tries + 1)); if [ "$tries" -gt 60 ]; then cat /tmp/serve.log; exit 1; fi; sleep 1
+done
+ollama pull "$1"; status=$?
+kill "$server"; wait "$server"
+exit "$status"
+"""
+"""A pull container's own `ollama serve` (the server, not the CLI, downloads) and the pull through it."""
 PULL_TIMEOUT = "4h"
 """How long one model pull may take before `pulumi up` gives up on it."""
 
@@ -39,16 +73,19 @@ class ModelServerArgs:
     models_network: docker.Network
     """Internal network shared with LiteLLM only."""
     egress_network: docker.Network
-    """Network shared with no other container: Ollama's way out for model pulls."""
+    """Network of the pull containers only: the way out for model pulls. The serving Ollama is not on it."""
 
 
 class ModelServer(pulumi.ComponentResource):
     """The Ollama container, never published: reachable as `ollama:11434` from the models network only.
 
-    Models live in a named volume that is protected and retained on delete. Each declared model
-    is pulled by its own one-shot container that shares Ollama's network namespace (so it needs no
-    network of its own) and exits; editing the model list adds or replaces pull containers only,
-    never the serving container or the volume. `pulumi up` fails if a pull fails.
+    Models live in a named volume that is protected and retained on delete. The serving Ollama
+    runs as a non-root uid, mounts the volume read-only and has no way out of the host. Each
+    declared model is pulled by its own one-shot container: its own `ollama serve` on loopback, on
+    the egress network, the volume writable; pulls run one after another. Editing the model list
+    adds or replaces pull containers only, never the serving container or the volume; the serving
+    Ollama reads a model's manifest from the volume when it is asked for it. `pulumi up` fails if a
+    pull fails.
     """
 
     container: docker.Container
@@ -70,6 +107,10 @@ class ModelServer(pulumi.ComponentResource):
             image=image.image_id,
             envs=[
                 f"OLLAMA_HOST=0.0.0.0:{OLLAMA_PORT}",
+                MODELS_ENV,
+                HOME_ENV,
+                # Pruning at start would write to the read-only volume: the pull containers own it.
+                "OLLAMA_NOPRUNE=1",
                 # Admission control: a bounded queue, so overload is a fast 503, not a pile-up.
                 f"OLLAMA_NUM_PARALLEL={args.admission.num_parallel}",
                 f"OLLAMA_MAX_QUEUE={args.admission.max_queue}",
@@ -78,45 +119,58 @@ class ModelServer(pulumi.ComponentResource):
             ],
             gpus=args.gpus.docker_gpus,
             device_requests=_device_requests(args.gpus),
-            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR)],
+            volumes=[
+                docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR, read_only=True)
+            ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name, aliases=[OLLAMA_ALIAS]),
-                docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
             ],
             healthcheck=defaults.healthcheck(["CMD", "ollama", "list"]),
             # Ollama closes its server at once on SIGTERM; the grace lets it stop its model runners.
-            **defaults.long_running(memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=30),
+            **defaults.long_running(
+                confinement=CONFINEMENT, memory_mb=args.limits.memory_mb, wait_timeout_seconds=180, grace_seconds=30
+            ),
             opts=defaults.serving_options(self),
         )
-        pulls = [self._pull(name, args.docker_prefix, model, image, child) for model in args.models]
+        pulls: list[pulumi.Output[str]] = []
+        previous: docker.Container | None = None
+        for model in args.models:
+            # One after another: two servers writing the same blob's partial file would race.
+            previous, pulled = self._pull(name, args, model, image, previous)
+            pulls.append(pulled)
         # Registering the pull results makes the engine await them, so a failed pull fails the update.
         self.register_outputs({"pulledModels": pulumi.Output.all(*pulls)})
 
     def _pull(
         self,
         name: str,
-        docker_prefix: str,
+        args: ModelServerArgs,
         model: ModelSpec,
         image: docker.RemoteImage,
-        child: pulumi.ResourceOptions,
-    ) -> pulumi.Output[str]:
+        after: docker.Container | None,
+    ) -> tuple[docker.Container, pulumi.Output[str]]:
         puller = docker.Container(
             f"{name}-pull-{model.name}",
-            name=f"{docker_prefix}-ollama-pull-{model.name}",
+            name=f"{args.docker_prefix}-ollama-pull-{model.name}",
             image=image.image_id,
-            command=["pull", model.tag],
-            envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}"],
-            network_mode=pulumi.Output.concat("container:", self.container.id),
+            entrypoints=["/bin/sh", "-c"],
+            command=[PULL_SCRIPT, "pull", model.tag],
+            envs=[f"OLLAMA_HOST=127.0.0.1:{OLLAMA_PORT}", MODELS_ENV, HOME_ENV],
+            volumes=[docker.ContainerVolumeArgs(volume_name=self.volume.name, container_path=MODEL_DIR)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name)],
             logs=True,
-            **defaults.one_shot(memory_mb=256),
+            **defaults.one_shot(confinement=PULL_CONFINEMENT, memory_mb=512),
             # A large model takes longer than the provider's 20-minute default to pull.
             opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=PULL_TIMEOUT, update=PULL_TIMEOUT)
+                parent=self,
+                depends_on=[after] if after is not None else None,
+                custom_timeouts=pulumi.CustomTimeouts(create=PULL_TIMEOUT, update=PULL_TIMEOUT),
             ),
         )
-        return pulumi.Output.all(puller.urn, puller.exit_code, puller.container_logs).apply(
+        pulled = pulumi.Output.all(puller.urn, puller.exit_code, puller.container_logs).apply(
             lambda result: _checked_pull(model.tag, result[0], result[1], result[2])
         )
+        return puller, pulled
 
 
 def _checked_pull(tag: str, urn: str, exit_code: float | None, logs: str | None) -> str:

@@ -9,6 +9,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.alert_rules import AlertRulesContext, render_alert_rules
 from components.render.monitoring import (
     AlertmanagerContext,
@@ -28,13 +29,31 @@ PROMETHEUS_DIR = "/etc/prometheus"
 PROMETHEUS_CONFIG = f"{PROMETHEUS_DIR}/prometheus.yml"
 RULES_NAME = "llmstack-rules.yml"
 """Beside prometheus.yml, which names it relative to itself."""
-ALERTMANAGER_CONFIG = "/etc/alertmanager/alertmanager.yml"
+ALERTMANAGER_DIR = "/etc/alertmanager"
+ALERTMANAGER_CONFIG = f"{ALERTMANAGER_DIR}/alertmanager.yml"
 PROBE_DIR = "/opt/llmstack"
 PROBE_SCRIPT = f"{PROBE_DIR}/llmstack_probe.py"
 _PROBE_TEXT = (Path(__file__).parent / "shipped" / "probe" / "llmstack_probe.py").read_text()
 EXPORTER_MEMORY_MB = 32
 PROBE_MEMORY_MB = 64
 ALERTMANAGER_MEMORY_MB = 64
+NOBODY = "65534:65534"
+"""The user of the Prometheus, Alertmanager and exporter images (`USER nobody`), and of LiteLLM.
+The kernel counts RLIMIT_NPROC per uid across the host, so each of them gets the same ceiling:
+the budget of every `nobody` process together, LiteLLM's gunicorn workers included."""
+NOBODY_NPROC = 1024
+
+
+def _confinement(writable: dict[str, int], cpu_shares: int) -> defaults.Confinement:
+    return defaults.Confinement(user=NOBODY, writable=writable, nproc=NOBODY_NPROC, cpu_shares=cpu_shares)
+
+
+PROMETHEUS_CONFINEMENT = _confinement({}, 512)
+"""It writes only its data volume (the image's /prometheus, nobody's)."""
+ALERTMANAGER_CONFINEMENT = _confinement({"/alertmanager": 16}, 256)
+"""Silences and the notification log: lost with the container, as they were on a replacement."""
+EXPORTER_CONFINEMENT = _confinement({}, 256)
+PROBE_CONFINEMENT = _confinement({"/tmp": 16}, 256)  # noqa: S108 - the container's own tmpfs
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +124,20 @@ class Monitoring(pulumi.ComponentResource):
             f"{self._name}-{role}-image", name=image.reference, keep_locally=True, opts=self._child
         )
 
+    def _files(self, role: str, image: pulumi.Input[str], mount_path: str, *files: DeliveredFile) -> DeliveredFiles:
+        """A read-only container's files, in a volume its carrier fills (delivered_files.py)."""
+        return DeliveredFiles(
+            f"{self._name}-{role}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{self._args.docker_prefix}-{role}-files",
+                image=image,
+                user=NOBODY,
+                mount_path=mount_path,
+                files=files,
+            ),
+            opts=self._child,
+        )
+
     def _on_monitoring(self, alias: str) -> docker.ContainerNetworksAdvancedArgs:
         return docker.ContainerNetworksAdvancedArgs(name=self._args.monitoring_network.name, aliases=[alias])
 
@@ -123,10 +156,21 @@ class Monitoring(pulumi.ComponentResource):
             f"{self._name}-prometheus-data", name=f"{args.docker_prefix}-prometheus-data", opts=self._child
         )
         memory = settings.prometheus_limits.memory_mb
+        image = self._image("prometheus", settings.prometheus_image).image_id
+        files = self._files(
+            "prometheus",
+            image,
+            PROMETHEUS_DIR,
+            DeliveredFile(path=PROMETHEUS_CONFIG, content=render_prometheus_config(config)),
+            DeliveredFile(
+                path=f"{PROMETHEUS_DIR}/{RULES_NAME}",
+                content=render_alert_rules(AlertRulesContext(tunnel=args.tunnel_target is not None)),
+            ),
+        )
         docker.Container(
             f"{self._name}-prometheus",
             name=f"{args.docker_prefix}-prometheus",
-            image=self._image("prometheus", settings.prometheus_image).image_id,
+            image=image,
             command=[
                 f"--config.file={PROMETHEUS_CONFIG}",
                 "--storage.tsdb.path=/prometheus",
@@ -135,18 +179,8 @@ class Monitoring(pulumi.ComponentResource):
                 f"--web.listen-address=0.0.0.0:{PROMETHEUS_PORT}",
             ],
             # Go's collector keeps the heap under the container's limit instead of meeting the OOM killer.
-            envs=[f"GOMEMLIMIT={memory * 8 // 10}MiB"],
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=PROMETHEUS_CONFIG, content=render_prometheus_config(config), permissions="0444"
-                ),
-                docker.ContainerUploadArgs(
-                    file=f"{PROMETHEUS_DIR}/{RULES_NAME}",
-                    content=render_alert_rules(AlertRulesContext(tunnel=args.tunnel_target is not None)),
-                    permissions="0444",
-                ),
-            ],
-            volumes=[docker.ContainerVolumeArgs(volume_name=data.name, container_path="/prometheus")],
+            envs=[f"GOMEMLIMIT={memory * 8 // 10}MiB", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount(), docker.ContainerVolumeArgs(volume_name=data.name, container_path="/prometheus")],
             ports=[
                 docker.ContainerPortArgs(
                     internal=PROMETHEUS_PORT, external=settings.port, ip="127.0.0.1", protocol="tcp"
@@ -157,8 +191,13 @@ class Monitoring(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.publish_network.name),
             ],
             healthcheck=_http_check(PROMETHEUS_PORT),
-            **defaults.long_running(memory_mb=memory, wait_timeout_seconds=120, grace_seconds=defaults.DRAIN_SECONDS),
-            opts=defaults.serving_options(self),
+            **defaults.long_running(
+                confinement=PROMETHEUS_CONFINEMENT,
+                memory_mb=memory,
+                wait_timeout_seconds=120,
+                grace_seconds=defaults.DRAIN_SECONDS,
+            ),
+            opts=defaults.serving_options(self, depends_on=[files.carrier]),
         )
 
     def _exporter(self) -> None:
@@ -175,7 +214,12 @@ class Monitoring(pulumi.ComponentResource):
             # The image is FROM scratch: no shell for a healthcheck; Prometheus's `up` watches it. So
             # `pulumi up` cannot wait for it to be healthy (it never would be): it waits for running.
             **{
-                **defaults.long_running(memory_mb=EXPORTER_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10),
+                **defaults.long_running(
+                    confinement=EXPORTER_CONFINEMENT,
+                    memory_mb=EXPORTER_MEMORY_MB,
+                    wait_timeout_seconds=60,
+                    grace_seconds=10,
+                ),
                 "wait": False,
             },
             opts=defaults.serving_options(self),
@@ -184,18 +228,20 @@ class Monitoring(pulumi.ComponentResource):
     def _probe(self) -> None:
         args = self._args
         models = [argument for m in args.models for argument in ("--model", f"{m.name}={m.tag}")]
+        image = self._image("probe", args.probe_image).image_id
+        files = self._files("probe", image, PROBE_DIR, DeliveredFile(path=PROBE_SCRIPT, content=_PROBE_TEXT))
         docker.Container(
             f"{self._name}-probe",
             name=f"{args.docker_prefix}-model-probe",
-            image=self._image("probe", args.probe_image).image_id,
+            image=image,
             entrypoints=["python3"],
             command=[
                 PROBE_SCRIPT,
                 *("--listen", f"0.0.0.0:{PROBE_PORT}", "--ollama", args.ollama_url, "--edge", args.edge_target),
                 *models,
             ],
-            envs=["PYTHONDONTWRITEBYTECODE=1"],
-            uploads=[docker.ContainerUploadArgs(file=PROBE_SCRIPT, content=_PROBE_TEXT, permissions="0444")],
+            envs=["PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount()],
             networks_advanced=[
                 self._on_monitoring(PROBE_ALIAS),
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
@@ -204,8 +250,10 @@ class Monitoring(pulumi.ComponentResource):
                 ["CMD", "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {PROBE_PORT}), 4)"],
                 start_period_seconds=10,
             ),
-            **defaults.long_running(memory_mb=PROBE_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10),
-            opts=defaults.serving_options(self),
+            **defaults.long_running(
+                confinement=PROBE_CONFINEMENT, memory_mb=PROBE_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10
+            ),
+            opts=defaults.serving_options(self, depends_on=[files.carrier]),
         )
 
     def _alertmanager(self, receivers: AlertReceivers) -> None:
@@ -218,10 +266,15 @@ class Monitoring(pulumi.ComponentResource):
                 password=args.secrets.smtp_password or "",
             ).apply(lambda values: render_alertmanager_config(_alertmanager_context(receivers, values)))
         )
+        image = self._image("alertmanager", args.settings.alertmanager_image).image_id
+        # Secret as a whole (webhook URL, SMTP password); root-owned 0444 for the image's user nobody.
+        files = self._files(
+            "alertmanager", image, ALERTMANAGER_DIR, DeliveredFile(path=ALERTMANAGER_CONFIG, content=config)
+        )
         docker.Container(
             f"{self._name}-alertmanager",
             name=f"{args.docker_prefix}-alertmanager",
-            image=self._image("alertmanager", args.settings.alertmanager_image).image_id,
+            image=image,
             command=[
                 f"--config.file={ALERTMANAGER_CONFIG}",
                 "--storage.path=/alertmanager",
@@ -229,15 +282,20 @@ class Monitoring(pulumi.ComponentResource):
                 # One instance: no gossip port for peers that do not exist.
                 "--cluster.listen-address=",
             ],
-            # Secret as a whole (webhook URL, SMTP password); the image's user `nobody` must read it.
-            uploads=[docker.ContainerUploadArgs(file=ALERTMANAGER_CONFIG, content=config, permissions="0444")],
+            envs=[pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount()],
             networks_advanced=[
                 self._on_monitoring(ALERTMANAGER_ALIAS),
                 docker.ContainerNetworksAdvancedArgs(name=args.alert_egress_network.name),
             ],
             healthcheck=_http_check(ALERTMANAGER_PORT),
-            **defaults.long_running(memory_mb=ALERTMANAGER_MEMORY_MB, wait_timeout_seconds=60, grace_seconds=10),
-            opts=defaults.serving_options(self),
+            **defaults.long_running(
+                confinement=ALERTMANAGER_CONFINEMENT,
+                memory_mb=ALERTMANAGER_MEMORY_MB,
+                wait_timeout_seconds=60,
+                grace_seconds=10,
+            ),
+            opts=defaults.serving_options(self, depends_on=[files.carrier]),
         )
 
 

@@ -8,6 +8,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
+from components.edge import CONF_LABEL, NGINX_DIRECTIVES, NGINX_USER
+from components.edge import CONFINEMENT as NGINX_CONFINEMENT
 from components.gpu_host import TERMINATOR_PORT
 from components.pool_certificates import KeyPair, host_server_name
 from components.render.pool import EgressContext, PoolRoute, render_egress_conf
@@ -76,12 +79,29 @@ class PoolEgress(pulumi.ComponentResource):
         super().__init__(RESOURCE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
+        conf = render_egress_conf(egress_context(args))
+        files = DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-pool-egress-nginx-files",
+                image=image.image_id,
+                user=NGINX_USER,
+                mount_path=CONF_DIR,
+                files=_files(conf, args),
+            ),
+            opts=child,
+        )
         docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-pool-egress-nginx",
             image=image.image_id,
-            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-            uploads=_uploads(args),
+            # As the edge: nginx itself as uid 101, its pid file on the tmpfs.
+            entrypoints=["nginx"],
+            command=["-g", NGINX_DIRECTIVES],
+            envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
+            volumes=[files.mount()],
+            # Also as a label: the policy rules judge the egress config per container.
+            labels=[docker.ContainerLabelArgs(label=CONF_LABEL, value=conf)],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
                     name=args.models_network.name, aliases=[host_alias(h.name) for h in args.hosts]
@@ -90,16 +110,13 @@ class PoolEgress(pulumi.ComponentResource):
             ],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
             **defaults.long_running(
-                "CHOWN",
-                "DAC_OVERRIDE",
-                "SETGID",
-                "SETUID",
+                confinement=NGINX_CONFINEMENT,
                 memory_mb=args.limits.memory_mb,
                 wait_timeout_seconds=60,
                 grace_seconds=defaults.DRAIN_SECONDS,
                 stop_signal="SIGQUIT",
             ),
-            opts=defaults.serving_options(self),
+            opts=defaults.serving_options(self, depends_on=[files.carrier]),
         )
         self.register_outputs({})
 
@@ -126,17 +143,11 @@ def egress_context(args: PoolEgressArgs) -> EgressContext:
     )
 
 
-def _uploads(args: PoolEgressArgs) -> list[docker.ContainerUploadArgs]:
-    return [
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/nginx.conf", content=render_egress_conf(egress_context(args)), permissions="0444"
-        ),
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.client.certificate_pem, permissions="0444"
-        ),
-        docker.ContainerUploadArgs(file=f"{CONF_DIR}/{CA_FILE}", content=args.ca_certificate_pem, permissions="0444"),
-        # Read by the root master process only.
-        docker.ContainerUploadArgs(
-            file=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.client.private_key_pem, permissions="0400"
-        ),
-    ]
+def _files(conf: str, args: PoolEgressArgs) -> tuple[DeliveredFile, ...]:
+    """nginx.conf, the gateway's client certificate and key, the pool CA; the key 0444 as the edge's (edge.py)."""
+    return (
+        DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf),
+        DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.client.certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{CA_FILE}", content=args.ca_certificate_pem),
+        DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.client.private_key_pem),
+    )

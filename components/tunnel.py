@@ -16,14 +16,16 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components import container_defaults as defaults
+from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.nginx import KEEPALIVE_SECONDS
 from components.settings.model import TunnelSettings
 
 RESOURCE_TYPE = "llmstack:index:Tunnel"
 METRICS_ADDRESS = "127.0.0.1:20241"
 """cloudflared's metrics server (`/ready`, `/metrics`, pprof): inside the connector only, never nginx."""
-ORIGIN_CA_FILE = "/etc/cloudflared/origin-ca.pem"
-TOKEN_FILE = "/etc/cloudflared/tunnel-token"  # noqa: S105 - a path, not a secret
+FILES_DIR = "/etc/cloudflared"
+ORIGIN_CA_FILE = f"{FILES_DIR}/origin-ca.pem"
+TOKEN_FILE = f"{FILES_DIR}/tunnel-token"
 """The connector token as a file (cloudflared's TUNNEL_TOKEN_FILE): not in `docker inspect`'s environment."""
 REPLACE_ON_SECRET = ["tunnelSecret"]
 """A new tunnel secret makes a new tunnel: its id changes, so a connector holding the old token serves nothing."""
@@ -31,6 +33,14 @@ RATE_LIMIT_ALL_PATHS = '(http.request.uri.path contains "/")'
 """Free zones' rate-limiting rules may test the path only: this matches every request of the zone."""
 CONNECTOR_GRACE_SECONDS = 35
 """cloudflared's default --grace-period (30 s) and a margin."""
+CLOUDFLARED_USER = "65532:65532"
+"""The image's own user (cloudflared Dockerfile: distroless `nonroot`, `USER 65532:65532`), made explicit."""
+CONFINEMENT = defaults.Confinement(
+    user=CLOUDFLARED_USER,
+    writable={"/tmp": 8},  # noqa: S108 - nothing known writes; a small scratch space, not the root
+    nproc=512,
+    cpu_shares=512,
+)
 SERVICE_TOKEN_LIFETIME = "8760h"  # noqa: S105 - a duration, not a secret
 """Access service tokens expire after a year (the provider's default, made explicit)."""
 
@@ -92,8 +102,10 @@ class Tunnel(pulumi.ComponentResource):
         # The provider does not mark the connector token secret.
         token: pulumi.Output[str] = pulumi.Output.secret(lookup.apply(lambda result: str(result.token)))
         image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
+        # The token's volume outlives a pause: unpausing finds it unchanged.
+        delivered = self._files(name, args, image, token, child)
         if args.serving:
-            self._connector(name, args, image, token)
+            self._connector(name, args, image, delivered)
         self.access_headers = self._access(name, args, child) if settings.access else None
         if settings.edge_rate_limit:
             self._rate_limit(name, args, child)
@@ -137,24 +149,43 @@ class Tunnel(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _files(
+        self,
+        name: str,
+        args: TunnelArgs,
+        image: docker.RemoteImage,
+        token: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+    ) -> DeliveredFiles:
+        """The token and origin CA in a volume cloudflared mounts read-only."""
+        # Root-owned in a volume only cloudflared mounts: world-readable for its non-root user.
+        files = [DeliveredFile(path=TOKEN_FILE, content=token)]
+        if args.origin_ca_pem is not None:
+            files.append(DeliveredFile(path=ORIGIN_CA_FILE, content=args.origin_ca_pem))
+        return DeliveredFiles(
+            f"{name}-files",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-cloudflared-files",
+                image=image.image_id,
+                user=CLOUDFLARED_USER,
+                mount_path=FILES_DIR,
+                files=tuple(files),
+            ),
+            opts=child,
+        )
+
     def _connector(
-        self, name: str, args: TunnelArgs, image: docker.RemoteImage, token: pulumi.Output[str]
+        self, name: str, args: TunnelArgs, image: docker.RemoteImage, delivered: DeliveredFiles
     ) -> docker.Container:
         settings = args.cloudflare
-        # The image runs as a non-root user: the files must be world-readable inside the container.
-        uploads = [docker.ContainerUploadArgs(file=TOKEN_FILE, content=token, permissions="0444")]
-        if args.origin_ca_pem is not None:
-            uploads.append(
-                docker.ContainerUploadArgs(file=ORIGIN_CA_FILE, content=args.origin_ca_pem, permissions="0444")
-            )
         return docker.Container(
             f"{name}-container",
             name=f"{args.docker_prefix}-cloudflared",
             image=image.image_id,
             entrypoints=["cloudflared"],
             command=["tunnel", "--no-autoupdate", "--metrics", METRICS_ADDRESS, "run"],
-            envs=[f"TUNNEL_TOKEN_FILE={TOKEN_FILE}"],
-            uploads=uploads,
+            envs=[f"TUNNEL_TOKEN_FILE={TOKEN_FILE}", pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest)],
+            volumes=[delivered.mount()],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
                 docker.ContainerNetworksAdvancedArgs(
@@ -166,9 +197,12 @@ class Tunnel(pulumi.ComponentResource):
             healthcheck=defaults.healthcheck(["CMD", "cloudflared", "tunnel", "--metrics", METRICS_ADDRESS, "ready"]),
             # On SIGTERM cloudflared stops taking requests and waits its own --grace-period (30 s).
             **defaults.long_running(
-                memory_mb=settings.limits.memory_mb, wait_timeout_seconds=120, grace_seconds=CONNECTOR_GRACE_SECONDS
+                confinement=CONFINEMENT,
+                memory_mb=settings.limits.memory_mb,
+                wait_timeout_seconds=120,
+                grace_seconds=CONNECTOR_GRACE_SECONDS,
             ),
-            opts=defaults.serving_options(self),
+            opts=defaults.serving_options(self, depends_on=[delivered.carrier]),
         )
 
     def _access(

@@ -3,8 +3,9 @@
 Runs the program under Pulumi mocks (no Pulumi CLI, Docker or cloud account) with
 `Pulumi.<stack>.yaml` and writes:
 - `DIR/resources.json`: every resource `pulumi up` would register (secrets as "[secret]");
-- `DIR/containers/<resource name>/<absolute path>`: every file a container receives, exact bytes,
-  and `DIR/containers/<resource name>/env.json`: its environment;
+- `DIR/containers/<resource name>/<absolute path>`: every file a container receives, exact bytes
+  (its uploads, and the files a never-started carrier puts in a volume it mounts), and
+  `DIR/containers/<resource name>/env.json`: its environment;
 - `DIR/outputs.json`: the stack outputs.
 Secrets in `containers/` and `outputs.json` are this render's own fresh stand-ins, consistent
 across files, so the rendered files can be run for real. Encrypted stack config is replaced by
@@ -129,14 +130,33 @@ def write_render(result: OfflineRun, out: Path) -> None:
     ]
     _write_json(out / "resources.json", resources)
     _write_json(out / "outputs.json", result.outputs)
+    carried = _carried_files(result)
     for container in result.of_type(CONTAINER_TYPE):
-        _write_container(container, out / "containers" / container.name)
+        _write_container(container, out / "containers" / container.name, carried)
 
 
-def _write_container(container: Registration, directory: Path) -> None:
+def _carried_files(result: OfflineRun) -> dict[str, list[dict[str, Any]]]:
+    """Volume name -> the uploads a never-started carrier puts in it (components/delivered_files.py)."""
+    carried: dict[str, list[dict[str, Any]]] = {}
+    for container in result.of_type(CONTAINER_TYPE):
+        inputs = reveal(container.inputs)
+        if inputs.get("start", True) is False:
+            for volume in inputs.get("volumes") or []:
+                carried.setdefault(str(volume.get("volumeName")), []).extend(inputs.get("uploads") or [])
+    return carried
+
+
+def _write_container(container: Registration, directory: Path, carried: dict[str, list[dict[str, Any]]]) -> None:
+    """Its uploads, and the files carriers put in the volumes it mounts: what it reads at those paths."""
     inputs = reveal(container.inputs)
     directory.mkdir(parents=True, exist_ok=True)
-    for upload in inputs.get("uploads") or []:
+    mounted = [
+        upload
+        for volume in inputs.get("volumes") or []
+        if inputs.get("start", True) is not False
+        for upload in carried.get(str(volume.get("volumeName")), [])
+    ]
+    for upload in [*(inputs.get("uploads") or []), *mounted]:
         target = directory / upload["file"].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(upload["content"])

@@ -7,7 +7,7 @@ from policy.props import Props, field, known_text, mapping, strings, text
 
 CONTAINER = "docker:index/container:Container"
 
-ROLES = ("ollama", "litellm", "nginx", "acme-volume-setup")
+ROLES = ("ollama", "litellm", "nginx", "acme-volume-setup", "litellm-bans-setup")
 """Containers the checks tell apart, by Docker name suffix or readable image reference."""
 MONITORING_ROLES = {
     "nginx-prometheus-exporter": "nginx-exporter",
@@ -20,12 +20,12 @@ NO_SHELL_ROLES = frozenset({"nginx-exporter"})
 """Images FROM scratch that cannot run a healthcheck; Prometheus's `up` and its TargetDown alert watch them."""
 
 ALLOWED_CAPABILITIES: dict[str, frozenset[str]] = {
-    # The nginx master binds, reads the key as root and switches its workers to the nginx user.
-    "nginx": frozenset({"CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"}),
-    # The one-shot job that hands the new ACME volumes (root-owned) to lego's unprivileged user.
+    # The one-shot jobs that hand new volumes (root-owned) to an unprivileged user: lego's, LiteLLM's.
     "acme-volume-setup": frozenset({"CHOWN"}),
+    "litellm-bans-setup": frozenset({"CHOWN"}),
 }
-"""Capabilities a role may add back after dropping ALL; every other role adds none."""
+"""The named allow-list: capabilities a role may add back after dropping ALL. Since #22 every serving
+container, nginx included (non-root on ports above 1024), runs with none. A new need is named here."""
 
 NO_NEW_PRIVILEGES = frozenset({"no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"})
 RESTART_POLICIES = frozenset({"always", "unless-stopped", "on-failure"})
@@ -57,8 +57,17 @@ def role(props: Props) -> str | None:
 
 
 def is_one_shot(props: Props) -> bool:
-    """A container that runs to completion while Pulumi waits (`mustRun: false`, `attach: true`)."""
-    return field(props, "mustRun") is False and field(props, "attach") is True
+    """A container Pulumi does not keep running: a job it waits for, or a carrier never started.
+
+    A job runs to completion while Pulumi waits (`mustRun: false`, `attach: true`); a file carrier
+    is created and never started (`start: false`, `mustRun: false`).
+    """
+    return field(props, "mustRun") is False and (field(props, "attach") is True or is_never_started(props))
+
+
+def is_never_started(props: Props) -> bool:
+    """A container created only to receive uploads into its volumes (`start: false`): nothing of it runs."""
+    return field(props, "start") is False and field(props, "mustRun") is False
 
 
 def privileged(resource_type: str, props: Props) -> list[str]:
@@ -74,9 +83,9 @@ def capabilities(resource_type: str, props: Props) -> list[str]:
         return []
     caps = mapping(field(props, "capabilities"))
     problems = []
-    if "ALL" not in _capability_names(caps.get("drops")):
+    if "ALL" not in capability_names(caps.get("drops")):
         problems.append('capabilities.drops does not contain "ALL": the container keeps Docker\'s default set')
-    adds = _capability_names(caps.get("adds"))
+    adds = capability_names(caps.get("adds"))
     # The role is read only when something is added: it may read `image`, unknown during preview.
     who = role(props) if adds else None
     allowed = ALLOWED_CAPABILITIES.get(who or "", frozenset())
@@ -143,6 +152,6 @@ def log_rotation(resource_type: str, props: Props) -> list[str]:
     return problems
 
 
-def _capability_names(value: object) -> set[str]:
-    # Docker accepts both spellings: "CAP_NET_ADMIN" and "NET_ADMIN".
+def capability_names(value: object) -> set[str]:
+    """Capability names without the `CAP_` prefix: Docker accepts both spellings."""
     return {name.upper().removeprefix("CAP_") for name in strings(value)}

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from policy.containers import CONTAINER, role
 from policy.nginx_conf import allow_list_problems, config_files
-from policy.props import Props, entries, field, mapping, text, value
+from policy.props import Props, entries, field, mapping, strings, text, value
 
 TUNNEL_CONFIGS = frozenset(
     {
@@ -88,7 +88,8 @@ def internal_services_unpublished(resource_type: str, props: Props) -> list[str]
 def _loopback_prometheus(props: Props) -> list[str]:
     """Prometheus may publish on the host's loopback and nowhere else, and only if it is Prometheus.
 
-    Its name is anyone's to choose, so it must carry a Prometheus configuration too.
+    Its name is anyone's to choose, so it must carry a Prometheus configuration too: uploaded, or
+    (read-only since #22) named by its `--config.file` in a volume a carrier filled.
     """
     problems = [
         f"prometheus publishes {binding}: only on the host's loopback (127.0.0.1), reached over ssh -L"
@@ -98,6 +99,8 @@ def _loopback_prometheus(props: Props) -> list[str]:
     if text(props, "networkMode") == "host":
         problems.append("prometheus shares the host's network: every port it listens on is on every host address")
     files = [str(value(mapping(u).get("file")) or "") for u in entries(field(props, "uploads"))]
+    flag = "--config.file="
+    files += [arg.removeprefix(flag) for arg in strings(field(props, "command")) if arg.startswith(flag)]
     if not any(path.endswith("/prometheus.yml") for path in files):
         problems.append(f"container {text(props, 'name')!r} publishes but carries no prometheus.yml: not Prometheus")
     return problems

@@ -19,6 +19,9 @@ PROXYING = frozenset({"proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "
 """Directives that hand a request to something behind nginx."""
 
 _CONF_DIR = "/etc/nginx/"
+CONF_LABEL = "llmstack.nginx.conf"
+"""The label an nginx container with a read-only root carries its rendered nginx.conf in (components/edge.py):
+its files reach it through a volume, which a per-resource rule cannot open."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,14 @@ def config_files(props: Props) -> ConfFiles:
     """
     files: list[ConfFile] = []
     pending: UnknownInputError | None = None
+    for label in entries(field(props, "labels")):
+        try:
+            entry = mapping(label)
+            if value(entry.get("label")) == CONF_LABEL:
+                content = value(entry.get("value"))
+                files.append(ConfFile(f"label {CONF_LABEL}", _parsed(content if isinstance(content, str) else "")))
+        except UnknownInputError as error:
+            pending = pending or error
     for upload in entries(field(props, "uploads")):
         try:
             entry = mapping(upload)

@@ -17,7 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from policy import containers, exposure, host_access, images, mutual_tls, nginx_conf, plaintext, tokens
+from policy import (
+    containers,
+    exposure,
+    host_access,
+    images,
+    least_privilege,
+    mutual_tls,
+    nginx_conf,
+    plaintext,
+    tokens,
+)
 from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
@@ -52,8 +62,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="capabilities-dropped",
         title="All capabilities dropped, only named needs added",
-        description='capabilities.drops contains "ALL"; adds stay within the role\'s allow-list '
-        "(nginx: CHOWN, DAC_OVERRIDE, SETGID, SETUID; the ACME volume setup: CHOWN; every other container: none).",
+        description='capabilities.drops contains "ALL"; adds stay within the named allow-list '
+        "(policy/containers.py ALLOWED_CAPABILITIES: CHOWN for the ACME and ban-list volume setups; "
+        "every other container: none).",
         check=containers.capabilities,
     ),
     Rule(
@@ -65,8 +76,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         name="memory-limit",
         title="Memory limit set",
-        description="Every container has a hard memory limit (memory > 0 MB). A process-count (pids) limit "
-        "would belong here too, but pulumi-docker 5 has no field for it, so it is neither set nor checked.",
+        description="Every container has a hard memory limit (memory > 0 MB). pulumi-docker 5 has no pids limit: "
+        "process counts are bounded by ulimits nproc (resource-ceilings).",
         check=containers.memory_limit,
     ),
     Rule(
@@ -190,6 +201,42 @@ RULES: tuple[Rule, ...] = (
         title="No shared mount propagation",
         description="No mount has bindOptions.propagation shared or rshared (CIS Docker 5.19).",
         check=host_access.mount_propagation,
+    ),
+    Rule(
+        name="non-root",
+        title="Containers run as a non-root user",
+        description="user is a non-root uid:gid (CIS Docker 4.1). uid 0 only for a one-shot job (attach, mustRun "
+        "false) that adds no capability and has a read-only root: it can then write only what root owns.",
+        check=least_privilege.non_root,
+    ),
+    Rule(
+        name="read-only-root",
+        title="Read-only root filesystem",
+        description="readOnly is true (CIS Docker 5.12); what the process writes goes to tmpfs or volumes. A "
+        "container that is never started (start false: a file carrier for uploads) is exempt.",
+        check=least_privilege.read_only_root,
+    ),
+    Rule(
+        name="tmpfs-capped",
+        title="tmpfs size-capped, noexec, nosuid, nodev",
+        description="Every tmpfs entry sets size= and noexec,nosuid,nodev: memory-backed scratch space is bounded "
+        "and never runs programs.",
+        check=least_privilege.tmpfs_capped,
+    ),
+    Rule(
+        name="no-docker-socket",
+        title="No Docker socket in a container",
+        description="No volume, mount or upload puts /var/run/docker.sock or /run/docker.sock in a container "
+        "(CIS Docker 5.31).",
+        check=least_privilege.no_docker_socket,
+    ),
+    Rule(
+        name="resource-ceilings",
+        title="File, process and CPU ceilings",
+        description="Containers that run set ulimits nofile and nproc (hard) and cpuShares. pulumi-docker 5.2.0 "
+        "has no pids_limit: nproc bounds a non-root uid's processes and threads across the host "
+        "(never uid 0's), so each serving container has a uid of its own.",
+        check=least_privilege.resource_ceilings,
     ),
     Rule(
         name="no-privileged-ports",

@@ -50,10 +50,14 @@ TUNNEL_CONFIG = "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunn
 REMOTE_CONFIG_FILE = "/etc/cloudflared/standin-remote-config.json"
 """Where the cloudflared stand-in finds its tunnel's remotely managed ingress (see `_remote_config`)."""
 PROVIDER_DEFAULT_IP = "0.0.0.0"  # noqa: S104 - what the provider publishes on when `ip` is unset
-IN_PLACE = frozenset({"restart", "memory", "memorySwap"})
+IN_PLACE = frozenset({"restart", "memory", "memorySwap", "cpuShares"})
 """Container inputs the provider updates without replacing the container (ContainerUpdate)."""
-RECORDED_ONLY = frozenset({"healthcheck", "wait", "waitTimeout", "destroyGraceSeconds", "logs"})
-"""Container inputs whose change the provider records in state without touching the container."""
+RECORDED_ONLY = frozenset({"healthcheck", "wait", "waitTimeout", "destroyGraceSeconds", "logs", "tmpfs"})
+"""Container inputs whose change the provider records in state without touching the container
+(the schema's non-ForceNew fields resourceDockerContainerUpdate ignores; `user`, `readOnly`,
+`ulimits` and `labels` are ForceNew: a change replaces)."""
+COMPUTED = frozenset({"stopSignal", "securityOpts", "healthcheck", "user"})
+"""Inputs the provider's schema marks Optional+Computed (`user`: "" suppressed): unset, no diff."""
 _CONTAINER_KEYS = frozenset(
     {
         "name",
@@ -84,6 +88,12 @@ _CONTAINER_KEYS = frozenset(
         "memorySwap",
         "destroyGraceSeconds",
         "stopSignal",
+        "user",
+        "readOnly",
+        "tmpfs",
+        "ulimits",
+        "cpuShares",
+        "labels",
     }
 )
 
@@ -126,6 +136,7 @@ class Applier:
 
     def __post_init__(self) -> None:
         self._tunnels: dict[str, Any] = {}
+        self._token_files: set[str] = set()
         # The render's image IDs (offline.standins) → this engine's ID of the same image, as the
         # provider gives a container the pulled image's ID.
         self._image_ids: dict[str, str] = {}
@@ -156,7 +167,7 @@ class Applier:
     # --- apply / update / destroy -----------------------------------------------------------
     def apply(self, run: OfflineRun) -> None:
         """Create every resource of `run` (a fresh stack)."""
-        self._tunnels = _tunnel_configs(run)
+        self._tunnels, self._token_files = _tunnel_configs(run), _token_files(run)
         for registration in _in_dependency_order(run.resources):
             self._create(registration)
         self.applied = run
@@ -166,7 +177,7 @@ class Applier:
         if self.applied is None:
             raise ApplyError("nothing applied yet")
         before = {r.name: r for r in self.applied.resources}
-        self._tunnels = _tunnel_configs(run)
+        self._tunnels, self._token_files = _tunnel_configs(run), _token_files(run)
         replaced = []
         for registration in _in_dependency_order(run.resources):
             old = before.get(registration.name)
@@ -257,7 +268,8 @@ class Applier:
 
         Only the inputs whose read-back form can differ from what was sent: capabilities as the
         engine stores them, memory and swap in MB (swap -1 stays -1), healthcheck durations as
-        Go's Duration.String(), security and log options, the stop signal.
+        Go's Duration.String(), security and log options, the stop signal, and the confinement
+        (user, read-only root, tmpfs options, ulimits, CPU shares) as the engine stores it.
         """
         found = self.inspect(name)
         host, config = found["HostConfig"], found["Config"]
@@ -267,6 +279,11 @@ class Applier:
             "memorySwap": swap // 2**20 if swap > 0 else swap,
             "securityOpts": host.get("SecurityOpt") or [],
             "logOpts": (host.get("LogConfig") or {}).get("Config") or {},
+            "user": config.get("User") or "",
+            "readOnly": bool(host.get("ReadonlyRootfs")),
+            "tmpfs": host.get("Tmpfs") or {},
+            "ulimits": [{"name": u["Name"], "soft": u["Soft"], "hard": u["Hard"]} for u in host.get("Ulimits") or []],
+            "cpuShares": int(host.get("CpuShares") or 0),
         }
         if host.get("CapAdd") or host.get("CapDrop"):
             state["capabilities"] = {
@@ -289,7 +306,9 @@ class Applier:
         """Per container: the inputs of `run` that differ from what the provider would read back.
 
         Empty when a second `pulumi up` of `run` finds nothing to change in these inputs. Sets
-        (capabilities, security options) compare as sets, as the provider's schema does.
+        (capabilities, security options) compare as sets, as the provider's schema does; an unset
+        `COMPUTED` input takes whatever is read back (e.g. the image's STOPSIGNAL), as the schema's
+        Optional+Computed fields do.
         """
         found: dict[str, dict[str, tuple[Any, Any]]] = {}
         for registration in run.of_type(CONTAINER):
@@ -299,7 +318,8 @@ class Applier:
             differences = {
                 key: (inputs.get(key), value)
                 for key, value in state.items()
-                if _comparable(key, inputs.get(key)) != _comparable(key, value)
+                if not (key in COMPUTED and key not in inputs)
+                and _comparable(key, inputs.get(key)) != _comparable(key, value)
             }
             if differences:
                 found[registration.name] = differences
@@ -364,21 +384,7 @@ class Applier:
             raise ApplyError(
                 f"{name}: gpus={gpus!r} needs a GPU and the NVIDIA container toolkit; this engine has neither"
             )
-        caps = inputs.get("capabilities") or {}
-        host: dict[str, Any] = {
-            "RestartPolicy": {"Name": inputs.get("restart", "no")},
-            "SecurityOpt": inputs.get("securityOpts") or None,
-            "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
-            # What the docker Go client does to both lists before the request leaves the provider.
-            "CapAdd": _normalized_capabilities(caps.get("adds")),
-            "CapDrop": _normalized_capabilities(caps.get("drops")),
-            "Binds": [_bind(name, v) for v in inputs.get("volumes") or []] or None,
-        }
-        if "memory" in inputs:
-            host["Memory"] = int(inputs["memory"]) * 1024 * 1024
-        if "memorySwap" in inputs:
-            swap = int(inputs["memorySwap"])
-            host["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
+        host = _host_config(name, inputs)
         exposed: dict[str, dict[str, Any]] = {}
         bindings: dict[str, list[dict[str, str]]] = {}
         for port in inputs.get("ports") or []:
@@ -403,6 +409,8 @@ class Applier:
             "ExposedPorts": exposed or None,
             "Healthcheck": _healthcheck(inputs.get("healthcheck")),
             "StopSignal": inputs.get("stopSignal"),
+            "User": inputs.get("user", ""),
+            "Labels": {label["label"]: label["value"] for label in inputs.get("labels") or []} or None,
             "HostConfig": host,
             "NetworkingConfig": {"EndpointsConfig": endpoints},
         }
@@ -441,18 +449,19 @@ class Applier:
         raise ApplyError(f"{name} not healthy after {timeout} s:\n{self.logs(name)}")
 
     def _remote_config(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        """Cloudflare's side of a tunnel, for a connector container (one with a tunnel token).
+        """Cloudflare's side of a tunnel, beside the connector's token (in its environment or uploads).
 
         With `config_src="cloudflare"` the real cloudflared fetches its ingress from Cloudflare's API
         with its token. There is no Cloudflare here: the program's `ZeroTrustTunnelCloudflaredConfig`
         for the token's tunnel is delivered as a file the stand-in reads (the only file this applier
-        adds to a container, and only to a tunnel connector).
+        adds to a container): to the container that receives the token file (the connector's file
+        carrier, whose volume the read-only connector mounts), or to a connector given the token
+        in its environment.
         """
         envs = dict(e.split("=", 1) for e in inputs.get("envs") or [])
         files = {u["file"]: u["content"] for u in inputs.get("uploads") or []}
         tokens = [envs["TUNNEL_TOKEN"]] if "TUNNEL_TOKEN" in envs else []
-        if "TUNNEL_TOKEN_FILE" in envs:
-            tokens = [files[envs["TUNNEL_TOKEN_FILE"]].strip()]
+        tokens += [str(files[path]).strip() for path in sorted(self._token_files & set(files))]
         if not tokens:
             return []
         tunnel = json.loads(base64.b64decode(tokens[0]))["t"]
@@ -473,6 +482,8 @@ class Applier:
     def _update_in_place(self, registration: Registration) -> None:
         inputs = reveal(registration.inputs)
         update: dict[str, Any] = {"RestartPolicy": {"Name": inputs.get("restart", "no")}}
+        if "cpuShares" in inputs:
+            update["CpuShares"] = int(inputs["cpuShares"])
         if "memory" in inputs:
             update["Memory"] = int(inputs["memory"]) * 1024 * 1024
         if inputs.get("memorySwap"):
@@ -481,9 +492,47 @@ class Applier:
         self._call("POST", f"/containers/{self.ids[registration.name]}/update", json=update)
 
 
+def _host_config(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The HostConfig the provider sends for `inputs`, ports and networks aside."""
+    caps = inputs.get("capabilities") or {}
+    host: dict[str, Any] = {
+        "RestartPolicy": {"Name": inputs.get("restart", "no")},
+        "SecurityOpt": inputs.get("securityOpts") or None,
+        "LogConfig": {"Type": inputs.get("logDriver", "json-file"), "Config": inputs.get("logOpts") or {}},
+        # What the docker Go client does to both lists before the request leaves the provider.
+        "CapAdd": _normalized_capabilities(caps.get("adds")),
+        "CapDrop": _normalized_capabilities(caps.get("drops")),
+        "Binds": [_bind(name, v) for v in inputs.get("volumes") or []] or None,
+        "ReadonlyRootfs": bool(inputs.get("readOnly", False)),
+        "Tmpfs": inputs.get("tmpfs") or None,
+        "Ulimits": [
+            {"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in inputs.get("ulimits") or []
+        ]
+        or None,
+    }
+    if "cpuShares" in inputs:
+        host["CpuShares"] = int(inputs["cpuShares"])
+    if "memory" in inputs:
+        host["Memory"] = int(inputs["memory"]) * 1024 * 1024
+    if "memorySwap" in inputs:
+        swap = int(inputs["memorySwap"])
+        host["MemorySwap"] = swap * 1024 * 1024 if swap > 0 else swap
+    return host
+
+
 def _tunnel_configs(run: OfflineRun) -> dict[str, Any]:
     """Tunnel id → remotely managed config, from the program's Cloudflare resources."""
     return {reveal(r.inputs)["tunnelId"]: reveal(r.inputs)["config"] for r in run.of_type(TUNNEL_CONFIG)}
+
+
+def _token_files(run: OfflineRun) -> set[str]:
+    """Paths connectors read their tunnel token from (TUNNEL_TOKEN_FILE), wherever the file is uploaded."""
+    paths = set()
+    for registration in run.of_type(CONTAINER):
+        for env in reveal(registration.inputs).get("envs") or []:
+            if env.startswith("TUNNEL_TOKEN_FILE="):
+                paths.add(env.split("=", 1)[1])
+    return paths
 
 
 def _normalized_capabilities(names: list[str] | None) -> list[str] | None:
@@ -509,6 +558,8 @@ def _comparable(key: str, value: Any) -> Any:
     """A value as the provider's schema compares it: sets as sets, numbers as ints, empty as None."""
     if key == "capabilities":
         return {k: frozenset(v) for k, v in (value or {}).items() if v} or None
+    if key == "ulimits":
+        return frozenset((u["name"], int(u["soft"]), int(u["hard"])) for u in value or []) or None
     if key == "securityOpts":
         return frozenset(value or []) or None
     if key == "healthcheck" and value:

@@ -62,8 +62,16 @@ class Stack:
         return str(self.inputs(resource)["name"])
 
     def serving(self) -> list[str]:
-        """Container resources that keep running (not one-shot jobs)."""
-        return [r.name for r in self.run.of_type(CONTAINER) if not reveal(r.inputs).get("attach")]
+        """Container resources that keep running (not one-shot jobs, not file carriers)."""
+        return [
+            r.name
+            for r in self.run.of_type(CONTAINER)
+            if not reveal(r.inputs).get("attach") and reveal(r.inputs).get("start", True)
+        ]
+
+    def carriers(self) -> list[str]:
+        """Container resources created only to carry files into their volume, never started."""
+        return [r.name for r in self.run.of_type(CONTAINER) if reveal(r.inputs).get("start", True) is False]
 
     def one_shots(self) -> list[str]:
         """Container resources that run to completion on apply."""

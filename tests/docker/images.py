@@ -9,7 +9,9 @@ render's `RemoteImage`s resolve locally. Each carries the label `llmstack.standi
 - LiteLLM: the pinned `litellm[proxy]` and `prisma` (as in the official image) installed offline
   from wheels verified against requirements-dev.txt's hashes, `python3` on PATH, ENTRYPOINT
   `litellm` (as the official image's entrypoint execs it);
-- Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama_standin.py over tests/live/ollama_standin.py);
+- Ollama: /bin/ollama answering `serve`, `list`, `pull` (standins/ollama_standin.py over tests/live/ollama_standin.py),
+  root as the real image (no USER line); models where OLLAMA_MODELS says;
+- cloudflared: the forwarder stand-in as the real image's user 65532:65532;
 - Prometheus, Alertmanager, nginx exporter: Debian's binaries (the releases the live tier runs) with
   the official images' conventions (entrypoint, user nobody, data directory, busybox `wget` for the
   healthcheck, here standins/wget_standin.py).
@@ -110,6 +112,8 @@ COPY tests /opt/standin/tests
 COPY cloudflared.py /usr/local/bin/cloudflared
 RUN chmod 0755 /usr/local/bin/cloudflared
 LABEL llmstack.standin="cloudflared + Cloudflare edge stand-in (tests/live/cloudflared_standin.py)"
+# The real image's user (cloudflared's Dockerfile: distroless nonroot, USER 65532:65532).
+USER 65532:65532
 ENTRYPOINT ["cloudflared"]
 CMD ["--help"]
 """

@@ -32,8 +32,8 @@ def test_a_gpu_request_fails_with_a_clear_message(applier: Applier, gpus: str) -
 
 
 def test_an_input_without_a_mapping_fails(applier: Applier) -> None:
-    with pytest.raises(ApplyError, match=r"no mapping for input\(s\) \['readOnly'\]"):
-        applier._container("ollama-container", {**BASE, "readOnly": True})
+    with pytest.raises(ApplyError, match=r"no mapping for input\(s\) \['groupAdds'\]"):
+        applier._container("ollama-container", {**BASE, "groupAdds": ["44"]})
 
 
 def test_go_durations_are_parsed_exactly() -> None:

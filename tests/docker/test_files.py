@@ -1,7 +1,7 @@
 """Rendered files are readable by the processes that use them, with the images' real users.
 
 A second stack (basic auth on, published on 8444) runs next to the dev stack for the htpasswd case:
-nginx workers run as uid 101 and read it on every request (unreadable → 500, missing → 403).
+nginx (master and workers) runs as uid 101 and reads it on every request (unreadable → 500, missing → 403).
 """
 
 from __future__ import annotations
@@ -57,9 +57,16 @@ def test_htpasswd_is_readable_by_the_worker_user(guarded: Stack) -> None:
     assert result.stdout.startswith("llmstack:")
 
 
-def test_the_tls_key_is_not_readable_by_the_worker_user(dev: Stack) -> None:
-    result = dev.exec("edge-container", "cat", "/etc/nginx/tls/server.key", user="101")
-    assert result.returncode != 0
+def test_the_tls_key_is_readable_by_nginx_and_writable_by_no_one_inside(dev: Stack) -> None:
+    """Since #22 master and workers share uid 101: no root master keeps the key from its workers.
+
+    The key lies in a read-only volume that not even root inside the container can change.
+    """
+    assert dev.exec("edge-container", "cat", "/etc/nginx/tls/server.key", user="101").stdout.startswith("-----BEGIN")
+    assert dev.exec("edge-container", "sh", "-c", ": >> /etc/nginx/tls/server.key", user="101").returncode != 0
+    # Root inside owns the directory, so without the read-only mount it could swap the key.
+    result = dev.exec("edge-container", "sh", "-c", "mv /etc/nginx/tls/server.key /etc/nginx/tls/old", user="0")
+    assert "Read-only file system" in result.stderr
 
 
 @pytest.mark.parametrize("path", GATEWAY_FILES)

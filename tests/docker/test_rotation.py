@@ -1,8 +1,9 @@
 """Client- and master-key rotation on the real engine, applied as `pulumi up` applies it.
 
 The dev stack is re-rendered with the dev client's epoch changed (same seed: every other generated
-value stays as in state) and only what changed is applied: the key-writer container is replaced, no
-serving container is, and a client calling through the edge meanwhile gets no error.
+value stays as in state) and only what changed is applied: the key writer and the never-started
+carrier of its input (#22: the writer's root is read-only) are replaced, no serving container is,
+and a client calling through the edge meanwhile gets no error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from offline.engine import OfflineRun
 from tests.docker.conftest import MEASURED, Stack, dev_config
 from tests.docker.polling import Poller
+
+WRITER_AND_INBOX = ["gateway-client-keys-inbox-carrier", "gateway-client-keys-writer"]
+HTPASSWD_WRITER_AND_INBOX = ["edge-basic-auth-inbox-carrier", "edge-basic-auth-writer"]
 
 
 def _serving_state(dev: Stack) -> dict[str, tuple[str, str]]:
@@ -48,7 +52,7 @@ def test_rotating_a_client_key_replaces_only_the_writer_and_drops_nothing(
         applied_in = time.monotonic() - started
         time.sleep(2)  # the auth hook sees the new file; the client keeps calling
     try:
-        assert replaced == ["gateway-client-keys-writer"]
+        assert replaced == WRITER_AND_INBOX
         assert _serving_state(dev) == before, "no serving container was replaced or restarted"
         assert len(poller.results) > 15
         assert poller.failures() == [], "a request failed during the rotation"
@@ -59,7 +63,7 @@ def test_rotating_a_client_key_replaces_only_the_writer_and_drops_nothing(
         )
     finally:
         original = render_stack("dev", **config)
-        assert dev.applier.update(original) == ["gateway-client-keys-writer"]
+        assert dev.applier.update(original) == WRITER_AND_INBOX
     assert _status(dev, old_key) == 200
     deadline = time.monotonic() + 10
     while _status(dev, new_key) != 401 and time.monotonic() < deadline:
@@ -120,10 +124,11 @@ def test_every_rotation_handle_in_turn_then_all_at_once_drops_nothing(
     start = epochs(0, 0, 0)
     dev.applier.update(start)  # basic auth on: nginx gains the htpasswd volume (setup, not a rotation)
     steps = [
-        ("client key", epochs(1, 0, 0), ["gateway-client-keys-writer"]),
-        ("master key", epochs(1, 1, 0), ["gateway-client-keys-writer"]),
-        ("basic-auth password", epochs(1, 1, 1), ["edge-basic-auth-writer"]),
-        ("all at once", epochs(2, 2, 2), ["edge-basic-auth-writer", "gateway-client-keys-writer"]),
+        # Each writer with the never-started carrier of its input (#22: the writers' roots are read-only).
+        ("client key", epochs(1, 0, 0), WRITER_AND_INBOX),
+        ("master key", epochs(1, 1, 0), WRITER_AND_INBOX),
+        ("basic-auth password", epochs(1, 1, 1), HTPASSWD_WRITER_AND_INBOX),
+        ("all at once", epochs(2, 2, 2), sorted(HTPASSWD_WRITER_AND_INBOX + WRITER_AND_INBOX)),
     ]
     try:
         before = _serving_state(dev)

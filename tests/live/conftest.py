@@ -133,10 +133,13 @@ def dev(render: Callable[..., Rendered]) -> Rendered:
 
 @pytest.fixture(scope="session")
 def ollama(docker_dns: DockerDns, dev: Rendered) -> Iterator[OllamaStandin]:
+    # The pull containers' command ends with `pull TAG` (components/model_server.py).
     tags = tuple(
-        container["command"][1]
-        for container in (reveal(r.inputs) for r in dev.result.of_type("docker:index/container:Container"))
-        if container.get("networkMode")
+        command[-1]
+        for command in (
+            reveal(r.inputs).get("command") or [] for r in dev.result.of_type("docker:index/container:Container")
+        )
+        if len(command) >= 2 and command[-2] == "pull"
     )
     standin = OllamaStandin(OLLAMA_ADDRESS, 11434, tags)
     docker_dns.set("ollama", OLLAMA_ADDRESS)

@@ -14,6 +14,7 @@ the gateway stand-in: these tests are about the edge's certificate, not LiteLLM.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -163,7 +164,9 @@ def served(acme: AcmeLoop, edges: EdgeRunner, gateway_standin: GatewayStandin) -
     """The real nginx serving the rendered edge with the ACME volume mounted as Docker would, and the watcher."""
     conf_dir = acme.rendered.container_dir("edge-container") / "etc/nginx"
     mount = conf_dir / "acme"
-    if not mount.exists():
+    if not mount.is_symlink():
+        # The carrier's mount point (edge.py): the volume covers it in Docker, the link replaces it here.
+        shutil.rmtree(mount, ignore_errors=True)
         mount.symlink_to(acme.volumes.live)
     edges.serve(acme.rendered, GATEWAY_STANDIN_ADDRESS)
     assert edges.process is not None
@@ -208,8 +211,9 @@ def test_lego_obtains_a_certificate_that_nginx_serves_and_pebbles_root_verifies(
     # A client trusting only the system roots refuses Pebble's certificate: it is Pebble's root that verifies.
     with pytest.raises(ssl.SSLCertVerificationError):
         served_certificate(ssl.create_default_context())
-    # The key and chain live in one file only lego's user can read; the account key never leaves the state volume.
-    assert served.volumes.pem.stat().st_mode & 0o077 == 0
+    # The key and chain live in one file only lego's user and nginx's group (lego's gid, acme.py) can
+    # read; the account key never leaves the state volume.
+    assert served.volumes.pem.stat().st_mode & 0o777 == 0o640
     assert not list(served.volumes.live.glob("*.key"))
     assert "llmstack_acme_last_attempt_success 1" in served.volumes.metrics
 

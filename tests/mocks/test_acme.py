@@ -73,16 +73,20 @@ def test_the_volumes_persist_lego_state_apart_from_what_nginx_reads(acme: Offlin
     edge = container(acme, "edge-container")
     lego_mounts = {v["containerPath"]: v["volumeName"] for v in lego["volumes"]}
     assert lego_mounts == {"/acme/state": "llmstack-prod-acme-state", "/acme/live": "llmstack-prod-acme-live"}
-    # nginx sees the served PEM's volume only, read-only: never the account key on the state volume.
+    # nginx sees its files and the served PEM's volume, read-only: never the account key on the state volume.
     assert edge["volumes"] == [
-        {"volumeName": "llmstack-prod-acme-live", "containerPath": "/etc/nginx/acme", "readOnly": True}
+        {"volumeName": "llmstack-prod-nginx-files", "containerPath": "/etc/nginx", "readOnly": True},
+        {"volumeName": "llmstack-prod-acme-live", "containerPath": "/etc/nginx/acme", "readOnly": True},
     ]
-    # No certificate or key goes into nginx at `pulumi up`: it reads the renewed file.
-    assert sorted(u["file"] for u in edge["uploads"]) == [
+    # No certificate or key goes into nginx at `pulumi up`: it reads the renewed file. The carrier
+    # makes the mount point, which the runtime cannot create inside the read-only files volume.
+    uploads = container(acme, "edge-files-carrier")["uploads"]
+    assert sorted(u["file"] for u in uploads) == [
+        "/etc/nginx/acme/.mount-point",
         "/etc/nginx/llmstack/reload-on-renewal.sh",
         "/etc/nginx/nginx.conf",
     ]
-    nginx_conf = next(u["content"] for u in edge["uploads"] if u["file"].endswith("nginx.conf"))
+    nginx_conf = next(u["content"] for u in uploads if u["file"].endswith("nginx.conf"))
     assert "ssl_certificate acme/edge.pem;" in nginx_conf
     assert "ssl_certificate_key acme/edge.pem;" in nginx_conf
     # Volumes are never replaced by an update: nothing in them is an input that can change.
@@ -92,7 +96,8 @@ def test_the_volumes_persist_lego_state_apart_from_what_nginx_reads(acme: Offlin
 
 def test_lego_runs_unprivileged_on_a_read_only_root_and_reaches_out_alone(acme: OfflineRun) -> None:
     lego = container(acme, "acme-container")
-    assert lego["user"] == "65532:65532"
+    # nginx's group: the 0640 PEM is readable by the non-root nginx and no other uid.
+    assert lego["user"] == "65532:101"
     assert lego["readOnly"] is True
     assert lego["capabilities"] == {"drops": ["ALL"]}
     assert not lego.get("ports")
@@ -106,6 +111,8 @@ def test_lego_runs_unprivileged_on_a_read_only_root_and_reaches_out_alone(acme: 
     setup = container(acme, "acme-volume-setup")
     assert setup["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_CHOWN"]}
     assert setup["networkMode"] == "none"
+    assert (setup["user"], setup["readOnly"]) == ("0:0", True)
+    assert "chown 65532:101 /acme/state /acme/live" in setup["command"][0]
 
 
 def test_lego_renews_on_its_own_schedule_and_nginx_starts_after_the_first_certificate(acme: OfflineRun) -> None:
@@ -119,7 +126,7 @@ def test_lego_renews_on_its_own_schedule_and_nginx_starts_after_the_first_certif
     assert "acme-container" in acme.named("edge-container").options["dependsOn"]
     assert "acme-volume-setup" in acme.named("acme-container").options["dependsOn"]
     edge = container(acme, "edge-container")
-    assert edge["command"][-1].endswith("& exec nginx -g 'daemon off;'")
+    assert edge["command"][-1].endswith("& exec nginx -g 'daemon off; pid /tmp/nginx.pid;'")
 
 
 def test_a_publicly_trusted_edge_hands_clients_no_ca(deploy: Deploy) -> None:
@@ -158,9 +165,10 @@ def test_self_signed_stacks_get_no_acme_part_and_keep_their_edge(deploy: Deploy)
     assert [r.name for r in result.resources if "acme" in r.name] == []
     assert result.of_type(API_TOKEN) == []
     edge = container(result, "edge-container")
-    assert edge.get("volumes") in (None, [])
-    assert "command" not in edge
-    assert {"/etc/nginx/tls/server.crt", "/etc/nginx/tls/server.key"} <= {u["file"] for u in edge["uploads"]}
+    assert [v["containerPath"] for v in edge["volumes"]] == ["/etc/nginx"]
+    assert edge["entrypoints"] == ["nginx"]
+    uploads = container(result, "edge-files-carrier")["uploads"]
+    assert {"/etc/nginx/tls/server.crt", "/etc/nginx/tls/server.key"} <= {u["file"] for u in uploads}
 
 
 def test_switching_to_acme_replaces_the_certificate_and_edge_only() -> None:
@@ -171,7 +179,7 @@ def test_switching_to_acme_replaces_the_certificate_and_edge_only() -> None:
     )
     kept = set(self_signed) & set(acme)
     # Keys, secrets, the model volume, the gateway and Ollama stay exactly as they were.
-    assert {name for name in kept if self_signed[name] != acme[name]} == {"edge-container"}
+    assert {name for name in kept if self_signed[name] != acme[name]} == {"edge-container", "edge-files-carrier"}
     assert {"gateway-container", "ollama-container", "gateway-master-key"} <= kept
     # The stack's own CA and server certificate go: clients trust the public roots instead.
     assert set(self_signed) - kept == {
@@ -206,6 +214,7 @@ def test_with_basic_auth_nginx_mounts_both_volumes_and_waits_for_both_writers() 
     result = _same_state(**ACME, basicAuth="true")
     edge = container(result, "edge-container")
     assert sorted((v["containerPath"], v["readOnly"]) for v in edge["volumes"]) == [
+        ("/etc/nginx", True),
         ("/etc/nginx/acme", True),
         ("/etc/nginx/auth", True),
     ]

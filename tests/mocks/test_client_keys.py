@@ -29,7 +29,7 @@ def deploy(clients: dict[str, Any], seed: bytes = b"same-state", **config: objec
 
 
 def keys_file(result: OfflineRun) -> dict[str, Any]:
-    uploads = reveal(result.named("gateway-client-keys-writer").inputs)["uploads"]
+    uploads = reveal(result.named("gateway-client-keys-inbox-carrier").inputs)["uploads"]
     content: dict[str, Any] = json.loads(next(u["content"] for u in uploads if u["file"].endswith("clients.json")))
     return content
 
@@ -71,7 +71,7 @@ def test_each_clients_configs_use_only_what_its_key_may_call() -> None:
 
 def test_embedding_models_are_served_by_the_ollama_provider_and_offered_for_embeddings() -> None:
     result = deploy(CLIENTS, embeddingModels=["embed=nomic-embed-text"])
-    uploads = reveal(result.named("gateway-container").inputs)["uploads"]
+    uploads = reveal(result.named("gateway-files-carrier").inputs)["uploads"]
     config = yaml.safe_load(next(u["content"] for u in uploads if u["file"].endswith("config.yaml")))
     deployments = {m["model_name"]: m for m in config["model_list"]}
     assert deployments["embed"]["litellm_params"]["model"] == "ollama/nomic-embed-text"
@@ -150,7 +150,7 @@ def test_removing_a_client_revokes_its_key() -> None:
 def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> None:
     result = deploy(CLIENTS)
     gateway = reveal(result.named("gateway-container").inputs)
-    uploads = {u["file"]: u["content"] for u in gateway["uploads"]}
+    uploads = {u["file"]: u["content"] for u in reveal(result.named("gateway-files-carrier").inputs)["uploads"]}
     config = yaml.safe_load(uploads["/etc/litellm/config.yaml"])
     assert config["general_settings"]["custom_auth"] == "llmstack_auth.user_api_key_auth"
     assert config["general_settings"]["custom_auth_run_common_checks"] is True
@@ -170,10 +170,19 @@ def test_litellm_is_configured_for_the_auth_hook_and_mounts_keys_read_only() -> 
     for module in ("llmstack_errors", "llmstack_timeouts", "llmstack_serve"):
         shipped = (PROJECT_DIR / f"components/shipped/litellm/{module}.py").read_text()
         assert uploads[f"/etc/litellm/{module}.py"] == shipped
-    (mount,) = [v for v in gateway["volumes"] if v["containerPath"] == "/run/llmstack/keys"]
-    assert mount["readOnly"] is True
+    # Its files and the keys, both read-only; the ban list's volume writable.
+    assert [(v["containerPath"], v.get("readOnly")) for v in gateway["volumes"]] == [
+        ("/etc/litellm", True),
+        ("/run/llmstack/keys", True),
+        ("/var/lib/llmstack/bans", None),
+    ]
     assert "LLMSTACK_KEYS_FILE=/run/llmstack/keys/clients.json" in gateway["envs"]
     assert "AIOHTTP_TTL_DNS_CACHE=5" in gateway["envs"], "LiteLLM finds a moved Ollama within seconds"
     writer = reveal(result.named("gateway-client-keys-writer").inputs)
     assert writer["networkMode"] == "none"
-    assert writer["volumes"][0]["volumeName"] == mount["volumeName"]
+    keys_volume = gateway["volumes"][1]["volumeName"]
+    assert [(v["volumeName"], v["containerPath"], v.get("readOnly", False)) for v in writer["volumes"]][1] == (
+        keys_volume,
+        "/keys",
+        False,
+    )

@@ -81,9 +81,45 @@ def test_every_input_is_in_its_read_back_form(stack: OfflineRun) -> None:
         assert container["securityOpts"] == ["no-new-privileges"], name
 
 
-def test_nginx_adds_back_exactly_its_four_capabilities_in_cap_form(stack: OfflineRun) -> None:
-    edge = containers(stack)["edge-container"]
-    assert edge["capabilities"]["adds"] == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID"]
+VOLUME_SETUPS = {"gateway-bans-setup": "/var/lib/llmstack/bans"}
+"""One-shot root jobs whose one capability, CHOWN, hands a volume Docker created root-owned to its user."""
+
+
+def test_no_container_adds_back_a_capability(stack: OfflineRun) -> None:
+    """Nginx runs as its own uid 101 on ports above 1024 (#22): its four capabilities went with root."""
+    for name, container in containers(stack).items():
+        if name in VOLUME_SETUPS:
+            assert container["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_CHOWN"]}, name
+            assert (container["user"], container["readOnly"], container["networkMode"]) == ("0:0", True, "none")
+            assert container["command"] == [
+                f"chown 65534:65534 {VOLUME_SETUPS[name]} && chmod 0700 {VOLUME_SETUPS[name]}"
+            ]
+            continue
+        assert container["capabilities"] == {"drops": ["ALL"]}, name
+
+
+def test_every_container_that_runs_is_confined(stack: OfflineRun) -> None:
+    """Read-only root, tmpfs capped and noexec, ceilings in the forms the provider reads back."""
+    for name, container in containers(stack).items():
+        if container.get("start") is False:
+            continue  # a file carrier: never started
+        assert container["readOnly"] is True, name
+        assert container["user"].split(":")[0] not in ("", "0") or container.get("attach"), name
+        for path, options in (container.get("tmpfs") or {}).items():
+            assert options.startswith("rw,noexec,nosuid,nodev,size="), (name, path)
+        limits = {u["name"]: (u["soft"], u["hard"]) for u in container["ulimits"]}
+        assert set(limits) == {"nofile", "nproc"}, name
+        assert limits["nofile"] == (defaults.NOFILE, defaults.NOFILE), name
+        assert container["cpuShares"] > 0, name
+
+
+def test_serving_containers_run_as_the_images_unprivileged_users(stack: OfflineRun) -> None:
+    found = containers(stack)
+    assert found["edge-container"]["user"] == "101:101"
+    assert found["gateway-container"]["user"] == "65534:65534"
+    assert found["ollama-container"]["user"] == "10001:10001"
+    if "tunnel-container" in found:
+        assert found["tunnel-container"]["user"] == "65532:65532"
 
 
 def test_litellms_start_period_reads_back_unchanged(deploy: Deploy) -> None:
@@ -98,7 +134,7 @@ def test_every_serving_container_is_waited_for_and_stopped_gracefully(stack: Off
         assert container["wait"] is True, name
         assert container["waitTimeout"] >= 60, name
         assert container["destroyGraceSeconds"] >= 30, name
-        assert stack.named(name).options["replaceOnChanges"] == ["healthcheck"], name
+        assert stack.named(name).options["replaceOnChanges"] == ["healthcheck", "tmpfs", "ulimits", "labels"], name
     assert found["edge-container"]["stopSignal"] == "SIGQUIT", "nginx stops gracefully on SIGQUIT only"
 
 

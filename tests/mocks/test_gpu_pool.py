@@ -124,13 +124,15 @@ def test_private_keys_reach_containers_as_secrets_only(three: OfflineRun) -> Non
             if "PRIVATE KEY" in str(reveal(upload["content"])):
                 keys += 1
                 assert is_secret(upload["content"]), f"{container.name}: {upload['file']}"
-                assert upload["permissions"] == "0400"
+                # Only carriers take files (#22); 0444 in a volume its one nginx (uid 101) mounts.
+                assert container.name.endswith("files-carrier"), container.name
+                assert upload["permissions"] == "0444"
     assert keys == 1 + 1 + len(HOSTS), "the edge's, the egress's client key and one per host"
     assert "PRIVATE KEY" not in json.dumps({k: v for k, v in three.outputs.items() if k not in three.secret_outputs})
 
 
 def test_the_router_has_one_deployment_per_model_per_host(three: OfflineRun) -> None:
-    uploads = {u["file"]: u["content"] for u in reveal(three.named("gateway-container").inputs)["uploads"]}
+    uploads = {u["file"]: u["content"] for u in reveal(three.named("gateway-files-carrier").inputs)["uploads"]}
     config = yaml.safe_load(uploads["/etc/litellm/config.yaml"])
     deployments = sorted(
         (d["model_name"], d["litellm_params"]["api_base"], d["litellm_params"]["max_parallel_requests"])
@@ -157,7 +159,8 @@ def test_the_egress_answers_for_every_host_and_publishes_nothing(three: OfflineR
     assert not egress.get("ports")
     aliases = [a for n in egress["networksAdvanced"] for a in n.get("aliases") or []]
     assert sorted(aliases) == [f"ollama-{n}" for n in sorted(HOSTS)]
-    conf = next(u["content"] for u in egress["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    carrier = reveal(three.named("pool-egress-files-carrier").inputs)
+    conf = next(u["content"] for u in carrier["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
     for name, host in HOSTS.items():
         assert f"server {host['address']}:11443 max_fails=0;" in conf
         assert f"proxy_ssl_name {name}.pool.llmstack.internal;" in conf
@@ -169,8 +172,14 @@ def test_adding_a_host_touches_nothing_on_the_others() -> None:
     before = {r.name: reveal(r.inputs) for r in two.resources}
     after = {r.name: reveal(r.inputs) for r in three.resources}
     changed = {name for name in before if before[name] != after.get(name)}
-    # LiteLLM's config and the egress's routes name every host: those two are replaced (see docs/SCALING.md).
-    assert changed == {"gateway-container", "pool-egress-container"}
+    # LiteLLM's config and the egress's routes name every host: those two (and their carriers) are
+    # replaced (see docs/SCALING.md).
+    assert changed == {
+        "gateway-container",
+        "gateway-files-carrier",
+        "pool-egress-container",
+        "pool-egress-files-carrier",
+    }
     assert {
         n for n in after.keys() - before.keys() if not n.startswith(("gpu-gpu3", "pool-certificates-gpu3"))
     } == set()
@@ -187,6 +196,7 @@ def test_moving_a_model_between_hosts_only_adds_and_drops_pulls() -> None:
     moved = {**HOSTS, "gpu2": {**HOSTS["gpu2"], "models": ["small"]}}
     assert _touched(before, pool(moved)) == {
         "gateway-container",  # its router config lists the deployments
+        "gateway-files-carrier",
         "gpu-gpu2-ollama-pull-big",
         "gpu-gpu2-ollama-pull-small",
     }
@@ -198,7 +208,9 @@ def test_removing_a_host_touches_no_other_hosts_resources() -> None:
     touched = _touched(before, after)
     assert {n for n in touched if n != "gpu-gpu2" and not n.startswith(("gpu-gpu2-", "pool-certificates-gpu2-"))} == {
         "gateway-container",
+        "gateway-files-carrier",
         "pool-egress-container",
+        "pool-egress-files-carrier",
     }
     # The departing host's model volume is protected and retained: `pulumi up` refuses to drop it
     # until the operator unprotects it (docs/SCALING.md), and its models stay on that machine.

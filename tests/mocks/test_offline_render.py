@@ -28,8 +28,8 @@ def test_render_writes_resources_container_files_and_outputs(stack: str, tmp_pat
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     assert set(outputs) >= {"endpoint", "masterKey", "models", "clients"}
     containers = tmp_path / "containers"
-    assert (containers / "edge-container" / "etc/nginx/nginx.conf").is_file()
-    assert (containers / "gateway-container" / "etc/litellm/config.yaml").is_file()
+    assert (containers / "edge-files-carrier" / "etc/nginx/nginx.conf").is_file()
+    assert (containers / "gateway-files-carrier" / "etc/litellm/config.yaml").is_file()
     for name in ("edge-container", "gateway-container", "ollama-container"):
         assert isinstance(json.loads((containers / name / "env.json").read_text()), dict)
 
@@ -39,7 +39,7 @@ def test_resources_json_never_holds_a_secret(tmp_path: Path) -> None:
     resources_text = (tmp_path / "resources.json").read_text()
     outputs = json.loads((tmp_path / "outputs.json").read_text())
     keys = [outputs["masterKey"], *(client["apiKey"] for client in outputs["clients"].values())]
-    private_key = (tmp_path / "containers/edge-container/etc/nginx/tls/server.key").read_text()
+    private_key = (tmp_path / "containers/edge-files-carrier/etc/nginx/tls/server.key").read_text()
     assert [key for key in keys if key in resources_text] == []
     assert "PRIVATE KEY" not in resources_text
     assert private_key.strip().splitlines()[1] not in resources_text
@@ -55,10 +55,12 @@ def test_stand_in_secrets_are_consistent_across_files(tmp_path: Path) -> None:
     assert client["apiKey"] in client["openaiEnv"]
     assert client["apiKey"] in client["continueConfig"]
     assert client["apiKey"] in client["curl"]
-    keys_file = json.loads((tmp_path / "containers/gateway-client-keys-writer/opt/llmstack/clients.json").read_text())
+    keys_file = json.loads(
+        (tmp_path / "containers/gateway-client-keys-inbox-carrier/opt/llmstack/clients.json").read_text()
+    )
     assert keys_file["clients"][0]["keys"][0]["sha256"] == hashlib.sha256(client["apiKey"].encode()).hexdigest()
     assert keys_file["master"][0]["sha256"] == hashlib.sha256(outputs["masterKey"].encode()).hexdigest()
-    tls = tmp_path / "containers/edge-container/etc/nginx/tls"
+    tls = tmp_path / "containers/edge-files-carrier/etc/nginx/tls"
     chain = x509.load_pem_x509_certificates((tls / "server.crt").read_bytes())
     key = serialization.load_pem_private_key((tls / "server.key").read_bytes(), password=None)
     assert chain[0].public_key() == key.public_key()
@@ -86,7 +88,7 @@ def test_encrypted_config_is_replaced_by_stand_ins_and_the_render_says_so(tmp_pa
     result = render_stack("byo", tmp_path / "out", notify=notes.append, project_dir=project)
     assert any("llmstack:tlsCertificate is encrypted" in note for note in notes)
     assert any("llmstack:tlsPrivateKey is encrypted" in note for note in notes)
-    tls = tmp_path / "out/containers/edge-container/etc/nginx/tls"
+    tls = tmp_path / "out/containers/edge-files-carrier/etc/nginx/tls"
     certificate = x509.load_pem_x509_certificate((tls / "server.crt").read_bytes())
     key = serialization.load_pem_private_key((tls / "server.key").read_bytes(), password=None)
     assert certificate.public_key() == key.public_key()

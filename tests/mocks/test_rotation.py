@@ -47,6 +47,7 @@ def test_a_client_rotation_changes_only_that_clients_key_and_its_delivery(before
     assert touched(before, after) == {
         "gateway-client-keys-editor-0",
         "gateway-client-keys-editor-2026-12",
+        "gateway-client-keys-inbox-carrier",
         "gateway-client-keys-writer",
     }
     old, new = before.outputs["clients"], after.outputs["clients"]
@@ -58,8 +59,12 @@ def test_a_client_rotation_changes_only_that_clients_key_and_its_delivery(before
 def test_a_grace_window_keeps_the_previous_key_in_state_and_in_the_keys_file(before: OfflineRun) -> None:
     rotated = {"epoch": "2026-12", "previousEpoch": "0", "previousValidUntil": "2026-12-01T00:00:00Z"}
     after = deploy(clients={**BASE["clients"], "editor": rotated})
-    assert touched(before, after) == {"gateway-client-keys-editor-2026-12", "gateway-client-keys-writer"}
-    uploads = reveal(after.named("gateway-client-keys-writer").inputs)["uploads"]
+    assert touched(before, after) == {
+        "gateway-client-keys-editor-2026-12",
+        "gateway-client-keys-inbox-carrier",
+        "gateway-client-keys-writer",
+    }
+    uploads = reveal(after.named("gateway-client-keys-inbox-carrier").inputs)["uploads"]
     keys_file = next(u["content"] for u in uploads if u["file"].endswith("clients.json"))
     assert '"not_after": 1796083200.0' in keys_file
     assert SERVING.isdisjoint(touched(before, after))
@@ -67,20 +72,27 @@ def test_a_grace_window_keeps_the_previous_key_in_state_and_in_the_keys_file(bef
 
 def test_a_master_key_rotation_changes_only_the_key_and_its_delivery(before: OfflineRun) -> None:
     after = deploy(masterKeyEpoch="2026-12")
-    assert touched(before, after) == {"gateway-master-key", "gateway-client-keys-writer"}
+    # Its digest reaches LiteLLM through the keys writer's inbox: a new carrier and writer, LiteLLM untouched.
+    assert touched(before, after) == {
+        "gateway-master-key",
+        "gateway-client-keys-inbox-carrier",
+        "gateway-client-keys-writer",
+    }
     assert after.outputs["masterKey"] != before.outputs["masterKey"]
 
 
 def htpasswd_users(run: OfflineRun) -> list[str]:
-    uploads = reveal(run.named("edge-basic-auth-writer").inputs)["uploads"]
+    uploads = reveal(run.named("edge-basic-auth-inbox-carrier").inputs)["uploads"]
     return [line.split(":")[0] for line in uploads[0]["content"].splitlines()]
 
 
 def test_a_basic_auth_rotation_changes_only_the_password_and_its_delivery(before: OfflineRun) -> None:
     after = deploy(basicAuthEpoch="2026-12")
+    # The htpasswd reaches nginx through its own volume: a new inbox carrier and writer, nginx untouched.
     assert touched(before, after) == {
         "edge-basic-auth-password",  # epoch 0's, gone
         "edge-basic-auth-password-2026-12",
+        "edge-basic-auth-inbox-carrier",
         "edge-basic-auth-writer",
     }
     assert after.outputs["basicAuthPassword"] != before.outputs["basicAuthPassword"]
@@ -90,10 +102,18 @@ def test_a_basic_auth_rotation_changes_only_the_password_and_its_delivery(before
 
 def test_a_basic_auth_grace_window_keeps_the_previous_password_beside_the_new(before: OfflineRun) -> None:
     after = deploy(basicAuthEpoch="2026-12", basicAuthPreviousEpoch="0")
-    assert touched(before, after) == {"edge-basic-auth-password-2026-12", "edge-basic-auth-writer"}
+    assert touched(before, after) == {
+        "edge-basic-auth-password-2026-12",
+        "edge-basic-auth-inbox-carrier",
+        "edge-basic-auth-writer",
+    }
     assert htpasswd_users(after) == ["llmstack-2026-12", "llmstack"]
     ended = deploy(basicAuthEpoch="2026-12")
-    assert touched(after, ended) == {"edge-basic-auth-password", "edge-basic-auth-writer"}
+    assert touched(after, ended) == {
+        "edge-basic-auth-password",
+        "edge-basic-auth-inbox-carrier",
+        "edge-basic-auth-writer",
+    }
     assert ended.outputs["basicAuthPassword"] == after.outputs["basicAuthPassword"]
 
 

@@ -29,8 +29,8 @@ only the container's environment (PYTHONPATH) says where they are, as for a work
 def test_the_hook_and_callbacks_load_from_the_rendered_directory_alone(tmp_path: Path) -> None:
     render_stack("dev", tmp_path / "render", notify=lambda _: None)
     container = tmp_path / "render/containers/gateway-container"
-    # A copy holding only what is uploaded there: the source tree is nowhere on the path.
-    etc = shutil.copytree(container / "etc/litellm", tmp_path / "etc-litellm")
+    # A copy holding only what its files volume holds: the source tree is nowhere on the path.
+    etc = shutil.copytree(tmp_path / "render/containers/gateway-files-carrier/etc/litellm", tmp_path / "etc-litellm")
     settings = yaml.safe_load((etc / "config.yaml").read_text())
     # LiteLLM's own callbacks go by a plain name (`prometheus`); llmstack's are modules beside the config.
     callbacks = [name for name in settings["litellm_settings"]["callbacks"] if "." in name]

@@ -64,26 +64,35 @@ def test_only_the_gateway_and_the_probe_share_a_network_with_ollama(any_mode: Of
     assert shared <= internal_networks(any_mode), "Ollama and LiteLLM must talk over an internal network"
 
 
-def test_ollama_egress_network_holds_ollama_alone(any_mode: OfflineRun) -> None:
+def test_serving_ollama_has_no_route_out_and_only_the_pulls_do(any_mode: OfflineRun) -> None:
     found = containers(any_mode)
-    ollama_only = networks_of(found["ollama-container"]) - internal_networks(any_mode)
-    assert len(ollama_only) == 1, "Ollama needs exactly one network with a route out, for model pulls"
-    users = [name for name, c in found.items() if networks_of(c) & ollama_only]
-    assert users == ["ollama-container"]
+    assert networks_of(found["ollama-container"]) <= internal_networks(any_mode), "serving Ollama: no egress"
+    egress = {
+        n.inputs["name"] for n in any_mode.of_type("docker:index/network:Network") if n.name.endswith("-model-egress")
+    }
+    users = sorted(name for name, c in found.items() if networks_of(c) & egress)
+    assert users, "the pulls reach the registry through it"
+    assert all(u.startswith("ollama-pull-") for u in users), users
 
 
-def test_model_pulls_run_inside_ollamas_network_namespace(deploy: Deploy) -> None:
+def test_model_pulls_run_their_own_server_one_after_another(deploy: Deploy) -> None:
     result = deploy(models=["small=qwen2.5:0.5b", "embed=nomic-embed-text:v1.5"])
     found = containers(result)
     pullers = {name: c for name, c in found.items() if name.startswith("ollama-pull-")}
     assert set(pullers) == {"ollama-pull-small", "ollama-pull-embed"}
+    volume = result.named("ollama-models").inputs["name"]
     for puller in pullers.values():
-        assert puller["networkMode"] == "container:ollama-container-id"
-        assert not puller.get("networksAdvanced")
+        assert "networkMode" not in puller, "no longer in the serving Ollama's network namespace"
+        assert [n["name"] for n in puller["networksAdvanced"]] == [
+            n.inputs["name"] for n in result.of_type("docker:index/network:Network") if n.name.endswith("-model-egress")
+        ]
         assert not puller.get("ports")
         assert puller["mustRun"] is False
         assert puller["attach"] is True
-    assert sorted(p["command"][1] for p in pullers.values()) == ["nomic-embed-text:v1.5", "qwen2.5:0.5b"]
+        assert puller["entrypoints"] == ["/bin/sh", "-c"]
+        assert [(v["volumeName"], v.get("readOnly", False)) for v in puller["volumes"]] == [(volume, False)]
+    assert sorted(p["command"][2] for p in pullers.values()) == ["nomic-embed-text:v1.5", "qwen2.5:0.5b"]
+    assert "ollama-pull-small" in result.named("ollama-pull-embed").options["dependsOn"]
 
 
 def test_only_the_edge_publishes_on_the_configured_address_and_prometheus_on_loopback(deploy: Deploy) -> None:
@@ -112,7 +121,10 @@ def test_model_volume_is_protected_and_survives_deletion(any_mode: OfflineRun) -
     assert volume.options["protect"] is True
     assert volume.options["retainOnDelete"] is True
     mounts = containers(any_mode)["ollama-container"]["volumes"]
-    assert [(m["volumeName"], m["containerPath"]) for m in mounts] == [(volume.inputs["name"], "/root/.ollama")]
+    # Mounted read-only, out of /root (0700: a non-root uid could not reach a mount below it).
+    assert [(m["volumeName"], m["containerPath"], m["readOnly"]) for m in mounts] == [
+        (volume.inputs["name"], "/var/lib/ollama", True)
+    ]
 
 
 def test_bans_live_on_their_own_unprotected_volume_and_reach_the_hook(any_mode: OfflineRun) -> None:
@@ -184,23 +196,33 @@ def test_the_master_key_reaches_litellm_only_as_a_digest_and_its_boot_key_only_a
     gateway = any_mode.named("gateway-container")
     assert is_secret(gateway.inputs["envs"])
     inputs = reveal(gateway.inputs)
-    config_text = inputs["uploads"][0]["content"]
+    carrier = reveal(any_mode.named("gateway-files-carrier").inputs)
+    config_text = carrier["uploads"][0]["content"]
     assert yaml.safe_load(config_text)["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
-    assert master not in json.dumps(inputs), "no file or variable of LiteLLM's carries the key itself"
+    assert master not in json.dumps([inputs, carrier]), "no file or variable of LiteLLM's carries the key itself"
     boot = next(e.split("=", 1)[1] for e in inputs["envs"] if e.startswith("LITELLM_MASTER_KEY="))
     assert boot != master
-    writer = reveal(any_mode.named("gateway-client-keys-writer").inputs)
+    writer = reveal(any_mode.named("gateway-client-keys-inbox-carrier").inputs)
     keys_file = json.loads(next(u["content"] for u in writer["uploads"] if u["file"].endswith("clients.json")))
     assert keys_file["master"] == [{"sha256": hashlib.sha256(master.encode()).hexdigest(), "not_after": None}]
     assert master not in json.dumps(writer)
     assert boot not in json.dumps(writer)
 
 
-def test_tls_private_key_is_uploaded_as_a_secret_readable_by_root_only(any_mode: OfflineRun) -> None:
-    edge = any_mode.named("edge-container")
-    assert is_secret(edge.inputs["uploads"])
-    key_upload = next(u for u in reveal(edge.inputs)["uploads"] if u["file"].endswith(".key"))
-    assert key_upload["permissions"] == "0400"
+def test_tls_private_key_is_delivered_as_a_secret_to_nginx_alone(any_mode: OfflineRun) -> None:
+    carrier = any_mode.named("edge-files-carrier")
+    assert is_secret(carrier.inputs["uploads"])
+    key_upload = next(u for u in reveal(carrier.inputs)["uploads"] if u["file"].endswith(".key"))
+    # Root-owned 0444 in a volume only nginx (uid 101, master and workers alike) mounts.
+    assert key_upload["permissions"] == "0444"
+    files_volume = reveal(carrier.inputs)["volumes"][0]["volumeName"]
+    readers = [
+        name
+        for name, c in containers(any_mode).items()
+        if files_volume in {v["volumeName"] for v in c.get("volumes") or []}
+    ]
+    assert sorted(readers) == ["edge-container", "edge-files-carrier"]
+    assert any_mode.named("edge-container").inputs["volumes"][0]["readOnly"] is True
     assert "PRIVATE KEY" in key_upload["content"]
 
 
@@ -247,13 +269,17 @@ def test_every_container_is_hardened(any_mode: OfflineRun) -> None:
             assert container["healthcheck"]["tests"][0] == "CMD", name
 
 
+NAMED_CONTAINERS = 14
+"""The stack's Docker containers with monitoring on, carriers and one-shot jobs included: Ollama and
+its pull, LiteLLM with its files carrier, key writer and inbox and the ban list's setup, nginx and
+its files carrier, Prometheus and its carrier, the nginx exporter, the probe and its carrier."""
 NO_SHELL = {"monitoring-nginx-exporter"}
 """Images FROM scratch, with nothing to run a healthcheck: Prometheus's `up` (alert TargetDown) watches them."""
 
 
 def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
     names = [c["name"] for c in containers(deploy(stack="blue")).values() if "name" in c]
-    assert len(names) == 8  # with monitoring's Prometheus, nginx exporter and probe
+    assert len(names) == NAMED_CONTAINERS, names
     assert all(name.startswith("llmstack-blue-") for name in names)
 
 
@@ -321,17 +347,19 @@ def test_basic_auth_adds_a_stable_cheap_htpasswd_and_client_headers(deploy: Depl
         "gateway-client-keys-dev-0",
         "edge-basic-auth-password",
     }
+    inbox = reveal(first.named("edge-basic-auth-inbox-carrier").inputs)
     writer = reveal(first.named("edge-basic-auth-writer").inputs)
-    (line,) = (u["content"] for u in writer["uploads"])
+    (line,) = (u["content"] for u in inbox["uploads"])
     assert line.startswith("llmstack:$apr1$")
     assert first.outputs["basicAuthPassword"] not in line
-    assert is_secret(first.named("edge-basic-auth-writer").inputs["uploads"])
+    assert is_secret(first.named("edge-basic-auth-inbox-carrier").inputs["uploads"])
     assert writer["networkMode"] == "none"
     edge = reveal(first.named("edge-container").inputs)
-    assert not [u for u in edge["uploads"] if "htpasswd" in u["file"]], "nginx reads it from the volume"
-    (mount,) = edge["volumes"]
+    files = reveal(first.named("edge-files-carrier").inputs)["uploads"]
+    assert not [u for u in files if "htpasswd" in u["file"]], "nginx reads it from its own volume"
+    _, mount = edge["volumes"]
     assert (mount["containerPath"], mount["readOnly"]) == ("/etc/nginx/auth", True)
-    assert mount["volumeName"] == writer["volumes"][0]["volumeName"]
+    assert mount["volumeName"] == writer["volumes"][1]["volumeName"]
     assert {"basicAuthPassword", "clients"} <= first.secret_outputs
     client = first.outputs["clients"]["dev"]
     assert client["headers"]["x-litellm-api-key"] == client["apiKey"]
@@ -344,7 +372,7 @@ def test_without_basic_auth_clients_need_no_extra_headers(deploy: Deploy) -> Non
     result = deploy(clients={"dev": {}})
     assert result.outputs["clients"]["dev"]["headers"] == {}
     assert "basicAuthPassword" not in result.outputs
-    assert not [u for u in reveal(result.named("edge-container").inputs)["uploads"] if "htpasswd" in u["file"]]
+    assert not [u for u in reveal(result.named("edge-files-carrier").inputs)["uploads"] if "htpasswd" in u["file"]]
 
 
 def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
@@ -356,7 +384,7 @@ def test_same_state_gives_the_same_edge_container(deploy: Deploy) -> None:
     config = namespaced({"basicAuth": "true"})
     first = run_offline(run, stack="s", config=config, seed=b"state")
     second = run_offline(run, stack="s", config=config, seed=b"state")
-    for name in ("edge-container", "edge-basic-auth-writer"):
+    for name in ("edge-container", "edge-files-carrier", "edge-basic-auth-inbox-carrier", "edge-basic-auth-writer"):
         assert reveal(first.named(name).inputs) == reveal(second.named(name).inputs), name
 
 

@@ -56,9 +56,10 @@ def tunnel(deploy: Deploy) -> OfflineRun:
 
 def test_the_connector_token_is_secret_and_in_no_plain_output_or_input(deploy: Deploy) -> None:
     result = deploy(stack="prod", **TUNNEL, accessServiceToken="true")
-    connector = result.named("tunnel-container")
+    connector = result.named("tunnel-files-carrier")
     # A file, not an environment variable `docker inspect` shows; in state only as a secret.
-    assert connector.inputs["envs"] == [f"TUNNEL_TOKEN_FILE={TOKEN_FILE}"]
+    envs = reveal(result.named("tunnel-container").inputs)["envs"]
+    assert [e for e in envs if not e.startswith("LLMSTACK_FILES_DIGEST=")] == [f"TUNNEL_TOKEN_FILE={TOKEN_FILE}"]
     assert is_secret(connector.inputs["uploads"])
     (upload,) = [u for u in reveal(connector.inputs["uploads"]) if u["file"] == TOKEN_FILE]
     assert upload["permissions"] == "0444", "the image's non-root user reads it"
@@ -121,16 +122,16 @@ def test_the_hostname_is_a_proxied_cname_to_the_tunnel(tunnel: OfflineRun) -> No
 def test_the_ingress_sends_the_hostname_to_nginx_over_verified_tls_and_404s_the_rest(tunnel: OfflineRun) -> None:
     config = tunnel.named("tunnel-config").inputs
     first, catch_all = config["config"]["ingresses"]
-    nginx = containers(tunnel)["edge-container"]
+    nginx = containers(tunnel)["edge-files-carrier"]
     assert first["hostname"] == TUNNEL["hostname"]
-    assert first["service"] == f"https://{nginx['name']}:{HTTPS_PORT}"
+    assert first["service"] == f"https://{containers(tunnel)['edge-container']['name']}:{HTTPS_PORT}"
     assert catch_all == {"service": "http_status:404"}
     origin = first["originRequest"]
     assert origin["originServerName"] == TUNNEL["hostname"]
     assert origin["keepAliveTimeout"] < KEEPALIVE_SECONDS, "cloudflared must not reuse a connection nginx is closing"
     assert not origin.get("noTlsVerify")
     # The CA cloudflared verifies nginx with is the one that signed nginx's certificate.
-    ca = x509.load_pem_x509_certificate(uploads(containers(tunnel)["tunnel-container"])[origin["caPool"]].encode())
+    ca = x509.load_pem_x509_certificate(uploads(containers(tunnel)["tunnel-files-carrier"])[origin["caPool"]].encode())
     served = x509.load_pem_x509_certificate(uploads(nginx)["/etc/nginx/tls/server.crt"].encode())
     served.verify_directly_issued_by(ca)
     names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -177,7 +178,7 @@ def test_cloudflared_has_a_fixed_address_outside_dockers_dynamic_range(tunnel: O
 def test_nginx_believes_cf_connecting_ip_from_the_connector_only(deploy: Deploy) -> None:
     for subnet, connector in [("10.231.53.0/28", CONNECTOR), ("172.30.99.0/24", "172.30.99.2")]:
         result = deploy(stack="prod", **TUNNEL, tunnelSubnet=subnet)
-        conf = uploads(containers(result)["edge-container"])["/etc/nginx/nginx.conf"]
+        conf = uploads(containers(result)["edge-files-carrier"])["/etc/nginx/nginx.conf"]
         assert re.findall(r"set_real_ip_from (\S+);", conf) == [f"{connector}/32"]
         assert "real_ip_header CF-Connecting-IP;" in conf
         address = containers(result)["tunnel-container"]["networksAdvanced"][1]["ipv4Address"]
@@ -295,7 +296,7 @@ def test_other_modes_build_no_tunnel(config: dict[str, Any], deploy: Deploy) -> 
         "network-model-egress",
         *("network-monitoring", "network-monitoring-publish", "network-alert-egress"),
     }
-    assert "set_real_ip_from" not in uploads(containers(result)["edge-container"])["/etc/nginx/nginx.conf"]
+    assert "set_real_ip_from" not in uploads(containers(result)["edge-files-carrier"])["/etc/nginx/nginx.conf"]
 
 
 def test_access_service_token_headers_reach_every_clients_configs(deploy: Deploy) -> None:

@@ -50,6 +50,14 @@ def long_running(**overrides: Any) -> dict[str, Any]:
         "logOpts": {"max-size": "10m", "max-file": "3"},
         "securityOpts": ["no-new-privileges:true"],
         "capabilities": {"drops": ["ALL"]},
+        "user": "65534:65534",
+        "readOnly": True,
+        "tmpfs": {"/tmp": "rw,noexec,nosuid,nodev,size=64m"},  # noqa: S108 - a path inside the container
+        "ulimits": [
+            {"name": "nofile", "soft": 4096.0, "hard": 4096.0},
+            {"name": "nproc", "soft": 512.0, "hard": 512.0},
+        ],
+        "cpuShares": 1024.0,
         "envs": ["LITELLM_LOG=ERROR", Secret(f"LITELLM_MASTER_KEY={API_KEY}")],
         "uploads": [{"file": "/etc/litellm/config.yaml", "content": "master_key: os.environ/LITELLM_MASTER_KEY\n"}],
     }
@@ -69,7 +77,7 @@ def edge(conf: str = NGINX_CONF % "", ip: str | None = "127.0.0.1", **overrides:
         name="llmstack-dev-nginx",
         image="nginx:1.29.3",
         envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1"],
-        capabilities={"drops": ["ALL"], "adds": ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]},
+        user="101:101",
         ports=[port],
         uploads=Secret(uploads),
     )
@@ -89,6 +97,11 @@ def one_shot(**overrides: Any) -> dict[str, Any]:
         "logOpts": {"max-size": "10m", "max-file": "3"},
         "securityOpts": ["no-new-privileges:true"],
         "capabilities": {"drops": ["ALL"]},
+        # Root with no capability and a read-only root: the exemption one-shot jobs have.
+        "user": "0:0",
+        "readOnly": True,
+        "ulimits": [{"name": "nofile", "soft": 4096.0, "hard": 4096.0}, {"name": "nproc", "soft": 64.0, "hard": 64.0}],
+        "cpuShares": 256.0,
     }
     return {**props, **overrides}
 

@@ -29,11 +29,13 @@ def terminator(deploy: Deploy) -> dict[str, Any]:
 
 
 def with_conf(container: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
-    uploads = [
-        {**u, "content": change(u["content"])} if u["file"] == "/etc/nginx/nginx.conf" else u
-        for u in container["uploads"]
+    """The terminator with its nginx.conf changed where the rules read it (its label, since #22)."""
+    labels = [
+        {**label, "value": change(label["value"])} if label["label"] == "llmstack.nginx.conf" else label
+        for label in container["labels"]
     ]
-    return {**container, "uploads": uploads}
+    assert labels != container["labels"], "the change must reach the config the rules read"
+    return {**container, "labels": labels}
 
 
 def test_a_pool_stack_passes_every_mandatory_rule(deploy: Deploy) -> None:

@@ -23,6 +23,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, Registration, is_secret
 from offline.render import read_stack_config
+from policy.nginx_conf import CONF_LABEL
 from policy.pack import PACK_NAME, policies
 from policy.rules import RULES
 from tests.support import ACME, LAN, STACK_FILES, TUNNEL, namespaced
@@ -103,9 +104,13 @@ def changed(resource: Registration, change: Callable[[Wire], None]) -> Wire:
 
 
 def _uploads(wire: Wire, edit: Callable[[str], str]) -> None:
-    for upload in wire["uploads"]:
+    """Edit the nginx.conf a container carries: an upload (a carrier) or the label nginx carries it in."""
+    for upload in wire.get("uploads") or []:
         if isinstance(upload.get("content"), str) and upload["file"].endswith("nginx.conf"):
             upload["content"] = edit(upload["content"])
+    for label in wire.get("labels") or []:
+        if label["label"] == CONF_LABEL:
+            label["value"] = edit(label["value"])
 
 
 def _set(key: str, value: Any) -> Callable[[Wire], None]:
@@ -171,6 +176,15 @@ VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
         ),
     ),
     "no-privileged-ports": ("dev", "edge-container", lambda wire: wire["ports"][0].__setitem__("external", 443.0)),
+    "non-root": ("dev", "edge-container", _set("user", "0:0")),
+    "read-only-root": ("dev", "gateway-container", _set("readOnly", False)),
+    "tmpfs-capped": ("dev", "gateway-container", _set("tmpfs", {"/tmp": "rw,exec"})),  # noqa: S108
+    "no-docker-socket": (
+        "dev",
+        "ollama-container",
+        _append("mounts", {"type": "volume", "target": "/run/docker.sock"}),
+    ),
+    "resource-ceilings": ("dev", "ollama-container", lambda wire: wire.pop("ulimits")),
 }
 
 
@@ -220,8 +234,9 @@ def test_every_stack_passes_every_mandatory_policy_under_the_engine(
 def test_a_first_preview_blocks_known_violations_despite_unknown_neighbours(servicer: Any, deploy: Deploy) -> None:
     edge = deploy(**{**LAN, "listenAddress": "0.0.0.0"}).named("edge-container")  # noqa: S104
     preview = first_preview(edge.wire)
-    unknown_uploads = [u for u in preview["uploads"] if u["content"] == secret(UNKNOWN_STRING_VALUE)]
-    assert unknown_uploads, "the TLS key must be unknown for this to mean anything"
+    # The files' digest follows the TLS key, unknown on a first preview; the nginx.conf label is known.
+    unknown_envs = [e for e in preview["envs"] if e == secret(UNKNOWN_STRING_VALUE)]
+    assert unknown_envs, "the files' digest must be unknown for this to mean anything"
     assert preview["image"] == UNKNOWN_STRING_VALUE
 
     compliant = analyze(servicer, edge.type, preview)

@@ -85,13 +85,63 @@ def test_capabilities_must_drop_all() -> None:
     assert violations("capabilities-dropped", long_running(capabilities=None))
 
 
-def test_only_nginx_may_add_its_named_capabilities() -> None:
+def test_no_container_may_add_a_capability_beyond_the_empty_allow_list() -> None:
+    """Nginx's four went with its root master (#22): the named allow-list is empty for every role."""
     nginx_caps = {"drops": ["ALL"], "adds": ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]}
-    assert violations("capabilities-dropped", edge(capabilities=nginx_caps)) == []
-    assert violations("capabilities-dropped", edge(capabilities={"drops": ["all"], "adds": ["CAP_CHOWN"]})) == []
+    assert violations("capabilities-dropped", edge(capabilities=nginx_caps))
+    assert violations("capabilities-dropped", edge(capabilities={"drops": ["all"], "adds": ["CAP_CHOWN"]}))
     assert violations("capabilities-dropped", long_running(capabilities=nginx_caps))
     (message,) = violations("capabilities-dropped", edge(capabilities={"drops": ["ALL"], "adds": ["NET_ADMIN"]}))
     assert "NET_ADMIN" in message
+
+
+@pytest.mark.parametrize("user", [None, "", "0", "0:0", "root", "root:root", " 0:1000"])
+def test_a_serving_container_as_root_fails_non_root(user: str | None) -> None:
+    assert violations("non-root", long_running(user=user))
+    assert violations("non-root", long_running(user="101:101")) == []
+
+
+def test_root_is_allowed_only_for_a_confined_one_shot_job() -> None:
+    assert violations("non-root", one_shot()) == []
+    assert violations("non-root", one_shot(readOnly=False))
+    assert violations("non-root", one_shot(capabilities={"drops": ["ALL"], "adds": ["CHOWN"]}))
+    # A never-started carrier is not a job that runs: as root it fails like a serving container.
+    assert violations("non-root", one_shot(attach=None, start=False))
+
+
+def test_a_writable_root_fails_unless_the_container_never_starts() -> None:
+    assert violations("read-only-root", long_running(readOnly=False))
+    assert violations("read-only-root", long_running(readOnly=None))
+    assert violations("read-only-root", one_shot(readOnly=False))
+    carrier = one_shot(attach=None, start=False, readOnly=False, user="101:101")
+    assert violations("read-only-root", carrier) == []
+
+
+@pytest.mark.parametrize(
+    "options", ["rw,size=64m", "rw,noexec,nosuid,nodev", "rw,noexec,nodev,size=1m", "rw,nosuid,nodev,size=1m"]
+)
+def test_a_tmpfs_without_size_or_hardening_fails(options: str) -> None:
+    assert violations("tmpfs-capped", long_running(tmpfs={"/tmp": options}))  # noqa: S108
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"volumes": [{"hostPath": "/var/run/docker.sock", "containerPath": "/sock"}]},
+        {"volumes": [{"volumeName": "v", "containerPath": "/run/docker.sock"}]},
+        {"mounts": [{"type": "bind", "source": "/run/docker.sock/", "target": "/x"}]},
+        {"uploads": [{"file": "/var/run/docker.sock", "content": ""}]},
+    ],
+)
+def test_the_docker_socket_in_any_form_fails(change: dict[str, Any]) -> None:
+    assert violations("no-docker-socket", long_running(**change))
+
+
+def test_missing_ceilings_fail() -> None:
+    assert violations("resource-ceilings", long_running(ulimits=None))
+    assert violations("resource-ceilings", long_running(ulimits=[{"name": "nofile", "soft": 1.0, "hard": 1.0}]))
+    assert violations("resource-ceilings", long_running(cpuShares=None))
+    assert violations("resource-ceilings", one_shot(attach=None, start=False, ulimits=None, cpuShares=None)) == []
 
 
 def test_no_new_privileges_must_be_set() -> None:

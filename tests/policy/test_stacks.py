@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, reveal
+from components.program import run
+from offline.engine import SECRET_SIG, SIG_KEY, OfflineRun, reveal, run_offline
 from offline.render import read_stack_config
 from policy.audit import evaluate, mandatory_failures
 from tests.policy.resources import (
@@ -17,7 +19,7 @@ from tests.policy.resources import (
     failing,
     weakened,
 )
-from tests.support import ACME, LAN, STACK_FILES
+from tests.support import ACME, LAN, STACK_FILES, namespaced
 
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
@@ -32,6 +34,15 @@ def test_every_stack_file_passes_every_mandatory_rule(stack_file: Path, deploy: 
 def test_an_acme_stack_passes_every_mandatory_rule(deploy: Deploy) -> None:
     result = deploy("prod", **ACME)
     assert {"acme-container", "acme-volume-setup", "acme-dns-token"} <= {r.name for r in result.resources}
+    assert mandatory_failures(evaluate(result.resources)) == []
+
+
+def test_a_stack_with_an_alert_receiver_passes_every_mandatory_rule() -> None:
+    """Alertmanager runs only with a receiver: its confinement is judged here, its config a secret."""
+    config = namespaced({"alertWebhookUrl": "https://hooks.example.test/T0K3N"})
+    result = run_offline(run, stack="dev", config=config, secret_keys=frozenset({"llmstack:alertWebhookUrl"}))
+    names = {r.name for r in result.resources}
+    assert {"monitoring-alertmanager", "monitoring-alertmanager-files-carrier", "monitoring-prometheus"} <= names
     assert mandatory_failures(evaluate(result.resources)) == []
 
 
@@ -87,7 +98,7 @@ def secret_holding(stack: OfflineRun, name: str, key: str) -> bool:
 def test_the_audit_finds_a_plaintext_secret_planted_beside_secret_elements(deploy: Deploy) -> None:
     stack = deploy()
     assert secret_holding(stack, "gateway-container", "envs")
-    assert secret_holding(stack, "edge-container", "uploads")
+    assert secret_holding(stack, "edge-files-carrier", "uploads")
 
     def plant_env(inputs: dict[str, Any]) -> None:
         inputs["envs"].append(f"OPENAI_API_KEY={API_KEY}")
@@ -97,7 +108,7 @@ def test_the_audit_finds_a_plaintext_secret_planted_beside_secret_elements(deplo
 
     for name, plant, planted in [
         ("gateway-container", plant_env, "OPENAI_API_KEY"),
-        ("edge-container", plant_upload, "/etc/nginx/db.ini"),
+        ("edge-files-carrier", plant_upload, "/etc/nginx/db.ini"),
     ]:
         results = {r.rule.name: r for r in evaluate(weakened(stack, name, plant).resources)}
         (failure,) = results["plaintext-secrets"].failures
@@ -112,7 +123,65 @@ def test_downgrading_tls_inside_the_secret_uploads_fails_only_the_tls_rule(deplo
             if isinstance(upload.get("content"), str):
                 upload["content"] = upload["content"].replace("ssl_protocols TLSv1.3;", "ssl_protocols TLSv1.2;")
 
-    assert failing(weakened(stack, "edge-container", allow_tls12_only)) == {
+    assert failing(weakened(stack, "edge-files-carrier", allow_tls12_only)) == {
         "tls-modern-or-intermediate",
         "image-digest-pinned",
     }
+
+
+def _run_as_root(inputs: dict[str, Any]) -> None:
+    inputs["user"] = "0:0"
+
+
+def _writable_root(inputs: dict[str, Any]) -> None:
+    inputs["readOnly"] = False
+
+
+def _add_capability(inputs: dict[str, Any]) -> None:
+    inputs["capabilities"] = {"drops": ["ALL"], "adds": ["CAP_NET_ADMIN"]}
+
+
+def _privileged(inputs: dict[str, Any]) -> None:
+    inputs["privileged"] = True
+
+
+def _host_pid(inputs: dict[str, Any]) -> None:
+    inputs["pidMode"] = "host"
+
+
+def _docker_socket(inputs: dict[str, Any]) -> None:
+    inputs["volumes"].append({"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"})
+
+
+def _unbounded_tmpfs(inputs: dict[str, Any]) -> None:
+    inputs["tmpfs"] = {"/tmp": "rw"}  # noqa: S108 - a path inside the container
+
+
+def _no_ceilings(inputs: dict[str, Any]) -> None:
+    inputs.pop("ulimits")
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "rules"),
+    [
+        ("gateway-container", _run_as_root, {"non-root"}),
+        ("edge-container", _run_as_root, {"non-root"}),
+        ("ollama-container", _writable_root, {"read-only-root"}),
+        ("edge-container", _add_capability, {"capabilities-dropped"}),
+        ("gateway-container", _privileged, {"no-privileged-containers"}),
+        ("ollama-container", _host_pid, {"no-host-namespaces"}),
+        ("gateway-container", _docker_socket, {"no-docker-socket", "no-host-paths"}),
+        ("edge-container", _unbounded_tmpfs, {"tmpfs-capped"}),
+        ("gateway-container", _no_ceilings, {"resource-ceilings"}),
+        # The root exemption is for one-shot jobs with a read-only root and no capability only.
+        ("gateway-client-keys-writer", _writable_root, {"non-root", "read-only-root"}),
+        ("gateway-client-keys-writer", _add_capability, {"non-root", "capabilities-dropped"}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else getattr(value, "__name__", "rules"),
+)
+def test_a_least_privilege_violation_fails_exactly_its_rules(
+    deploy: Deploy, name: str, change: Callable[[dict[str, Any]], None], rules: set[str]
+) -> None:
+    stack = deploy()
+    assert failing(stack) == {"image-digest-pinned"}, "the unchanged stack must pass for the test to mean anything"
+    assert failing(weakened(stack, name, change)) == {*rules, "image-digest-pinned"}

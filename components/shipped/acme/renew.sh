@@ -17,8 +17,9 @@ trap 'exit 0' TERM INT
 log() { echo "llmstack-acme: $*" >&2; }
 
 # Key and chain in one file, replaced by a rename: nginx never reads a new chain with an old key.
+# 0640: the group is nginx's (the container's gid), so the non-root nginx reads it; no other uid does.
 install_live() {
-    (umask 077 && cat "$crt" "$key" >"$live.new") || return 1
+    (umask 027 && cat "$crt" "$key" >"$live.new") || return 1
     if cmp -s "$live.new" "$live"; then
         rm -f "$live.new"
         return 0

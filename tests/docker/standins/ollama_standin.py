@@ -5,7 +5,7 @@ Installed as /bin/ollama, the official image's entrypoint, with `serve` as its d
 answers the verbs the stack runs:
 - `ollama serve`: the Ollama HTTP API slice of `tests/live/ollama_standin.py` (`/api/chat`, `/api/tags`,
   `/api/version`) on OLLAMA_HOST, plus `POST /api/pull`, which records the tag in the models
-  directory (`~/.ollama/models`, the model volume) instead of downloading weights; only pulled tags
+  directory (OLLAMA_MODELS or `~/.ollama/models`, the model volume) instead of downloading weights; only pulled tags
   are served, so "models present after deploy" is observable.
 - `ollama list`: GET /api/tags, prints the table, exit 1 when the server does not answer (healthcheck).
 - `ollama pull TAG`: POST /api/pull, exit 0 on success (the pull containers).
@@ -24,7 +24,8 @@ from typing import Any
 sys.path.insert(0, "/opt/standin")
 from tests.live import ollama_standin
 
-MODELS = Path(os.path.expanduser("~/.ollama/models"))
+# Ollama's envconfig.Models(): OLLAMA_MODELS, else ~/.ollama/models.
+MODELS = Path(os.environ.get("OLLAMA_MODELS") or os.path.expanduser("~/.ollama/models"))
 PULLED = MODELS / "pulled.json"
 
 
