@@ -217,7 +217,9 @@ def _bans_setup(
         name=f"{prefix}-litellm-bans-setup",
         image=image,
         entrypoints=["/bin/sh", "-c"],
-        command=[f"chown {LITELLM_USER} {BANS_DIR} && chmod 0700 {BANS_DIR}"],
+        # chmod first, as the owner: without FOWNER root may not change another user's mode, and
+        # the first chown makes a re-run (the volume already LiteLLM's) start from the same state.
+        command=[f"chown 0 {BANS_DIR} && chmod 0700 {BANS_DIR} && chown {LITELLM_USER} {BANS_DIR}"],
         volumes=[docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR)],
         network_mode="none",
         logs=True,

@@ -85,7 +85,7 @@ def test_rotating_the_master_key_replaces_only_the_writer_and_drops_nothing(
         replaced = dev.applier.update(rotated)
         time.sleep(2)
     try:
-        assert replaced == ["gateway-client-keys-writer"]
+        assert replaced == WRITER_AND_INBOX
         assert _serving_state(dev) == before, "no serving container was replaced or restarted"
         assert len(poller.results) > 15
         assert poller.failures() == [], "a request failed during the rotation"
@@ -93,7 +93,7 @@ def test_rotating_the_master_key_replaces_only_the_writer_and_drops_nothing(
         assert _status(dev, old_master) == 401
         MEASURED.append(f"master-key rotation: {len(poller.results)} requests meanwhile, 0 failed")
     finally:
-        assert dev.applier.update(render_stack("dev", **config)) == ["gateway-client-keys-writer"]
+        assert dev.applier.update(render_stack("dev", **config)) == WRITER_AND_INBOX
     assert _status(dev, old_master) == 200
 
 

@@ -91,9 +91,9 @@ def test_no_container_adds_back_a_capability(stack: OfflineRun) -> None:
         if name in VOLUME_SETUPS:
             assert container["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_CHOWN"]}, name
             assert (container["user"], container["readOnly"], container["networkMode"]) == ("0:0", True, "none")
-            assert container["command"] == [
-                f"chown 65534:65534 {VOLUME_SETUPS[name]} && chmod 0700 {VOLUME_SETUPS[name]}"
-            ]
+            volume = VOLUME_SETUPS[name]
+            # Owner first (chmod without FOWNER needs it), the user's last: re-runnable on its own result.
+            assert container["command"] == [f"chown 0 {volume} && chmod 0700 {volume} && chown 65534:65534 {volume}"]
             continue
         assert container["capabilities"] == {"drops": ["ALL"]}, name
 
