@@ -29,7 +29,7 @@ from tests.support import namespaced
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 ADDRESSES = {"watched": "127.0.0.21", "plain": "127.0.0.23"}
-REQUESTS = 300
+REQUESTS = 1000
 TARGET_MS = 0.5
 UNWATCHED = {"monitoring": "false", "banMaxRetry": "0"}
 
