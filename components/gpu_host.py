@@ -12,6 +12,7 @@ from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles
 from components.edge import CONF_LABEL, NGINX_DIRECTIVES, NGINX_USER
 from components.edge import CONFINEMENT as NGINX_CONFINEMENT
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
+from components.networks import NO_OUTBOUND_NAT
 from components.pool_certificates import KeyPair
 from components.render.pool import TerminatorContext, render_terminator_conf
 from components.settings.model import Admission, ContainerLimits, GpuHost, ImageRef, ModelSpec
@@ -82,7 +83,9 @@ class GpuHostServer(pulumi.ComponentResource):
         prefix = args.docker_prefix
         models = docker.Network(f"{name}-models", name=f"{prefix}-models", driver="bridge", internal=True, opts=child)
         egress = docker.Network(f"{name}-model-egress", name=f"{prefix}-model-egress", driver="bridge", opts=child)
-        publish = docker.Network(f"{name}-publish", name=f"{prefix}-publish", driver="bridge", opts=child)
+        publish = docker.Network(
+            f"{name}-publish", name=f"{prefix}-publish", driver="bridge", options=NO_OUTBOUND_NAT, opts=child
+        )
         ModelServer(
             f"{name}-ollama",
             ModelServerArgs(

@@ -10,6 +10,13 @@ import pulumi_docker as docker
 from components.settings.model import MonitoringSubnet, TunnelSubnet
 
 RESOURCE_TYPE = "llmstack:index:StackNetworks"
+NO_OUTBOUND_NAT = {"com.docker.network.bridge.enable_ip_masquerade": "false"}
+"""Options of a network that exists only to publish a port: no masquerade for connections out of it.
+
+Publishing needs a non-internal bridge, so its containers keep a default route; without NAT a
+connection they open leaves with its private source address, which no Internet host routes back
+(docs/LEAST_PRIVILEGE.md, Egress). Published ports are DNAT and unaffected; tests/docker/test_egress.py.
+"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +36,7 @@ class StackNetworks(pulumi.ComponentResource):
 
     - `models` (internal): Ollama and LiteLLM. Nothing else can reach Ollama.
     - `gateway` (internal): LiteLLM and nginx.
-    - `publish`: nginx alone; the only network with a published port (local and lan modes).
+    - `publish`: nginx alone; the only network with a published port (local and lan modes), no NAT out.
     - `model_egress`: Ollama alone; its way out for model pulls, shared with no container.
     In tunnel mode `publish` gives way to two networks, so cloudflared reaches nginx and nothing else:
     - `tunnel` (internal, pinned subnet): cloudflared, at a fixed address, and nginx.
@@ -37,7 +44,7 @@ class StackNetworks(pulumi.ComponentResource):
     With monitoring on, three more:
     - `monitoring` (internal, pinned subnet): Prometheus, its exporters, Alertmanager, and the
       containers they scrape (nginx, LiteLLM, cloudflared). nginx shows its status page to it alone.
-    - `monitoring_publish`: Prometheus alone; its port is published on the host's 127.0.0.1.
+    - `monitoring_publish`: Prometheus alone; its port is published on the host's 127.0.0.1, no NAT out.
     - `alert_egress`: Alertmanager alone; its way out to the webhook and mail server.
     Internal networks have no route off the host and cannot publish ports.
     """
@@ -67,7 +74,12 @@ class StackNetworks(pulumi.ComponentResource):
         self.publish = self.tunnel = self.tunnel_egress = None
         if args.tunnel_subnet is None:
             self.publish = docker.Network(
-                f"{name}-publish", name=f"{args.docker_prefix}-publish", driver="bridge", internal=False, opts=child
+                f"{name}-publish",
+                name=f"{args.docker_prefix}-publish",
+                driver="bridge",
+                internal=False,
+                options=NO_OUTBOUND_NAT,
+                opts=child,
             )
         else:
             self.tunnel, self.tunnel_egress = _tunnel_networks(name, args.docker_prefix, args.tunnel_subnet, child)
@@ -98,9 +110,16 @@ def _monitoring_networks(
         ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway)],
         opts=child,
     )
-    publish, egress = (
-        docker.Network(f"{name}-{role}", name=f"{prefix}-{role}", driver="bridge", internal=False, opts=child)
-        for role in ("monitoring-publish", "alert-egress")
+    publish = docker.Network(
+        f"{name}-monitoring-publish",
+        name=f"{prefix}-monitoring-publish",
+        driver="bridge",
+        internal=False,
+        options=NO_OUTBOUND_NAT,
+        opts=child,
+    )
+    egress = docker.Network(
+        f"{name}-alert-egress", name=f"{prefix}-alert-egress", driver="bridge", internal=False, opts=child
     )
     return monitoring, publish, egress
 

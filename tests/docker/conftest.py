@@ -32,6 +32,7 @@ from offline.engine import OfflineRun, reveal
 from offline.render import read_stack_file, render_config
 from tests.docker.applier import CONTAINER, Applier, engine_available
 from tests.docker.images import DOCKER, ensure_images, references_of
+from tests.docker.outside_host import OutsideHost, outside_host
 from tests.live.sandbox import in_sandbox
 from tests.support import PROJECT_DIR, namespaced
 
@@ -243,3 +244,10 @@ def pytest_runtest_makereport(
                     if name in value.applier.ids:
                         report.sections.append((f"docker logs {name}", value.applier.logs(name)[-3000:]))
     return report
+
+
+@pytest.fixture(scope="session")
+def outside(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OutsideHost]:
+    """A host outside every stack, in a network namespace of its own (tests/docker/outside_host.py)."""
+    with outside_host(tmp_path_factory.mktemp("outside")) as host:
+        yield host

@@ -16,6 +16,7 @@ import pytest
 
 from offline.engine import OfflineRun
 from tests.docker.conftest import Stack, apply_stack, dev_config
+from tests.docker.outside_host import OutsideHost
 
 PROMETHEUS = "http://127.0.0.1:9091"
 CONFIG = {"monitoring": True, "httpsPort": 8447, "prometheusPort": 9091}
@@ -72,3 +73,17 @@ def test_a_request_is_counted_under_its_client(watched: Stack) -> None:
 def test_prometheus_is_published_on_loopback_only(watched: Stack) -> None:
     bindings = watched.applier.inspect("monitoring-prometheus")["HostConfig"]["PortBindings"]
     assert bindings == {"9090/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9091"}]}
+
+
+def test_no_monitoring_container_reaches_the_outside_host(watched: Stack, outside: OutsideHost) -> None:
+    """Prometheus is published through a bridge without NAT out; the exporter and probe are internal only.
+
+    Alertmanager (only with a receiver, not here) has its own way out by design.
+    """
+    watching = [name for name in watched.serving() if name.startswith("monitoring-")]
+    assert "monitoring-prometheus" in watching, watching
+    accepted = len(outside.peers())
+    for name in watching:
+        result = outside.connect_from(watched.applier.inspect(name)["State"]["Pid"])
+        assert result != "connected", f"{name}: {result}"
+    assert len(outside.peers()) == accepted

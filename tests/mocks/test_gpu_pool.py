@@ -15,6 +15,7 @@ import yaml
 
 from components.program import run
 from offline.engine import OfflineRun, is_secret, reveal, run_offline
+from tests.mocks.test_stack_resources import MASQUERADE, containers, nat_networks, networks_of
 from tests.support import TUNNEL, namespaced
 
 CONTAINER = "docker:index/container:Container"
@@ -217,3 +218,16 @@ def test_removing_a_host_touches_no_other_hosts_resources() -> None:
     volume = before.named("gpu-gpu2-ollama-models")
     assert volume.options.get("protect") is True
     assert volume.options.get("retainOnDelete") is True
+
+
+def test_on_every_host_only_the_pulls_and_the_pool_egress_have_a_way_out(three: OfflineRun) -> None:
+    """Each terminator publishes through a bridge without NAT out, like the edge (test_stack_resources)."""
+    outbound = nat_networks(three)
+    with_way_out = {name for name, c in containers(three).items() if networks_of(c) & outbound}
+    pulls = {name for name in with_way_out if "-ollama-pull-" in name}
+    assert with_way_out - pulls == {"pool-egress-container"}  # it must reach the hosts, masqueraded
+    assert pulls
+    assert all(name.startswith("gpu-") for name in pulls)
+    for name in HOSTS:
+        publish = three.named(f"gpu-{name}-publish")
+        assert publish.inputs["options"] == {MASQUERADE: "false"}

@@ -397,3 +397,25 @@ def test_litellm_runs_the_configured_workers_sharing_one_rate_count(deploy: Call
     container_tmp = "/tmp/"  # noqa: S108 - a path inside the container, checked, not used
     assert rates_env.removeprefix("LLMSTACK_RATES_FILE=").startswith(container_tmp)
     assert not any(volume["containerPath"].startswith(container_tmp) for volume in gateway["volumes"])
+
+
+def nat_networks(result: OfflineRun) -> set[str]:
+    """Networks whose containers' own connections are masqueraded to the host's address: a way out."""
+    return {
+        n.inputs["name"]
+        for n in result.of_type(NETWORK)
+        if not n.inputs.get("internal") and (n.inputs.get("options") or {}).get(MASQUERADE) != "false"
+    }
+
+
+MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
+
+
+def test_only_the_model_pulls_have_a_way_out(any_mode: OfflineRun) -> None:
+    """Publishing needs a non-internal bridge, not NAT out: nginx's and Prometheus's bridges have none."""
+    outbound = nat_networks(any_mode)
+    with_way_out = {name for name, c in containers(any_mode).items() if networks_of(c) & outbound}
+    assert with_way_out == {"ollama-pull-qwen2.5-0.5b"}
+    published = [n for n in any_mode.of_type(NETWORK) if n.name.endswith("publish")]
+    assert {n.name for n in published} == {"network-publish", "network-monitoring-publish"}
+    assert all(n.inputs["options"] == {MASQUERADE: "false"} for n in published)

@@ -23,6 +23,7 @@ from components.tunnel import TOKEN_FILE
 from offline.engine import OfflineRun, ProgramFailedError, is_secret, redact, reveal
 from offline.standins import stand_in_image_id
 from policy.rules import RULES_BY_NAME
+from tests.mocks.test_stack_resources import containers, nat_networks, networks_of
 from tests.support import LAN, TUNNEL
 
 CONTAINER = "docker:index/container:Container"
@@ -35,14 +36,6 @@ SERVICE_TOKEN = "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessSer
 RULESET = "cloudflare:index/ruleset:Ruleset"
 CONNECTOR = "10.231.53.2"
 Deploy = Callable[..., OfflineRun]
-
-
-def containers(result: OfflineRun) -> dict[str, dict[str, Any]]:
-    return {c.name: reveal(c.inputs) for c in result.of_type(CONTAINER)}
-
-
-def networks_of(container: dict[str, Any]) -> set[str]:
-    return {n["name"] for n in container.get("networksAdvanced") or []}
 
 
 def uploads(container: dict[str, Any]) -> dict[str, str]:
@@ -310,3 +303,12 @@ def test_access_service_token_headers_reach_every_clients_configs(deploy: Deploy
         assert all("caBundlePath" not in m["requestOptions"] for m in continue_config["models"])
         assert "SSL_CERT_FILE" not in client["openaiEnv"], "Cloudflare's public certificate: no private CA"
         assert access["CF-Access-Client-Secret"] in client["curl"]
+
+
+def test_only_the_connector_and_the_model_pulls_have_a_way_out(tunnel: OfflineRun) -> None:
+    outbound = nat_networks(tunnel)
+    found = containers(tunnel)
+    assert {name for name, c in found.items() if networks_of(c) & outbound} == {
+        "tunnel-container",
+        "ollama-pull-qwen2.5-0.5b",
+    }
