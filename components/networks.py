@@ -62,40 +62,43 @@ class StackNetworks(pulumi.ComponentResource):
     def __init__(self, name: str, args: StackNetworksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
         # Docker refuses a second network of the same name, so a replacement must delete the old one
-        # first (Pulumi then replaces the containers attached to it first). Options change no input:
-        # an upgrade replaces nothing.
+        # first (Pulumi then replaces the containers attached to it first).
         child = pulumi.ResourceOptions(parent=self, delete_before_replace=True)
-        self.models = docker.Network(
-            f"{name}-models", name=f"{args.docker_prefix}-models", driver="bridge", internal=True, opts=child
-        )
-        self.gateway = docker.Network(
-            f"{name}-gateway", name=f"{args.docker_prefix}-gateway", driver="bridge", internal=True, opts=child
-        )
+        prefix = args.docker_prefix
+        self.models = _bridge(name, prefix, "models", child, internal=True)
+        self.gateway = _bridge(name, prefix, "gateway", child, internal=True)
         self.publish = self.tunnel = self.tunnel_egress = None
         if args.tunnel_subnet is None:
-            self.publish = docker.Network(
-                f"{name}-publish",
-                name=f"{args.docker_prefix}-publish",
-                driver="bridge",
-                internal=False,
-                options=NO_OUTBOUND_NAT,
-                opts=child,
-            )
+            self.publish = _bridge(name, prefix, "publish", child, options=NO_OUTBOUND_NAT)
         else:
-            self.tunnel, self.tunnel_egress = _tunnel_networks(name, args.docker_prefix, args.tunnel_subnet, child)
-        self.model_egress = docker.Network(
-            f"{name}-model-egress",
-            name=f"{args.docker_prefix}-model-egress",
-            driver="bridge",
-            internal=False,
-            opts=child,
-        )
+            self.tunnel, self.tunnel_egress = _tunnel_networks(name, prefix, args.tunnel_subnet, child)
+        self.model_egress = _bridge(name, prefix, "model-egress", child)
         self.monitoring = self.monitoring_publish = self.alert_egress = None
         if args.monitoring_subnet is not None:
             self.monitoring, self.monitoring_publish, self.alert_egress = _monitoring_networks(
-                name, args.docker_prefix, args.monitoring_subnet, child
+                name, prefix, args.monitoring_subnet, child
             )
         self.register_outputs({})
+
+
+def _bridge(
+    name: str,
+    prefix: str,
+    role: str,
+    child: pulumi.ResourceOptions,
+    *,
+    internal: bool = False,
+    options: dict[str, str] | None = None,
+) -> docker.Network:
+    """A bridge network `<prefix>-<role>`, resource `<name>-<role>`."""
+    return docker.Network(
+        f"{name}-{role}",
+        name=f"{prefix}-{role}",
+        driver="bridge",
+        internal=internal,
+        options=options,
+        opts=child,
+    )
 
 
 def _monitoring_networks(
@@ -110,17 +113,8 @@ def _monitoring_networks(
         ipam_configs=[docker.NetworkIpamConfigArgs(subnet=subnet.cidr, gateway=subnet.gateway)],
         opts=child,
     )
-    publish = docker.Network(
-        f"{name}-monitoring-publish",
-        name=f"{prefix}-monitoring-publish",
-        driver="bridge",
-        internal=False,
-        options=NO_OUTBOUND_NAT,
-        opts=child,
-    )
-    egress = docker.Network(
-        f"{name}-alert-egress", name=f"{prefix}-alert-egress", driver="bridge", internal=False, opts=child
-    )
+    publish = _bridge(name, prefix, "monitoring-publish", child, options=NO_OUTBOUND_NAT)
+    egress = _bridge(name, prefix, "alert-egress", child)
     return monitoring, publish, egress
 
 
@@ -142,11 +136,4 @@ def _tunnel_networks(
         ],
         opts=child,
     )
-    egress = docker.Network(
-        f"{name}-tunnel-egress",
-        name=f"{prefix}-tunnel-egress",
-        driver="bridge",
-        internal=False,
-        opts=child,
-    )
-    return tunnel, egress
+    return tunnel, _bridge(name, prefix, "tunnel-egress", child)
