@@ -115,7 +115,7 @@ _ERRORS = {
     504: ("gateway_timeout", "The model did not answer in time."),
 }
 
-_TEMPLATES = jinja2.Environment(
+NGINX_TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     undefined=jinja2.StrictUndefined,
     keep_trailing_newline=True,
@@ -123,6 +123,7 @@ _TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
     autoescape=False,  # noqa: S701 - renders nginx config, not HTML
 )
+"""The nginx config templates (components/render/templates), shared by every nginx the stack runs."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,7 +183,7 @@ class _ErrorPage:
 def render_nginx_conf(context: NginxContext) -> str:
     """The exact nginx.conf text for `context`."""
     protocols, ciphers = _TLS[context.tls_profile]
-    return _TEMPLATES.get_template("nginx.conf.j2").render(
+    return NGINX_TEMPLATES.get_template("nginx.conf.j2").render(
         ctx=context,
         tls_protocols=protocols,
         tls_ciphers=ciphers,

@@ -8,11 +8,12 @@ mutual TLS. LiteLLM never holds a private key, and its router, not nginx, picks 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
-import jinja2
+from components.render.nginx import NGINX_TEMPLATES
+from components.shipped.litellm.llmstack_contract import POOL_HOST_UNREACHABLE
 
 READ_TIMEOUT_MARGIN_SECONDS = 5
 """Each proxy waits a little longer than LiteLLM, which bounds a generation itself."""
@@ -20,15 +21,6 @@ READ_TIMEOUT_MARGIN_SECONDS = 5
 OLLAMA_SERVING_PATHS = ("/api/chat", "/api/embed", "/api/show", "/api/tags", "/api/version")
 """What LiteLLM's `ollama_chat/` and `ollama/` providers call (chat, embeddings, model info) and
 two read-only probes. Pulls, deletes, copies and model creation never cross the pool link."""
-
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,  # noqa: S701 - renders nginx config, not HTML
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,7 +91,7 @@ def render_terminator_conf(context: TerminatorContext) -> str:
     """The exact nginx.conf text of one GPU host's terminator."""
     if not context.allowed_addresses:
         raise ValueError("a terminator admits at least the gateway host's address")
-    return _TEMPLATES.get_template("pool_terminator.conf.j2").render(
+    return NGINX_TEMPLATES.get_template("pool_terminator.conf.j2").render(
         ctx=context,
         # The path nginx matched (normalized), never the one sent, and no query string: see PROXIED_PATH
         # in render/nginx.py for why a proxy must not forward what it did not check.
@@ -110,7 +102,8 @@ def render_terminator_conf(context: TerminatorContext) -> str:
 
 def render_egress_conf(context: EgressContext) -> str:
     """The exact nginx.conf text of the gateway host's egress."""
-    return _TEMPLATES.get_template("pool_egress.conf.j2").render(
+    return NGINX_TEMPLATES.get_template("pool_egress.conf.j2").render(
         ctx=context,
+        unreachable_body=json.dumps({"error": POOL_HOST_UNREACHABLE}, separators=(",", ":")),
         read_timeout_seconds=context.generation_timeout_seconds + READ_TIMEOUT_MARGIN_SECONDS,
     )

@@ -255,11 +255,14 @@ def pool_gateway(
         yield running
 
 
-def _ask(pool: Rendered) -> int:
+def _answer(pool: Rendered) -> httpx.Response:
     body = {"model": "qwen2.5-0.5b", "messages": [{"role": "user", "content": "hi"}]}
     headers = {"Authorization": f"Bearer {pool.outputs['masterKey']}"}
-    answer = httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=30)
-    return answer.status_code
+    return httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=30)
+
+
+def _ask(pool: Rendered) -> int:
+    return _answer(pool).status_code
 
 
 def _load(pool: Rendered, requests: int, concurrency: int) -> list[int]:
@@ -321,3 +324,21 @@ def test_every_host_full_answers_503_and_serves_again_once_they_drain(
         for standin in standins.values():
             standin.busy = False
     assert _load(pool, requests=4, concurrency=1) == [200] * 4
+
+
+def test_every_host_down_answers_503_cannot_be_reached_and_serves_again_when_back(
+    pool: Rendered, pool_gateway: Gateway, standins: dict[str, OllamaStandin]
+) -> None:
+    """The egress's 500 for each host, then the router resting them all: one answer for both, no internals."""
+    with standins["gpu1"].stopped(), standins["gpu2"].stopped():
+        answers = [_answer(pool) for _ in range(4)]
+    assert [a.status_code for a in answers] == [503] * 4, [a.text for a in answers]
+    for answer in answers:
+        message = answer.json()["error"]["message"]
+        assert "cannot be reached" in message
+        assert "cooldown" not in message
+        assert "deployment" not in message.lower()
+    deadline = time.monotonic() + 30
+    while _answer(pool).status_code != 200:
+        assert time.monotonic() < deadline, "the pool never served again"
+        time.sleep(0.5)

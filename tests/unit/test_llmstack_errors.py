@@ -17,13 +17,16 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from litellm.exceptions import (
     APIConnectionError,
+    InternalServerError,
     MidStreamFallbackError,
     NotFoundError,
     ServiceUnavailableError,
     Timeout,
 )
 from litellm.llms.custom_httpx.aiohttp_transport import map_aiohttp_exceptions
+from litellm.types.router import RouterRateLimitError
 
+from components.shipped.litellm.llmstack_contract import POOL_HOST_UNREACHABLE
 from tests.support import load_shipped
 
 T = TypeVar("T")
@@ -192,3 +195,27 @@ def test_the_hook_leaves_refusals_alone(errors: ModuleType) -> None:
     hook = errors.model_server_errors.async_post_call_failure_hook
     assert run(hook(request_data={"model": "x"}, original_exception=failure, user_api_key_dict=None)) is None
     assert "api_base is not allowed" in str(failure)
+
+
+def test_the_pool_egress_500_for_a_host_it_cannot_reach_is_unreachable(errors: ModuleType) -> None:
+    from_egress = InternalServerError(
+        message=f'Ollama_chatException - {{"error":"{POOL_HOST_UNREACHABLE}"}}',
+        llm_provider="ollama_chat",
+        model="qwen2.5:0.5b",
+    )
+    answer = errors.client_error(from_egress, "small")
+    assert (answer.status_code, "cannot be reached" in answer.detail) == (503, True)
+    # Ollama's own 500 (no marker) keeps its status and the generic message.
+    own = InternalServerError(message="Ollama_chatException - boom", llm_provider="ollama_chat", model="x")
+    assert errors.client_error(own, "small").status_code == 500
+
+
+def test_every_host_resting_after_failures_is_unreachable_without_litellms_internals(errors: ModuleType) -> None:
+    resting = RouterRateLimitError(
+        model="small", cooldown_time=10, enable_pre_call_checks=False, cooldown_list=["7e10f5a2d834a3df"]
+    )
+    answer = errors.client_error(resting, "small")
+    assert answer.status_code == 503
+    assert "cannot be reached" in answer.detail
+    assert "7e10f5a2d834a3df" not in answer.detail
+    assert "cooldown" not in answer.detail

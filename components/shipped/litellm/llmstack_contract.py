@@ -36,6 +36,9 @@ EDGE_CHECK_HEADER: Final = "x-llmstack-basic-auth"
 gateway to count the failure (`failed`) or just to answer (`missing`: no credentials were sent)."""
 CLIENT_ADDRESS_HEADER: Final = "x-real-ip"
 """The client's address as nginx saw it (after real_ip); nginx replaces any such header a client sends."""
+POOL_HOST_UNREACHABLE: Final = "the GPU host cannot be reached"
+"""The body text of the pool egress's 500 for a GPU host it cannot reach; the errors callback
+answers the client 503 "cannot be reached" when every host failed so."""
 TIMEOUT_ENV: Final = "LLMSTACK_GENERATION_TIMEOUT"
 """Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
 

@@ -7,8 +7,9 @@ program, never imported by it.
 Without it, LiteLLM 1.108.7 answers with its own exception text, which names Ollama's address on
 the private network ("Cannot connect to host ollama:11434 …"), the Ollama tag behind a model name,
 and for unmapped failures its traceback, file paths and version. Instead:
-- Ollama not reachable (connection refused, no such host, connect timeout): 503, so clients (the
-  `openai` SDK among them) retry; nginx adds Retry-After to it as to its own 503s;
+- Ollama not reachable (connection refused, no such host, connect timeout; in a GPU pool, the
+  egress's 500 for a host it cannot reach, or every host resting after such failures): 503, so
+  clients (the `openai` SDK among them) retry; nginx adds Retry-After to it as to its own 503s;
 - Ollama closed the connection (it stopped mid-request): 502; in a stream already under way, the
   error event says so;
 - any other failure (a 404 for a model Ollama lacks, Ollama's own 503 when its queue is full, a
@@ -21,13 +22,19 @@ auth hook's, LiteLLM's own checks) are left as they are: they are written for cl
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import HTTPException
 from litellm.exceptions import LITELLM_EXCEPTION_TYPES
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
+from litellm.types.router import RouterRateLimitError
+
+if TYPE_CHECKING:  # the program's name for the same file
+    from components.shipped.litellm import llmstack_contract as contract
+else:  # in the container: uploaded beside this file, whose directory is first on sys.path
+    import llmstack_contract as contract
 
 _UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
 """How the HTTP client reports an Ollama it could not connect to."""
@@ -91,12 +98,13 @@ def client_error(error: BaseException, model: object) -> HTTPException | None:
     traceback, file paths, its version and the Ollama tag behind a model name.
     """
     name = f"'{model}'" if isinstance(model, str) else "the model"
+    if isinstance(error, RouterRateLimitError):
+        # A GPU pool whose every host failed moments ago rests them all (the router's cooldown);
+        # LiteLLM's 429 would name its deployment ids. Unreachable, as the failures were.
+        return _unreachable(name)
     for cause in _causes(error):
-        if isinstance(cause, _UNREACHABLE):
-            return HTTPException(
-                status_code=503,
-                detail=f"The model server for {name} cannot be reached (restarting or down). Retry shortly.",
-            )
+        if isinstance(cause, _UNREACHABLE) or contract.POOL_HOST_UNREACHABLE in str(cause):
+            return _unreachable(name)
         if isinstance(cause, _DROPPED):
             return HTTPException(
                 status_code=502,
@@ -108,6 +116,14 @@ def client_error(error: BaseException, model: object) -> HTTPException | None:
     if not isinstance(status, int) or not 400 <= status < 600:
         status = 500
     return HTTPException(status_code=status, detail=_ANSWERS.get(status, _FAILED).format(name=name))
+
+
+def _unreachable(name: str) -> HTTPException:
+    """503, which clients retry and nginx gives a Retry-After."""
+    return HTTPException(
+        status_code=503,
+        detail=f"The model server for {name} cannot be reached (restarting or down). Retry shortly.",
+    )
 
 
 class ModelServerErrors(CustomLogger):
