@@ -17,6 +17,7 @@ from typing import Any
 
 from offline.engine import OfflineRun, ProgramFailedError, Registration, is_secret, run_offline
 from offline.render import PROJECT_DIR, read_stack_file
+from policy.egress import StackResource
 from policy.props import Secret
 from policy.rules import RULES, Rule
 
@@ -58,10 +59,13 @@ def evaluate(resources: Iterable[Registration], rules: Iterable[Rule] = RULES) -
     element of a list stays one secret element: a plaintext value beside it is still seen.
     """
     prepared = [(resource, rule_props(resource.wire)) for resource in resources]
+    stack = [StackResource(resource.name, resource.type, props) for resource, props in prepared]
     return [
         RuleResult(
             rule=rule,
-            failures=tuple(
+            failures=tuple(Failure(resource=name, message=message) for name, message in rule.check_stack(stack))
+            if rule.check_stack is not None
+            else tuple(
                 Failure(resource=resource.name, message=message)
                 for resource, props in prepared
                 for message in rule.check(resource.type, props)

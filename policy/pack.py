@@ -12,11 +12,15 @@ from pulumi_policy import (
     ResourceValidation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidation,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from policy.egress import StackResource
 from policy.props import Unknown, UnknownInputError
-from policy.rules import RULES, Rule
+from policy.rules import RULES, Rule, StackCheck
 
 PACK_NAME = "llmstack-security"
 
@@ -29,16 +33,40 @@ NOT_APPLICABLE_WITHOUT_MARKERS = (
 
 def policies() -> list[Policy]:
     """One policy per checklist rule, mandatory or advisory as the rule says."""
-    return [
-        ResourceValidationPolicy(
+    return [_policy(rule) for rule in RULES]
+
+
+def _policy(rule: Rule) -> Policy:
+    level = EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY
+    if rule.check_stack is not None:
+        return StackValidationPolicy(
             name=rule.name,
-            display_name=rule.title,
             description=rule.description,
-            validate=validator(rule),
-            enforcement_level=EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY,
+            validate=stack_validator(rule.check_stack),
+            enforcement_level=level,
         )
-        for rule in RULES
-    ]
+    return ResourceValidationPolicy(
+        name=rule.name,
+        display_name=rule.title,
+        description=rule.description,
+        validate=validator(rule),
+        enforcement_level=level,
+    )
+
+
+def stack_validator(check: StackCheck) -> StackValidation:
+    """The validate callback of a rule over the whole stack: each violation reported against its resource."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [StackResource(r.urn, r.resource_type, engine_props(r.props)) for r in args.resources]
+        try:
+            found = check(resources)
+        except UnknownInputError as error:
+            raise UnknownValueError(error.unknown.sentinel, list(error.unknown.path)) from error
+        for urn, message in found:
+            report_violation(message, urn)
+
+    return validate
 
 
 def validator(rule: Rule) -> ResourceValidation:

@@ -14,11 +14,12 @@ it as not applicable, with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from policy import (
     containers,
+    egress,
     exposure,
     host_access,
     images,
@@ -32,6 +33,13 @@ from policy.props import Props
 
 Check = Callable[[str, Props], list[str]]
 """(resource type, inputs) → violation messages."""
+StackCheck = Callable[[Sequence[egress.StackResource]], list[tuple[str, str]]]
+"""Every resource of the stack → (resource, message) for each violation."""
+
+
+def _per_stack(resource_type: str, props: Props) -> list[str]:
+    """The per-resource check of a rule that reads the whole stack: nothing to say about one resource."""
+    return []
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +54,9 @@ class Rule:
     """What the rule demands and why."""
     check: Check
     """The check itself."""
+    check_stack: StackCheck | None = None
+    """For a rule that needs several resources at once (a container and its networks): the check
+    over the whole stack, run by the engine after every resource is known (`check` says nothing)."""
     mandatory: bool = True
     """Whether a violation blocks the update (else it is advice)."""
     needs_secret_markers: bool = False
@@ -123,6 +134,15 @@ RULES: tuple[Rule, ...] = (
         "prometheus.yml) may publish on the host's loopback only. Any other container, Ollama and LiteLLM "
         "above all, publishes nothing.",
         check=exposure.internal_services_unpublished,
+    ),
+    Rule(
+        name="publish-without-nat-out",
+        title="A publishing container cannot open connections off the host",
+        description="Every network a container publishes ports from is internal or a bridge with "
+        "com.docker.network.bridge.enable_ip_masquerade=false: a published port needs a non-internal bridge, "
+        "whose outbound connections Docker would otherwise masquerade as the host's (CIS 5.x, least privilege).",
+        check=_per_stack,
+        check_stack=egress.publishers_without_nat_out,
     ),
     Rule(
         name="no-wildcard-publish",

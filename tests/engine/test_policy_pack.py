@@ -4,9 +4,10 @@ The CLI starts a Python pack through our language host (RunPlugin, engine/langua
 
 No provider plugin can be built here (docs/ENGINE.md), so a program registers only dynamic
 resources (type `pulumi-python:dynamic:Resource`). Every llmstack rule applies to a docker or
-cloudflare resource type and the pack has no stack-level policy, so the llmstack pack can only be
-shown to load, run and pass here. That the engine enforces what a pack reports is shown with a
-throwaway pack on the same pulumi-policy SDK (policy/.venv) with a mandatory rule on the dynamic type.
+cloudflare resource type (its one stack-level policy too: it reads containers and networks), so
+the llmstack pack can only be shown to load, run and pass here. That the engine enforces what a
+pack reports is shown with a throwaway pack on the same pulumi-policy SDK (policy/.venv) with a
+mandatory rule on the dynamic type.
 """
 
 from __future__ import annotations

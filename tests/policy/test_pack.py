@@ -10,15 +10,19 @@ import pytest
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from offline.engine import SECRET_SIG, SIG_KEY
+from policy.egress import NETWORK
 from policy.pack import NOT_APPLICABLE_WITHOUT_MARKERS, policies
 from policy.rules import RULES
 from tests.policy.resources import (
@@ -68,8 +72,12 @@ def test_the_pack_wraps_every_rule_with_its_enforcement_level() -> None:
     built = policies()
     assert [p.name for p in built] == [rule.name for rule in RULES]
     for policy, rule in zip(built, RULES, strict=True):
-        assert isinstance(policy, ResourceValidationPolicy)
-        assert policy.has_validation()
+        if rule.check_stack is not None:
+            assert isinstance(policy, StackValidationPolicy)
+            assert policy.validate is not None
+        else:
+            assert isinstance(policy, ResourceValidationPolicy)
+            assert policy.has_validation()
         assert policy.description == rule.description
         expected = EnforcementLevel.MANDATORY if rule.mandatory else EnforcementLevel.ADVISORY
         assert policy.enforcement_level == expected
@@ -85,7 +93,7 @@ def test_a_policy_reports_each_violation_against_the_resource() -> None:
 def test_a_policy_reports_nothing_for_a_compliant_resource() -> None:
     spy = ReportViolationSpy()
     for rule in RULES:
-        if not rule.needs_secret_markers:
+        if not rule.needs_secret_markers and rule.check_stack is None:
             pack_policy(rule.name).validate(validation_args(engine_view(edge())), spy)
     assert spy.reports == []
 
@@ -128,3 +136,27 @@ def test_the_pack_lock_is_the_dev_locks_pins_and_hashes_for_what_the_pack_needs(
     dev_lock = policy_lock.blocks((PROJECT_DIR / "requirements-dev.txt").read_text())
     assert {"pulumi", "pulumi-policy", "protobuf", "grpcio"} <= set(pack_lock)
     assert all(len(lines) > 1 and lines == dev_lock[name] for name, lines in pack_lock.items())
+
+
+def test_a_stack_policy_reports_each_violation_against_its_resources_urn() -> None:
+    (policy,) = [p for p in policies() if p.name == "publish-without-nat-out"]
+    assert isinstance(policy, StackValidationPolicy)
+    options = PolicyResourceOptions(
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=None,
+        aliases=[],
+        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
+        additional_secret_outputs=[],
+    )
+    network_urn = f"urn:pulumi:dev::llmstack::{NETWORK}::publish"
+    edge_urn = "urn:pulumi:dev::llmstack::docker:index/container:Container::edge"
+    nginx = {**engine_view(edge()), "networksAdvanced": [{"name": "llmstack-dev-publish"}]}
+    resources = [
+        PolicyResource(NETWORK, {"name": "llmstack-dev-publish"}, network_urn, "publish", options, None, None, [], {}),
+        PolicyResource(CONTAINER, unknown_checking_proxy(nginx), edge_urn, "edge", options, None, None, [], {}),
+    ]
+    spy = ReportViolationSpy()
+    policy.validate(StackValidationArgs(resources, None), spy)
+    assert [urn for _, urn in spy.reports] == [edge_urn]
+    assert "masquerades" in spy.reports[0][0]

@@ -188,11 +188,46 @@ VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
 }
 
 
+STACK_VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
+    "publish-without-nat-out": ("dev", "network-publish", lambda wire: wire.pop("options")),
+}
+"""The rules over the whole stack: the engine sends every resource at once (AnalyzeStack)."""
+
+
+def analyze_stack(servicer: Any, run: OfflineRun, changes: dict[str, Wire] | None = None) -> Verdicts:
+    """What the SDK answers for the stack's resources sent together, some of them changed."""
+    resources = []
+    for resource in run.resources:
+        properties = struct_pb2.Struct()
+        json_format.ParseDict((changes or {}).get(resource.name, resource.wire), properties)
+        resources.append(
+            analyzer_pb2.AnalyzerResource(
+                urn=f"urn:pulumi:dev::llmstack::{resource.type}::{resource.name}",
+                type=resource.type,
+                name=resource.name,
+                properties=properties,
+            )
+        )
+    return Verdicts(servicer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources), None))
+
+
 def test_every_rule_has_an_engine_shaped_violation() -> None:
-    assert set(VIOLATIONS) == {rule.name for rule in RULES}
+    assert set(VIOLATIONS) | set(STACK_VIOLATIONS) == {rule.name for rule in RULES}
+    assert set(STACK_VIOLATIONS) == {rule.name for rule in RULES if rule.check_stack is not None}
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.name)
+@pytest.mark.parametrize("rule", [rule for rule in RULES if rule.check_stack is not None], ids=lambda rule: rule.name)
+def test_a_violating_stack_fails_under_the_engine_and_the_unchanged_one_passes(
+    rule: Any, servicer: Any, stacks: dict[str, OfflineRun]
+) -> None:
+    stack, name, change = STACK_VIOLATIONS[rule.name]
+    run = stacks[stack]
+    assert rule.name not in analyze_stack(servicer, run).blocking
+    after = analyze_stack(servicer, run, {name: changed(run.named(name), change)})
+    assert rule.name in after.blocking
+
+
+@pytest.mark.parametrize("rule", [rule for rule in RULES if rule.check_stack is None], ids=lambda rule: rule.name)
 def test_a_violating_resource_fails_under_the_engine_and_the_unchanged_one_passes(
     rule: Any, servicer: Any, stacks: dict[str, OfflineRun]
 ) -> None:
@@ -229,6 +264,8 @@ def test_every_stack_passes_every_mandatory_policy_under_the_engine(
         verdict = analyze(servicer, resource.type, resource.wire, resource.name)
         assert verdict.blocking == set(), (resource.name, verdict.messages)
         assert verdict.deferred == set(), (resource.name, verdict.messages)
+    whole = analyze_stack(servicer, run)
+    assert (whole.blocking, whole.deferred) == (set(), set()), whole.messages
 
 
 def test_a_first_preview_blocks_known_violations_despite_unknown_neighbours(servicer: Any, deploy: Deploy) -> None:

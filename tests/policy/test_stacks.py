@@ -185,3 +185,13 @@ def test_a_least_privilege_violation_fails_exactly_its_rules(
     stack = deploy()
     assert failing(stack) == {"image-digest-pinned"}, "the unchanged stack must pass for the test to mean anything"
     assert failing(weakened(stack, name, change)) == {*rules, "image-digest-pinned"}
+
+
+@pytest.mark.parametrize("network", ["network-publish", "network-monitoring-publish"])
+def test_a_publish_network_that_masquerades_fails_only_the_nat_rule(deploy: Deploy, network: str) -> None:
+    stack = deploy(monitoring="true")
+    assert failing(stack) == {"image-digest-pinned"}, "the unchanged stack must pass for the test to mean anything"
+    assert failing(weakened(stack, network, lambda wire: wire.pop("options"))) == {
+        "publish-without-nat-out",
+        "image-digest-pinned",
+    }
