@@ -127,6 +127,17 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 and `/metrics`, on whichever worker answers, sums them. Without it each worker would answer with its
 own counts only. It must be set before prometheus_client is imported, so in the environment."""
 
+SERVED_METRICS = (
+    "litellm_proxy_total_requests_metric", "litellm_proxy_failed_requests_metric",
+    "litellm_request_total_latency_metric", "litellm_llm_api_latency_metric",
+    "litellm_llm_api_time_to_first_token_metric",
+    "litellm_input_tokens_metric", "litellm_output_tokens_metric", "litellm_total_tokens_metric",
+    "litellm_in_flight_requests", "litellm_deployment_state", "litellm_deployment_cooled_down",
+)  # fmt: skip
+"""The series LiteLLM keeps (`prometheus_metrics_config`): requests by client, model and status,
+latency and time to first token, tokens, requests in flight, and a pool host's health. Every other
+metric is LiteLLM's no-op: spend and budget series mean nothing without a database, and each
+metric costs every request a write to the multi-process files (benchmarks/watch_cost.py)."""
 EXCLUDED_METRIC_LABELS = (
     "hashed_api_key", "user", "user_email", "user_alias", "end_user", "team", "team_alias", "project_id",
     "project_alias", "org_id", "org_alias", "client_ip", "user_agent", "api_base", "model_id",
@@ -158,6 +169,7 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             ],
             **(
                 {
+                    "prometheus_metrics_config": [{"group": "llmstack", "metrics": list(SERVED_METRICS)}],
                     "prometheus_exclude_labels": list(EXCLUDED_METRIC_LABELS),
                     # Prometheus scrapes without a key, on the monitoring network; the edge never
                     # proxies /metrics (render/nginx.py), so nobody else reaches it.

@@ -14,6 +14,7 @@ posts it to a stand-in for the operator's webhook receiver on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import tempfile
 import time
@@ -27,6 +28,7 @@ import pytest
 
 from components.edge import STATUS_PORT
 from components.render.alert_rules import AUTH_FAILURE_BURST, AUTH_FAILURES, REQUESTS
+from components.render.litellm import SERVED_METRICS
 from offline.render import render_config
 from tests.live.conftest import SEED, EdgeRunner, Gateway, Rendered, running_gateway
 from tests.live.docker_dns import DockerDns
@@ -238,6 +240,15 @@ def test_no_label_value_holds_a_key(stack: Rendered, monitoring: Monitoring, tra
     assert "hashed_api_key" not in names
     leaks = [labels for labels in series for v in labels.values() for secret in forbidden if secret[8:24] in v]
     assert leaks == []
+
+
+def test_litellm_keeps_only_the_served_metrics(monitoring: Monitoring, traffic: dict[str, int]) -> None:
+    """Spend, budget and the other no-op series of a stack without a database are not written at all."""
+    monitoring.wait_for(REQUESTS, lambda r: len(r) >= 6)
+    names = {labels["__name__"] for labels in monitoring.series() if labels["__name__"].startswith("litellm_")}
+    metrics = {re.sub(r"_(total|bucket|count|sum|created)$", "", name) for name in names}
+    assert metrics <= set(SERVED_METRICS), metrics - set(SERVED_METRICS)
+    assert {"litellm_proxy_total_requests_metric", "litellm_output_tokens_metric"} <= metrics
 
 
 def test_normal_traffic_fires_no_alert(monitoring: Monitoring, traffic: dict[str, int]) -> None:
