@@ -93,7 +93,9 @@ class MonitoringArgs:
     models: tuple[ModelSpec, ...]
     """The served models the probe looks for."""
     tunnel_target: str | None
-    """cloudflared's metrics `host:port`, in tunnel mode."""
+    """The tunnel watch's `host:port` (cloudflared's `/metrics`), in tunnel mode."""
+    tunnel_watch_network: docker.Network | None = None
+    """In tunnel mode, the network Prometheus shares with cloudflared alone, to reach the watch."""
     secrets: Secrets
     """Receiver credentials."""
 
@@ -189,6 +191,11 @@ class Monitoring(pulumi.ComponentResource):
             networks_advanced=[
                 self._on_monitoring(PROMETHEUS_ALIAS),
                 docker.ContainerNetworksAdvancedArgs(name=args.publish_network.name),
+                *(
+                    [docker.ContainerNetworksAdvancedArgs(name=args.tunnel_watch_network.name)]
+                    if args.tunnel_watch_network is not None
+                    else []
+                ),
             ],
             healthcheck=_http_check(PROMETHEUS_PORT),
             **defaults.long_running(

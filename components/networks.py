@@ -43,9 +43,10 @@ class StackNetworks(pulumi.ComponentResource):
     - `tunnel_egress`: cloudflared alone; its way out to Cloudflare, shared with no container.
     With monitoring on, three more:
     - `monitoring` (internal, pinned subnet): Prometheus, its exporters, Alertmanager, and the
-      containers they scrape (nginx, LiteLLM, cloudflared). nginx shows its status page to it alone.
+      containers they scrape (nginx, LiteLLM). nginx shows its status page to it alone.
     - `monitoring_publish`: Prometheus alone; its port is published on the host's 127.0.0.1, no NAT out.
     - `alert_egress`: Alertmanager alone; its way out to the webhook and mail server.
+    - `tunnel_watch` (internal, tunnel mode): cloudflared and Prometheus alone (tunnel_watch.py).
     Internal networks have no route off the host and cannot publish ports.
     """
 
@@ -58,6 +59,7 @@ class StackNetworks(pulumi.ComponentResource):
     monitoring: docker.Network | None
     monitoring_publish: docker.Network | None
     alert_egress: docker.Network | None
+    tunnel_watch: docker.Network | None
 
     def __init__(self, name: str, args: StackNetworksArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(RESOURCE_TYPE, name, None, opts)
@@ -78,6 +80,9 @@ class StackNetworks(pulumi.ComponentResource):
             self.monitoring, self.monitoring_publish, self.alert_egress = _monitoring_networks(
                 name, prefix, args.monitoring_subnet, child
             )
+        self.tunnel_watch = None
+        if args.monitoring_subnet is not None and args.tunnel_subnet is not None:
+            self.tunnel_watch = _bridge(name, prefix, "tunnel-watch", child, internal=True)
         self.register_outputs({})
 
 

@@ -33,6 +33,7 @@ from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
 from components.settings.model import Settings, TunnelSettings
+from components.tunnel_watch import WATCH_ALIAS, WATCH_PORT
 
 DOCKER_DNS = "127.0.0.11"
 
@@ -284,7 +285,8 @@ def _monitoring(wiring: _Wiring, edge: Edge, secrets: SecretConfig) -> Monitorin
             edge_target=f"{edge.container_name}:{HTTPS_PORT}",
             ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
             models=settings.models,
-            tunnel_target=None,
+            tunnel_target=f"{WATCH_ALIAS}:{WATCH_PORT}" if networks.tunnel_watch is not None else None,
+            tunnel_watch_network=networks.tunnel_watch,
             secrets=Secrets(webhook_url=secrets.alert_webhook_url, smtp_password=secrets.alert_smtp_password),
         ),
         wiring.opts,
@@ -295,7 +297,7 @@ def _tunnel(
     wiring: _Wiring, tunnel: TunnelSettings, edge: Edge, certificate: EdgeCertificate
 ) -> pulumi.Output[dict[str, str]] | None:
     """The Cloudflare Tunnel to nginx; its Access service-token headers, if any."""
-    from components.tunnel import Tunnel, TunnelArgs  # imports pulumi_cloudflare: seconds, tunnel mode only
+    from components.tunnel import Tunnel, TunnelArgs, TunnelWatchArgs  # imports pulumi_cloudflare: seconds
 
     settings, networks = wiring.settings, wiring.networks
     if networks.tunnel is None or networks.tunnel_egress is None:
@@ -315,6 +317,9 @@ def _tunnel(
                 "tunnelSecretEpoch": settings.rotation.tunnel_secret_epoch,
             },
             serving=not settings.paused,
+            watch=TunnelWatchArgs(network=networks.tunnel_watch, image=settings.images.nginx)
+            if networks.tunnel_watch is not None
+            else None,
         ),
         wiring.opts,
     )

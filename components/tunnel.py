@@ -18,7 +18,8 @@ import pulumi_random as random
 from components import container_defaults as defaults
 from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
 from components.render.nginx import KEEPALIVE_SECONDS
-from components.settings.model import TunnelSettings
+from components.settings.model import ImageRef, TunnelSettings
+from components.tunnel_watch import WATCH_ALIAS, tunnel_watch
 
 RESOURCE_TYPE = "llmstack:index:Tunnel"
 METRICS_ADDRESS = "127.0.0.1:20241"
@@ -67,6 +68,18 @@ class TunnelArgs:
     """Rotation epochs the tunnel secret follows (pulumi-random keepers)."""
     serving: bool = True
     """False (the kill switch): no connector container; the tunnel, its secret and DNS record stay."""
+    watch: TunnelWatchArgs | None = None
+    """With monitoring on: the watch network and image; None: no watch."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TunnelWatchArgs:
+    """Where Prometheus watches the connector (tunnel_watch.py)."""
+
+    network: docker.Network
+    """Internal network of cloudflared and Prometheus alone."""
+    image: ImageRef
+    """The stack's nginx image."""
 
 
 class Tunnel(pulumi.ComponentResource):
@@ -104,8 +117,9 @@ class Tunnel(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=settings.image.reference, keep_locally=True, opts=child)
         # The token's volume outlives a pause: unpausing finds it unchanged.
         delivered = self._files(name, args, image, token, child)
-        if args.serving:
-            self._connector(name, args, image, delivered)
+        connector = self._connector(name, args, image, delivered) if args.serving else None
+        if args.watch is not None:
+            self._watch(name, args, args.watch, connector, child)
         self.access_headers = self._access(name, args, child) if settings.access else None
         if settings.edge_rate_limit:
             self._rate_limit(name, args, child)
@@ -191,6 +205,11 @@ class Tunnel(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(
                     name=args.tunnel_network.name, ipv4_address=settings.subnet.connector
                 ),
+                *(
+                    [docker.ContainerNetworksAdvancedArgs(name=args.watch.network.name, aliases=[WATCH_ALIAS])]
+                    if args.watch is not None
+                    else []
+                ),
             ],
             # The image is distroless (no shell, no curl): cloudflared itself asks its /ready endpoint,
             # which answers 200 once at least one connection to Cloudflare's edge is up.
@@ -203,6 +222,24 @@ class Tunnel(pulumi.ComponentResource):
                 grace_seconds=CONNECTOR_GRACE_SECONDS,
             ),
             opts=defaults.serving_options(self, depends_on=[delivered.carrier]),
+        )
+
+    def _watch(
+        self,
+        name: str,
+        args: TunnelArgs,
+        watch: TunnelWatchArgs,
+        connector: docker.Container | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        image = docker.RemoteImage(f"{name}-watch-image", name=watch.image.reference, keep_locally=True, opts=child)
+        tunnel_watch(
+            f"{name}-watch",
+            parent=self,
+            docker_prefix=args.docker_prefix,
+            image=image.image_id,
+            connector=connector,
+            metrics_address=METRICS_ADDRESS,
         )
 
     def _access(

@@ -17,6 +17,8 @@ UNCONFINED = frozenset(
 SHARED_PROPAGATION = frozenset({"shared", "rshared"})
 """Propagation modes through which a container's mounts reach the host (CIS 5.19)."""
 FIRST_UNPRIVILEGED_PORT = 1024
+TUNNEL_WATCH_SUFFIX = "-cloudflared-watch"
+"""The Docker name of the one container that joins another's network namespace (components/tunnel_watch.py)."""
 
 
 def host_paths(resource_type: str, props: Props) -> list[str]:
@@ -43,6 +45,34 @@ def host_namespaces(resource_type: str, props: Props) -> list[str]:
         return []
     shared = [key for key in HOST_NAMESPACES if text(props, key) == "host"]
     return [f"{key} is host: the container shares the host's namespace" for key in shared]
+
+
+def network_namespace(resource_type: str, props: Props) -> list[str]:
+    """A network namespace of its own: never the host's; another container's only for the tunnel watch.
+
+    The tunnel watch (`container:<id>`) publishes nothing and joins no network. The joined container
+    is not checked: an engine id names no role. The program sets it to the stack's own cloudflared
+    (tests/mocks/test_tunnel_watch.py, tests/docker/test_tunnel.py).
+    """
+    if resource_type != CONTAINER:
+        return []
+    mode = text(props, "networkMode")
+    if mode == "host":
+        return ["networkMode host: the container shares the host's network namespace, every address and port"]
+    if not mode.startswith("container:"):
+        return []
+    name = text(props, "name")
+    if not name.endswith(TUNNEL_WATCH_SUFFIX):
+        return [
+            f"networkMode {mode} ({name or 'unnamed'}): only the tunnel watch (…{TUNNEL_WATCH_SUFFIX}) "
+            "joins another container's network namespace, cloudflared's"
+        ]
+    problems = []
+    if entries(field(props, "ports")) or field(props, "publishAllPorts") is True:
+        problems.append(f"{name} joins cloudflared's network namespace and publishes ports")
+    if entries(field(props, "networksAdvanced")):
+        problems.append(f"{name} joins cloudflared's network namespace and networks of its own")
+    return problems
 
 
 def host_devices(resource_type: str, props: Props) -> list[str]:

@@ -203,6 +203,15 @@ RULES: tuple[Rule, ...] = (
         check=host_access.host_namespaces,
     ),
     Rule(
+        name="own-network-namespace",
+        title="No host network namespace; another container's only for the tunnel watch",
+        description="networkMode is never host (CIS Docker 5.9). networkMode container:<id> only for the "
+        "tunnel watch (Docker name …-cloudflared-watch), which publishes nothing and joins no network: it "
+        "shares cloudflared's namespace to read its loopback-only /metrics. The joined container is not "
+        "checked (an engine id names no role): the program sets it to the stack's own cloudflared.",
+        check=host_access.network_namespace,
+    ),
+    Rule(
         name="no-host-devices",
         title="No host devices",
         description="devices is empty: no host device node in a container (CIS Docker 5.17); deviceRequests ask "

@@ -112,7 +112,8 @@ def _rules(context: AlertRulesContext) -> list[_Rule]:
                 expr=f'max(cloudflared_tunnel_ha_connections) < 1 or absent(up{{job="{JOB_TUNNEL}"}} == 1)',
                 duration="2m",
                 severity="critical",
-                summary="cloudflared holds no connection to Cloudflare: the stack is unreachable from the Internet.",
+                summary="cloudflared holds no connection to Cloudflare, or its metrics do not answer (it is gone): "
+                "the stack is unreachable from the Internet.",
             )
         )
     return rules

@@ -321,6 +321,12 @@ class Applier:
                 if not (key in COMPUTED and key not in inputs)
                 and _comparable(key, inputs.get(key)) != _comparable(key, value)
             }
+            mode = inputs.get("networkMode") or ""
+            if mode.startswith("container:"):
+                # Read stores HostConfig.NetworkMode, where the engine keeps the joined container's full id.
+                stored = self.inspect(registration.name)["HostConfig"]["NetworkMode"]
+                if self._network_mode(registration.name, mode) != stored:
+                    differences["networkMode"] = (mode, stored)
             if differences:
                 found[registration.name] = differences
         return found

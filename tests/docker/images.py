@@ -305,6 +305,7 @@ def references_of(resources: list[tuple[str, str]]) -> dict[str, str]:
         "gateway-image": "litellm",
         "edge-image": "nginx",
         "tunnel-image": "cloudflared",
+        "tunnel-watch-image": "nginx",  # the tunnel watch runs the stack's nginx image
         "monitoring-prometheus-image": "prometheus",
         "monitoring-alertmanager-image": "alertmanager",
         "monitoring-nginx-exporter-image": "nginx-exporter",

@@ -104,3 +104,67 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(content)))
         self.end_headers()
         self.wfile.write(content)
+
+
+PPROF_MARKER = "standin-heap-profile:TUNNEL-TOKEN-eyJhIjoiMDEyMyIsInQiOiJ0dW5uZWwiLCJzIjoic2VjcmV0In0"
+"""What the stand-in's heap profile holds: in the real one, the tunnel token. It must never leave."""
+HA_CONNECTIONS = "cloudflared_tunnel_ha_connections"
+
+
+class MetricsServerStandIn:
+    """cloudflared's metrics server (`--metrics ADDR`): `/metrics`, `/ready` and Go's `/debug/pprof`, one listener.
+
+    As in cloudflared (metrics/metrics.go): `/metrics` is Prometheus's handler with the gauge
+    `cloudflared_tunnel_ha_connections`; `/ready` answers 200 with at least one connection, else 503;
+    `/debug/pprof/` is net/http/pprof, whose heap profile here holds `PPROF_MARKER`. `paths` records
+    every request target it received, as sent.
+    """
+
+    def __init__(self, host: str, port: int, connections: int = 4) -> None:
+        self.connections = connections
+        self.paths: list[str] = []
+        handler = type("Handler", (_MetricsHandler,), {"standin": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics-standin", daemon=True)
+        self._thread.start()
+
+    def answer(self, path: str) -> tuple[int, bytes]:
+        """Status and body for a GET of `path` (with its query string)."""
+        self.paths.append(path)
+        route = path.split("?", 1)[0]
+        if route == "/metrics":
+            gauge = f"# HELP {HA_CONNECTIONS} Number of active ha connections\n# TYPE {HA_CONNECTIONS} gauge\n"
+            return 200, f"{gauge}{HA_CONNECTIONS} {self.connections}\n".encode()
+        if route == "/ready":
+            status = 200 if self.connections > 0 else 503
+            return status, f'{{"status":{status},"readyConnections":{self.connections}}}'.encode()
+        if route.startswith("/debug/pprof/heap"):
+            return 200, PPROF_MARKER.encode()
+        if route.startswith("/debug/pprof"):
+            return 200, b"/debug/pprof/ profiles: heap goroutine allocs"
+        return 404, b"404 page not found\n"
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    standin: MetricsServerStandIn
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: `paths` records what matters."""
+
+    def do_GET(self) -> None:
+        status, body = self.standin.answer(self.path)
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.do_GET()

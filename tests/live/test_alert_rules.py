@@ -9,6 +9,7 @@ made one that never fires) and promtool must then fail.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from components.render.alert_rules import (
     AlertRulesContext,
     alert_rules,
 )
+from components.render.monitoring import JOB_TUNNEL
 from components.shipped.probe.llmstack_probe import CERTIFICATE_EXPIRY, MODEL_PRESENT, MODEL_SERVER_UP
 from tests.live.monitoring import binary
 
@@ -31,6 +33,8 @@ OK_REQUESTS = f'{REQUESTS}{{api_key_alias="alice",requested_model="small",status
 ERROR_REQUESTS = f'{REQUESTS}{{api_key_alias="alice",requested_model="small",status_code="500"}}'
 BUSY_REQUESTS = f'{REQUESTS}{{api_key_alias="alice",requested_model="small",status_code="503"}}'
 FAILURES = AUTH_FAILURES.replace("{", '{requested_model="small",')
+TUNNEL_UP = f'up{{job="{JOB_TUNNEL}"}}'
+HA_CONNECTIONS = "cloudflared_tunnel_ha_connections"
 NORMAL = {
     # A busy day: 2 requests a second, one wrong key a minute, a rare 500 and 503, everything up.
     OK_REQUESTS: "0+30x80",
@@ -41,8 +45,8 @@ NORMAL = {
     MODEL_SERVER_UP: "1x80",
     f'{MODEL_PRESENT}{{model="small",tag="qwen2.5:0.5b"}}': "1x80",
     'up{job="litellm"}': "1x80",
-    'up{job="tunnel"}': "1x80",
-    "cloudflared_tunnel_ha_connections": "4x80",
+    TUNNEL_UP: "1x80",
+    HA_CONNECTIONS: "4x80",
     CERTIFICATE_EXPIRY: f"{90 * DAY}x80",
 }
 """Input series of normal operation, one sample each 15 s for 20 minutes."""
@@ -53,10 +57,13 @@ class Trouble:
     """What makes one alert fire: series replaced in `NORMAL`, and when it must be firing."""
 
     alert: str
-    series: dict[str, str]
+    series: dict[str, str | None]
+    """Replaced series; None removes one (its exporter is gone)."""
     at: str
     quiet_at: str | None = "1m"
     """A moment before the trouble, when the alert must not fire yet (None: trouble from the start)."""
+    also: tuple[str, ...] = ()
+    """Alerts the same trouble fires too."""
 
 
 TROUBLES = [
@@ -68,14 +75,18 @@ TROUBLES = [
     Trouble("ModelMissing", {f'{MODEL_PRESENT}{{model="small",tag="qwen2.5:0.5b"}}': "1x20 0x60"}, at="12m"),
     Trouble("TargetDown", {'up{job="litellm"}': "1x20 0x60"}, at="10m"),
     Trouble("CertificateExpiresSoon", {CERTIFICATE_EXPIRY: f"{(CERTIFICATE_WARNING_DAYS - 1) * DAY}x80"}, "5m", None),
-    Trouble("TunnelDown", {"cloudflared_tunnel_ha_connections": "4x20 0x60"}, at="10m"),
+    Trouble("TunnelDown", {HA_CONNECTIONS: "4x20 0x60"}, at="10m"),
+    # The watch stops answering (cloudflared's namespace is gone): its scrape fails.
+    Trouble("TunnelDown", {TUNNEL_UP: "1x20 0x60", HA_CONNECTIONS: "4x20 stale"}, at="10m", also=("TargetDown",)),
+    # No tunnel target at all: neither series exists.
+    Trouble("TunnelDown", {TUNNEL_UP: None, HA_CONNECTIONS: None}, at="5m", quiet_at=None),
 ]
 RULES = alert_rules(AlertRulesContext(tunnel=True))
 RULE_NAMES = [rule["alert"] for rule in RULES["groups"][0]["rules"]]  # type: ignore[index]
 
 
-def _series(values: dict[str, str]) -> list[dict[str, str]]:
-    return [{"series": name, "values": samples} for name, samples in values.items()]
+def _series(values: Mapping[str, str | None]) -> list[dict[str, str]]:
+    return [{"series": name, "values": samples} for name, samples in values.items() if samples is not None]
 
 
 def _cases() -> list[dict[str, object]]:
@@ -89,7 +100,9 @@ def _cases() -> list[dict[str, object]]:
         if trouble.quiet_at is not None:
             checks.append({"eval_time": trouble.quiet_at, "alertname": trouble.alert, "exp_alerts": []})
         checks += [
-            {"eval_time": trouble.at, "alertname": n, "exp_alerts": []} for n in RULE_NAMES if n != trouble.alert
+            {"eval_time": trouble.at, "alertname": n, "exp_alerts": []}
+            for n in RULE_NAMES
+            if n != trouble.alert and n not in trouble.also
         ]
         cases.append(
             {"interval": "15s", "input_series": _series({**NORMAL, **trouble.series}), "alert_rule_test": checks}
@@ -122,7 +135,7 @@ def _promtool_test(directory: Path, rules: dict[str, object]) -> subprocess.Comp
 
 
 def test_every_rule_has_a_trouble_case() -> None:
-    assert sorted(t.alert for t in TROUBLES) == sorted(RULE_NAMES)
+    assert sorted({t.alert for t in TROUBLES}) == sorted(RULE_NAMES)
 
 
 def test_the_rules_pass_promtool_check(tmp_path: Path) -> None:
@@ -149,3 +162,16 @@ def test_a_rule_that_never_fires_fails_its_case(neutered: str, tmp_path: Path) -
     result = _promtool_test(tmp_path, rules)
     assert result.returncode != 0
     assert neutered in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("branch", [0, 1], ids=["connections-only", "target-only"])
+def test_each_way_tunnel_down_fires_has_its_own_case(branch: int, tmp_path: Path) -> None:
+    """TunnelDown fires at 0 connections or without an answering target: either half alone fails a case."""
+    rules = yaml.safe_load(yaml.safe_dump(RULES))
+    (rule,) = [rule for rule in rules["groups"][0]["rules"] if rule["alert"] == "TunnelDown"]
+    halves = rule["expr"].split(" or ")
+    assert len(halves) == 2, rule["expr"]
+    rule["expr"] = halves[branch]
+    result = _promtool_test(tmp_path, rules)
+    assert result.returncode != 0
+    assert "TunnelDown" in result.stdout + result.stderr

@@ -47,6 +47,7 @@ def test_unpausing_brings_back_the_same_edge_and_the_same_keys() -> None:
 def test_pausing_a_tunnel_stack_stops_the_connector_and_keeps_the_tunnel() -> None:
     base = {**TUNNEL, "clients": {"editor": {}}}
     serving, paused = state(deploy(base)), state(deploy(base, paused="true"))
-    assert set(serving) - set(paused) == {"edge-container", "tunnel-container"}
+    # The watch lives in the connector's network namespace: it goes with it.
+    assert set(serving) - set(paused) == {"edge-container", "tunnel-container", "tunnel-watch"}
     assert {"tunnel-tunnel", "tunnel-secret", "tunnel-image"} <= set(paused)
     assert {name for name in paused if paused[name] != serving[name]} == set()

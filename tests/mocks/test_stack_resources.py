@@ -287,8 +287,9 @@ def test_docker_objects_are_named_per_stack(deploy: Deploy) -> None:
 def test_every_network_can_be_replaced_under_its_fixed_name(config: dict[str, Any], deploy: Deploy) -> None:
     result = deploy(stack="blue", **config)
     networks = result.of_type(NETWORK)
-    # Monitoring's (on by default): its internal network, Prometheus's published one, Alertmanager's way out.
-    assert len(networks) == (5 if config is TUNNEL else 4) + 3
+    # Monitoring's (on by default): its internal network, Prometheus's published one, Alertmanager's way out;
+    # in tunnel mode the tunnel watch's too.
+    assert len(networks) == (6 if config is TUNNEL else 4) + 3
     for network in networks:
         # Docker refuses a second network of the same name: the old one must go first.
         assert network.inputs["name"] == f"llmstack-blue-{network.name.removeprefix('network-')}"

@@ -143,14 +143,19 @@ def test_no_container_publishes_a_host_port_but_prometheus_on_loopback(tunnel: O
     assert [n.name for n in tunnel.of_type(NETWORK) if n.name.endswith("-publish")] == ["network-monitoring-publish"]
 
 
-def test_cloudflared_shares_a_network_with_nginx_only(tunnel: OfflineRun) -> None:
+def test_cloudflared_shares_a_network_with_nginx_and_one_with_prometheus_only(tunnel: OfflineRun) -> None:
     found = containers(tunnel)
     connector = networks_of(found["tunnel-container"])
     neighbours = {
         network: sorted(name for name, c in found.items() if name != "tunnel-container" and network in networks_of(c))
         for network in connector
     }
-    assert neighbours == {"llmstack-prod-tunnel": ["edge-container"], "llmstack-prod-tunnel-egress": []}
+    assert neighbours == {
+        "llmstack-prod-tunnel": ["edge-container"],
+        "llmstack-prod-tunnel-egress": [],
+        # Monitoring on (the default): Prometheus scrapes the tunnel watch there (tunnel_watch.py).
+        "llmstack-prod-tunnel-watch": ["monitoring-prometheus"],
+    }
     internal = {n.inputs["name"] for n in tunnel.of_type(NETWORK) if n.inputs.get("internal")}
     assert "llmstack-prod-tunnel" in internal, "nginx gains no route out through the tunnel network"
     assert "llmstack-prod-tunnel-egress" not in internal, "cloudflared needs its way out to Cloudflare"

@@ -166,6 +166,7 @@ VIOLATIONS: dict[str, tuple[str, str, Callable[[Wire], None]]] = {
         _append("volumes", {"hostPath": "/var/run/docker.sock", "containerPath": "/var/run/docker.sock"}),
     ),
     "no-host-namespaces": ("dev", "gateway-container", _set("pidMode", "host")),
+    "own-network-namespace": ("prod", "gateway-container", _set("networkMode", "container:0123abcd")),
     "no-host-devices": ("dev", "ollama-container", _append("devices", {"hostPath": "/dev/kmsg"})),
     "default-confinement": ("dev", "gateway-container", _append("securityOpts", "seccomp=unconfined")),
     "no-shared-mount-propagation": (

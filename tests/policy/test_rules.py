@@ -509,3 +509,18 @@ def test_the_nginx_exporter_is_not_the_edge_and_needs_no_healthcheck() -> None:
     assert violations("healthcheck", {**exporter, "image": DIGEST}) == []
     # Only that image: any other container without a healthcheck still fails.
     assert violations("healthcheck", long_running(healthcheck=None))
+
+
+def test_a_network_namespace_is_the_containers_own_but_for_the_tunnel_watch() -> None:
+    watch = long_running(name="llmstack-prod-cloudflared-watch", networkMode="container:0123abcd")
+    assert violations("own-network-namespace", watch) == []
+    assert violations("own-network-namespace", long_running(networkMode="none")) == []
+    (host,) = violations("own-network-namespace", long_running(networkMode="host"))
+    assert "host" in host
+    (other,) = violations("own-network-namespace", long_running(networkMode="container:0123abcd"))
+    assert "llmstack-dev-litellm" in other
+    assert "tunnel watch" in other
+    # The watch itself may not publish or join networks of its own.
+    assert violations("own-network-namespace", {**watch, "ports": [{"internal": 9104.0}]})
+    assert violations("own-network-namespace", {**watch, "networksAdvanced": [{"name": "x"}]})
+    assert violations("own-network-namespace", {**watch, "networkMode": "host"})

@@ -19,7 +19,7 @@ from tests.policy.resources import (
     failing,
     weakened,
 )
-from tests.support import ACME, LAN, STACK_FILES, namespaced
+from tests.support import ACME, LAN, STACK_FILES, TUNNEL, namespaced
 
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
@@ -195,3 +195,30 @@ def test_a_publish_network_that_masquerades_fails_only_the_nat_rule(deploy: Depl
         "publish-without-nat-out",
         "image-digest-pinned",
     }
+
+
+def test_the_tunnel_watch_passes_and_sharing_a_namespace_otherwise_fails(deploy: Deploy) -> None:
+    """Only the tunnel watch joins another container's network namespace; nothing joins the host's."""
+    stack = deploy("prod", **TUNNEL)
+    assert reveal(stack.named("tunnel-watch").inputs)["networkMode"] == "container:tunnel-container-id"
+    assert failing(stack) == {"image-digest-pinned"}
+
+    def host_network(inputs: dict[str, Any]) -> None:
+        inputs["networkMode"] = "host"
+
+    def join_the_connector(inputs: dict[str, Any]) -> None:
+        inputs["networkMode"] = "container:tunnel-container-id"
+        del inputs["networksAdvanced"]
+
+    def publish(inputs: dict[str, Any]) -> None:
+        inputs["ports"] = [{"internal": 9104.0, "external": 9104.0, "ip": "127.0.0.1", "protocol": "tcp"}]
+
+    def join_ollama(inputs: dict[str, Any]) -> None:
+        inputs["networkMode"] = "container:ollama-container-id"
+
+    for name, change in (("tunnel-watch", host_network), ("gateway-container", join_the_connector)):
+        results = {r.rule.name: r for r in evaluate(weakened(stack, name, change).resources)}
+        assert [f.resource for f in results["own-network-namespace"].failures] == [name]
+    assert "own-network-namespace" in failing(weakened(stack, "tunnel-watch", publish))
+    # The joined container is not judged (an engine id names no role): the mocks test pins it.
+    assert "own-network-namespace" not in failing(weakened(stack, "tunnel-watch", join_ollama))

@@ -8,7 +8,8 @@ Installed as /usr/local/bin/cloudflared; answers the verbs the stack runs:
   ADDR, and runs `tests/live/cloudflared_standin.CloudflaredStandIn`: Cloudflare's edge (plain HTTP
   on 127.0.0.1:8080 inside this container; the address a client connects from becomes its
   `CF-Connecting-IP`) plus the connector (forwards to the ingress origin from this container's own
-  address, verifying nginx with the rule's `caPool` and `originServerName`).
+  address, verifying nginx with the rule's `caPool` and `originServerName`); on ADDR, cloudflared's
+  metrics server (`MetricsServerStandIn`: `/metrics`, `/ready`, and a pprof heap holding a marker).
 - `cloudflared tunnel --metrics ADDR ready`: exit 0 when ADDR/ready answers 200 (the healthcheck).
 """
 
@@ -19,30 +20,15 @@ import json
 import os
 import signal
 import sys
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, "/opt/standin")
-from tests.live.cloudflared_standin import CloudflaredStandIn, Ingress
+from tests.live.cloudflared_standin import CloudflaredStandIn, Ingress, MetricsServerStandIn
 
 REMOTE_CONFIG = Path("/etc/cloudflared/standin-remote-config.json")
 EDGE = ("127.0.0.1", 8080)
 """Where the Cloudflare-edge half listens, inside this container (clients: `docker exec`)."""
-
-
-class _Ready(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-    def do_GET(self) -> None:
-        body = json.dumps({"status": 200, "readyConnections": 1}).encode()
-        self.send_response(200 if self.path == "/ready" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def _metrics(argv: list[str]) -> tuple[str, int]:
@@ -65,8 +51,7 @@ def run(argv: list[str]) -> int:
         ca_file=Path(origin["caPool"]),
     )
     standin = CloudflaredStandIn(listen=EDGE[0], port=EDGE[1], source="0.0.0.0", ingress=ingress)  # noqa: S104 - the kernel picks the source, as for cloudflared
-    ready = ThreadingHTTPServer(_metrics(argv), _Ready)
-    threading.Thread(target=ready.serve_forever, daemon=True).start()
+    MetricsServerStandIn(*_metrics(argv))
     print(f"cloudflared stand-in: tunnel {token['t']} → {ingress.service}; edge on {EDGE}", flush=True)
     standin._thread.join()
     return 0
