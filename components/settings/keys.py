@@ -472,8 +472,9 @@ DECLARED_KEYS: tuple[ConfigKey, ...] = (
         default=True,
         description="Run Prometheus (published on the host's 127.0.0.1 only), the nginx exporter, a "
         "model-server probe and, when a receiver is set, Alertmanager.",
-        details="About 150 MB more memory in all (docs/OPERATIONS.md, Monitoring). Off renders none of these "
-        "containers and no metrics in LiteLLM or nginx.",
+        details="About 150 MB more memory in all, and in tunnel mode a watch of cloudflared's metrics (about "
+        "10 MB, limit 32 MB) (docs/OPERATIONS.md, Monitoring). Off renders none of these containers and no "
+        "metrics in LiteLLM or nginx.",
     ),
     ConfigKey(
         name="monitoringSubnet",
