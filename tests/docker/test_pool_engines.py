@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import httpx
 import pytest
 
 from offline.engine import OfflineRun, reveal
-from tests.docker.conftest import TIMINGS, dev_config
+from tests.docker.conftest import MEASURED, TIMINGS, dev_config
 from tests.docker.gpu_hosts import (
     GATEWAY_ADDRESS,
     STRANGER_ADDRESS,
@@ -128,7 +129,7 @@ def pool_config() -> dict[str, Any]:
 def pool(engines: int, render_stack: Callable[..., OfflineRun]) -> Iterator[PoolStack]:
     started = time.monotonic()
     deployed = apply_pool(render_stack("enginepool", **pool_config()), engines)
-    TIMINGS.append(f"pool: images loaded and {engines}-host pool healthy in {time.monotonic() - started:.0f} s")
+    TIMINGS.append(f"pool: {engines}-host pool healthy in {time.monotonic() - started:.0f} s ({deployed.timings})")
     yield deployed
     deployed.gateway.applier.destroy()
     deployed.gateway.applier.close()
@@ -255,3 +256,99 @@ def test_only_the_gateway_address_is_admitted(pool: PoolStack, pki: dict[str, Pa
     seen = [(line["client"], line["status"]) for line in map(json.loads, filter(lambda x: x.startswith("{"), log))]
     # The terminator saw the stranger's own address (DNAT keeps it), and refused it.
     assert (STRANGER_ADDRESS, 403) in seen
+
+
+# --- the whole chain --------------------------------------------------------------------------
+
+REPLY_SECONDS = 0.3
+"""Each chat's service time on the stand-ins (per slot), as a model generating."""
+CONCURRENCY = 8
+"""Twice the pool's slots (2 + 1 + 1): every host has work queued, as under a real load."""
+
+
+@pytest.fixture(scope="module")
+def generating(pool: PoolStack) -> PoolStack:
+    """The pool with every stand-in taking REPLY_SECONDS per chat (the file its `ollama serve` reads)."""
+    for n, stack in pool.hosts.items():
+        name = _container(stack.run, f"gpu-gpu{n}-ollama-container")
+        done = docker_on(n, "exec", name, "sh", "-c", f"echo {REPLY_SECONDS} > /tmp/standin-reply-seconds")
+        assert done.returncode == 0, done.stderr
+    return pool
+
+
+def _served(pool: PoolStack, n: int) -> list[dict[str, Any]]:
+    """Chats host n's terminator passed on and Ollama answered (its whole access log)."""
+    name = _container(pool.hosts[n].run, f"gpu-gpu{n}-terminator")
+    log = docker_on(n, "logs", name).stdout.splitlines()
+    lines = [json.loads(line) for line in log if line.startswith("{")]
+    return [line for line in lines if line["path"] == "/api/chat" and line["status"] == 200]
+
+
+@pytest.fixture(scope="module")
+def edge(generating: PoolStack) -> Iterator[Callable[[], tuple[float, int, float]]]:
+    """One chat through the edge: (start, status, end) on the monotonic clock."""
+    key = generating.run.outputs["clients"]["dev"]["apiKey"]
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    with generating.gateway.client(headers={"Authorization": f"Bearer {key}"}) as http:
+
+        def ask() -> tuple[float, int, float]:
+            start = time.monotonic()
+            try:
+                status = http.post("/v1/chat/completions", json=body).status_code
+            except httpx.HTTPError:
+                status = 0
+            return start, status, time.monotonic()
+
+        yield ask
+
+
+def _load(ask: Callable[[], tuple[float, int, float]], requests: int) -> list[tuple[float, int, float]]:
+    with ThreadPoolExecutor(CONCURRENCY) as workers:
+        return list(workers.map(lambda _: ask(), range(requests)))
+
+
+def test_the_chain_spreads_load_in_proportion_to_parallelism(
+    generating: PoolStack, edge: Callable[[], tuple[float, int, float]]
+) -> None:
+    _load(edge, CONCURRENCY)  # warm-up: connections and LiteLLM's first calls
+    before = {n: len(_served(generating, n)) for n in generating.hosts}
+    results = _load(edge, 64)
+    assert [status for _, status, _ in results] == [200] * 64
+    served = {n: len(_served(generating, n)) - before[n] for n in generating.hosts}
+    total = sum(served.values())
+    MEASURED.append(f"pool: 64 chats at concurrency {CONCURRENCY} over parallel {PARALLEL}: served {served}")
+    assert total == 64, served
+    for n, count in served.items():
+        expected = 64 * PARALLEL[n] / sum(PARALLEL.values())
+        assert abs(count - expected) <= 0.2 * expected, f"gpu{n} served {count}, expected {expected:.0f} ±20 %"
+
+
+def test_one_host_stopped_mid_load_and_back(
+    generating: PoolStack, edge: Callable[[], tuple[float, int, float]]
+) -> None:
+    n = 3
+    ollama = _container(generating.hosts[n].run, f"gpu-gpu{n}-ollama-container")
+    with ThreadPoolExecutor(1) as side:
+        load = side.submit(_load, edge, 80)
+        time.sleep(2)
+        stopped = docker_on(n, "kill", ollama)  # at once, in the middle of its generations
+        assert stopped.returncode == 0, stopped.stderr
+        stopped_at = time.monotonic()
+        results = load.result()
+    after = [status for start, status, _ in results if start > stopped_at]
+    in_flight = [status for start, status, end in results if start <= stopped_at < end]
+    MEASURED.append(
+        f"pool: gpu{n}'s Ollama killed under load: {len(after)} chats after it, statuses {sorted(set(after))}; "
+        f"in flight then {sorted(in_flight)}"
+    )
+    assert len(after) >= 20
+    assert after == [200] * len(after)
+    served_before = len(_served(generating, n))
+    # Back: the next chats reach it again once the router's cooldown (10 s) is over.
+    started = docker_on(n, "start", ollama)
+    assert started.returncode == 0, started.stderr
+    back_at = time.monotonic()
+    while len(_served(generating, n)) == served_before:
+        assert time.monotonic() - back_at < 30, f"gpu{n} took no load in 30 s after its Ollama started again"
+        assert [status for _, status, _ in _load(edge, CONCURRENCY)] == [200] * CONCURRENCY
+    MEASURED.append(f"pool: gpu{n} took load again {time.monotonic() - back_at:.1f} s after its Ollama started")
