@@ -9,7 +9,9 @@
 #   tests/docker/pool_engines.sh load IMAGE...   copy images from the main engine into every GPU engine
 #   tests/docker/pool_engines.sh down     remove their containers, stop the dockerds (and their
 #                                         containerds), delete the namespaces (their veths and iptables
-#                                         go with them), the bridge, the data and exec roots
+#                                         go with them), the bridge, the data and exec roots; found by
+#                                         name when an interrupted run lost its records. The root
+#                                         namespace's iptables are never touched.
 #   tests/docker/pool_engines.sh status   exit 0 when every engine `up` started answers
 #
 # Only addresses of 10.213.7.0/24 on llmpool0, which this script creates, are used. Each dockerd
@@ -30,17 +32,23 @@ data_root() { echo "/var/lib/llmstack-gpu$1"; }
 socket() { echo "$(exec_root "$1")/docker.sock"; }
 address() { echo "$PREFIX.1$1"; }
 answers() { "$DOCKER" -H "unix://$(socket "$1")" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
-hosts() { [ -f "$STATE/hosts" ] && cat "$STATE/hosts" || true; }
+hosts() {
+  if [ -f "$STATE/hosts" ]; then cat "$STATE/hosts"; return; fi
+  # No record (an interrupted run lost it): whatever of ours is there, by name.
+  for n in 1 2 3; do
+    if [ -e "/var/run/netns/$(netns "$n")" ] || [ -e "$(exec_root "$n")" ]; then echo "$n"; fi
+  done
+}
+dockerd_pid() { cat "$STATE/dockerd-gpu$1.pid" 2>/dev/null || cat "$(exec_root "$1")/dockerd.pid" 2>/dev/null || true; }
 
 up() {
   local count=$1
   [ "$(id -u)" = 0 ] || { echo "pool_engines.sh: needs root" >&2; exit 1; }
   [[ "$count" =~ ^[1-3]$ ]] || { echo "pool_engines.sh: up N with N from 1 to 3, got '$count'" >&2; exit 2; }
-  if [ -f "$STATE/hosts" ]; then down; fi
+  down  # leftovers of an interrupted run
   mkdir -p "$STATE"
   : > "$STATE/hosts"
   ip link add "$BRIDGE" type bridge
-  echo bridge > "$STATE/bridge"
   # .1: the gateway host as the GPU hosts see it; .2: a stranger on the same bridge (allow-list tests).
   ip addr add "$PREFIX.1/24" dev "$BRIDGE"
   ip addr add "$PREFIX.2/24" dev "$BRIDGE"
@@ -91,7 +99,7 @@ load() {
 down() {
   # Every engine at once: containers first (their shims and docker-proxies go with them), then TERM.
   for n in $(hosts); do
-    pid=$(cat "$STATE/dockerd-gpu$n.pid" 2>/dev/null || true)
+    pid=$(dockerd_pid "$n")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       ids=$("$DOCKER" -H "unix://$(socket "$n")" ps -aq 2>/dev/null || true)
       [ -z "$ids" ] || "$DOCKER" -H "unix://$(socket "$n")" rm -f -v $ids >/dev/null 2>&1 || true
@@ -99,7 +107,7 @@ down() {
     fi
   done
   for n in $(hosts); do
-    pid=$(cat "$STATE/dockerd-gpu$n.pid" 2>/dev/null || true)
+    pid=$(dockerd_pid "$n")
     if [ -n "$pid" ]; then
       for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
@@ -116,8 +124,8 @@ down() {
     rm -rf "$(exec_root "$n")" "$(data_root "$n")"
     rm -f "$STATE/dockerd-gpu$n.pid" "$STATE/dockerd-gpu$n.log"
   done
-  if [ -f "$STATE/bridge" ]; then ip link delete "$BRIDGE" 2>/dev/null || true; fi
-  rm -f "$STATE/hosts" "$STATE/bridge"
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
+  rm -f "$STATE/hosts"
   rmdir "$STATE" 2>/dev/null || true
 }
 
