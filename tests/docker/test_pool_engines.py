@@ -277,11 +277,16 @@ CHATS = 96
 @pytest.fixture(scope="module")
 def generating(pool: PoolStack) -> PoolStack:
     """The pool with every stand-in taking REPLY_SECONDS per chat (the file its `ollama serve` reads)."""
-    for n, stack in pool.hosts.items():
-        name = _container(stack.run, f"gpu-gpu{n}-ollama-container")
-        done = docker_on(n, "exec", name, "sh", "-c", f"echo {REPLY_SECONDS} > /tmp/standin-reply-seconds")
-        assert done.returncode == 0, done.stderr
+    for n in pool.hosts:
+        _slow_down(pool, n)
     return pool
+
+
+def _slow_down(pool: PoolStack, n: int) -> None:
+    """Host n's stand-in takes REPLY_SECONDS per chat (again after a restart: the file is on its tmpfs)."""
+    name = _container(pool.hosts[n].run, f"gpu-gpu{n}-ollama-container")
+    done = docker_on(n, "exec", name, "sh", "-c", f"echo {REPLY_SECONDS} > /tmp/standin-reply-seconds")
+    assert done.returncode == 0, done.stderr
 
 
 def _served(pool: PoolStack, n: int) -> list[dict[str, Any]]:
@@ -362,6 +367,7 @@ def test_one_host_stopped_mid_load_and_back(
     started = docker_on(n, "start", ollama)
     assert started.returncode == 0, started.stderr
     back_at = time.monotonic()
+    _slow_down(generating, n)
     while len(_served(generating, n)) == served_before:
         assert time.monotonic() - back_at < 30, f"gpu{n} took no load in 30 s after its Ollama started again"
         assert [status for _, status, _ in _load(edge, CONCURRENCY)] == [200] * CONCURRENCY
@@ -371,28 +377,35 @@ def test_one_host_stopped_mid_load_and_back(
 def test_one_host_unreachable_mid_load_and_back(
     generating: PoolStack, edge: Callable[[], tuple[float, int, float]]
 ) -> None:
-    """The whole host gone from the network (its link down): the egress cannot connect to it at all."""
+    """The whole host gone from the network (its link down): nothing answers at its address.
+
+    A new connection to it times out (5 s): the egress answers 500, LiteLLM retries the chat on another
+    host and rests this one (before the egress mapped 504 too, clients got 504s here). A chat the
+    egress sends over a pooled connection to the vanished host waits in silence until LiteLLM's or
+    the client's timeout: a few such chats may give up (measured: 0-1 in ~100; docs/SCALING.md).
+    """
     n = 2
     link = f"llmpool0-gpu{n}"
     try:
         with ThreadPoolExecutor(1) as side:
-            load = side.submit(_load, edge, 80)
+            load = side.submit(_load, edge, 120)
             time.sleep(2)
             subprocess.run(["ip", "link", "set", link, "down"], check=True)
             down_at = time.monotonic()
             results = load.result()
         after = [status for start, status, _ in results if start > down_at]
         MEASURED.append(
-            f"pool: gpu{n} unreachable under load: {len(after)} chats after it, statuses {sorted(set(after))}, "
-            f"slowest {max(end - start for start, _, end in results):.1f} s"
+            f"pool: gpu{n} unreachable under load: {len(after)} chats after, {after.count(200)} answered, "
+            f"{after.count(0)} gave up (12 s), others {sorted(set(after) - {0, 200})}"
         )
-        assert len(after) >= 20
-        assert after == [200] * len(after)
+        assert len(after) >= 40
+        assert set(after) <= {200, 0}
+        assert after.count(0) <= 4
         served_before = len(_served(generating, n))
     finally:
         subprocess.run(["ip", "link", "set", link, "up"], check=True)
     back_at = time.monotonic()
     while len(_served(generating, n)) == served_before:
-        assert time.monotonic() - back_at < 30, f"gpu{n} took no load in 30 s after it was reachable again"
+        assert time.monotonic() - back_at < 45, f"gpu{n} took no load in 45 s after it was reachable again"
         assert [status for _, status, _ in _load(edge, CONCURRENCY)] == [200] * CONCURRENCY
     MEASURED.append(f"pool: gpu{n} took load again {time.monotonic() - back_at:.1f} s after it was reachable")
