@@ -133,6 +133,8 @@ class Applier:
     log: Callable[[str], None] = print
     ids: dict[str, str] = field(default_factory=dict)
     applied: OfflineRun | None = None
+    engine_socket: str = SOCKET
+    """The engine's socket (another engine's for a GPU host of the pool, tests/docker/gpu_hosts.py)."""
 
     def __post_init__(self) -> None:
         self._tunnels: dict[str, Any] = {}
@@ -140,7 +142,9 @@ class Applier:
         # The render's image IDs (offline.standins) → this engine's ID of the same image, as the
         # provider gives a container the pulled image's ID.
         self._image_ids: dict[str, str] = {}
-        self._http = httpx.Client(transport=httpx.HTTPTransport(uds=SOCKET), timeout=httpx.Timeout(30, read=None))
+        self._http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=self.engine_socket), timeout=httpx.Timeout(30, read=None)
+        )
 
     # --- Engine API -------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, ok: Iterable[int] = (200, 201, 204), **kwargs: Any) -> Any:

@@ -69,7 +69,7 @@ def test_the_egress_has_one_verified_upstream_per_host() -> None:
         assert f"proxy_ssl_name {route.server_name};" in conf
     assert conf.count("proxy_ssl_verify on;") == len(EGRESS.routes)
     assert conf.count("proxy_next_upstream off;") == len(EGRESS.routes)
-    assert conf.count("error_page 502 =500 @unreachable;") == len(EGRESS.routes)
+    assert conf.count("error_page 502 504 =500 @unreachable;") == len(EGRESS.routes)
 
 
 def test_a_single_host_router_keeps_one_deployment_and_no_cooldowns() -> None:

@@ -9,6 +9,9 @@ answers the verbs the stack runs:
   are served, so "models present after deploy" is observable.
 - `ollama list`: GET /api/tags, prints the table, exit 1 when the server does not answer (healthcheck).
 - `ollama pull TAG`: POST /api/pull, exit 0 on success (the pull containers).
+As Ollama, at most OLLAMA_NUM_PARALLEL chats generate at once (the others wait their turn). A test
+may make each chat take time, as a model generating: seconds in `$HOME/standin-reply-seconds` (the
+container's tmpfs; `docker exec` writes it), read at every request.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from tests.live import ollama_standin
 # Ollama's envconfig.Models(): OLLAMA_MODELS, else ~/.ollama/models.
 MODELS = Path(os.environ.get("OLLAMA_MODELS") or os.path.expanduser("~/.ollama/models"))
 PULLED = MODELS / "pulled.json"
+REPLY_SECONDS = Path(os.environ.get("HOME") or "/tmp") / "standin-reply-seconds"  # noqa: S108 - HOME unset: Ollama's tmp
 
 
 def _address() -> tuple[str, int]:
@@ -44,6 +49,17 @@ class _Store(ollama_standin.OllamaStandin):
     @models.setter
     def models(self, _: tuple[str, ...]) -> None:
         """The stand-in's constructor sets its fixed models; here they come from the volume."""
+
+    @property
+    def reply_delay(self) -> float:
+        try:
+            return float(REPLY_SECONDS.read_text())
+        except (OSError, ValueError):
+            return 0.0
+
+    @reply_delay.setter
+    def reply_delay(self, _: float) -> None:
+        """The stand-in's constructor sets no delay; here it comes from the file."""
 
     def add(self, tag: str) -> None:
         MODELS.mkdir(parents=True, exist_ok=True)
@@ -64,6 +80,8 @@ class _PullHandler(ollama_standin._Handler):
 def serve() -> int:
     ollama_standin._Handler = _PullHandler  # type: ignore[misc]  # the stand-in builds its handler from this name
     store = _Store(*_address(), models=())
+    if os.environ.get("OLLAMA_NUM_PARALLEL"):
+        store.slots = threading.Semaphore(int(os.environ["OLLAMA_NUM_PARALLEL"]))
     print(f"ollama stand-in listening on {_address()}", flush=True)
     store._thread.join()
     return 0
