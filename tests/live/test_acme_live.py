@@ -153,7 +153,8 @@ def acme(render: Callable[..., Rendered], pebble: Pebble, tmp_path_factory: pyte
     loop = AcmeLoop(render("acme-live", **ACME_STACK), pebble, volumes, workdir)
     process, log = loop.start()
     try:
-        wait_for(volumes.pem.exists, "the first certificate", log)
+        # The loop records the attempt for Prometheus after it installs the certificate.
+        wait_for(lambda: (volumes.live / "acme.prom").exists(), "the first certificate and its record", log)
     finally:
         stop(process)
     return loop
@@ -363,7 +364,11 @@ def test_a_failed_renewal_keeps_the_served_certificate_and_says_so(served: AcmeL
     served.refuse_file.touch()
     process, log = served.start(LLMSTACK_RENEW_DAYS="100000", LLMSTACK_CHECK_SECONDS="3600")
     try:
-        wait_for(lambda: "renewal FAILED" in log.read_text(), "the failed renewal", log)
+        wait_for(
+            lambda: "renewal FAILED" in log.read_text() and "attempt_success 0" in served.volumes.metrics,
+            "the failed renewal and its record",
+            log,
+        )
     finally:
         stop(process)
         served.refuse_file.unlink()
