@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import jinja2
-
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,  # noqa: S701 - renders nginx config, not HTML
-)
+from components.render.nginx import NGINX_TEMPLATES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,4 +23,4 @@ def render_tunnel_watch_conf(context: TunnelWatchContext) -> str:
     if host != "127.0.0.1" or not port.isdigit():
         # The watch exists to keep the metrics server on loopback: anything else defeats it.
         raise ValueError(f"cloudflared's metrics address must be 127.0.0.1:<port>, not {context.metrics_address!r}")
-    return _TEMPLATES.get_template("tunnel_watch.conf.j2").render(ctx=context)
+    return NGINX_TEMPLATES.get_template("tunnel_watch.conf.j2").render(ctx=context)

@@ -381,6 +381,16 @@ def _wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, second
     pytest.fail(f"{url} not up after {seconds}s:\n{log.read_text()[-3000:]}")
 
 
+def start_nginx(conf_dir: Path, run_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Debian's nginx on `conf_dir/nginx.conf` in the foreground, its pid file in `run_dir`, output to `log`."""
+    with log.open("w") as output:
+        return subprocess.Popen(
+            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {run_dir}/nginx.pid;"],
+            stdout=output,
+            stderr=output,
+        )
+
+
 def _wait_for_port(address: str, port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     for _ in range(100):
         if process.poll() is not None:

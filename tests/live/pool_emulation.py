@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import Rendered, _wait_for_port, nginx_binary
+from tests.live.conftest import Rendered, _wait_for_port, start_nginx
 
 
 @dataclass
@@ -57,12 +57,7 @@ def _start(source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str
         conf = conf.replace(old, new)
     (conf_dir / "nginx.conf").write_text(conf)
     log = workdir / "nginx.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {workdir}/nginx.pid;"],
-            stdout=output,
-            stderr=output,
-        )
+    process = start_nginx(conf_dir, workdir, log)
     _wait_for_port(listen[0], 8081, process, log)  # bound last: every listener is up
     return Nginx(process, conf_dir, log)
 

@@ -27,7 +27,7 @@ from components.render.monitoring import JOB_TUNNEL
 from components.tunnel import METRICS_ADDRESS
 from components.tunnel_watch import WATCH_ALIAS, WATCH_PORT
 from tests.live.cloudflared_standin import HA_CONNECTIONS, PPROF_MARKER, MetricsServerStandIn
-from tests.live.conftest import Rendered, _wait_for_port, nginx_binary
+from tests.live.conftest import Rendered, _wait_for_port, start_nginx
 from tests.live.docker_dns import DockerDns
 from tests.live.monitoring import binary
 from tests.support import TUNNEL
@@ -79,12 +79,7 @@ def watch(watched: Rendered, docker_dns: DockerDns, tmp_path_factory: pytest.Tem
     conf_dir = watched.container_dir("tunnel-watch") / "etc/nginx"
     run_dir = tmp_path_factory.mktemp("watch")
     log = run_dir / "error.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [nginx_binary(), "-p", f"{conf_dir}/", "-c", "nginx.conf", "-g", f"daemon off; pid {run_dir}/nginx.pid;"],
-            stdout=output,
-            stderr=output,
-        )
+    process = start_nginx(conf_dir, run_dir, log)
     _wait_for_port(WATCH_ADDRESS, WATCH_PORT, process, log)
     docker_dns.set(WATCH_ALIAS, WATCH_ADDRESS)
     running = Watch(watched, metrics, process)

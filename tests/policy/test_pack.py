@@ -48,9 +48,9 @@ class ReportViolationSpy:
         self.reports.append((message, urn))
 
 
-def validation_args(props: dict[str, Any], resource_type: str = CONTAINER) -> ResourceValidationArgs:
-    """What the SDK passes a policy: inputs behind its unknown-checking proxy."""
-    options = PolicyResourceOptions(
+def no_options() -> PolicyResourceOptions:
+    """Resource options as the SDK passes them for a resource that sets none."""
+    return PolicyResourceOptions(
         protect=False,
         ignore_changes=[],
         delete_before_replace=None,
@@ -58,6 +58,11 @@ def validation_args(props: dict[str, Any], resource_type: str = CONTAINER) -> Re
         custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
         additional_secret_outputs=[],
     )
+
+
+def validation_args(props: dict[str, Any], resource_type: str = CONTAINER) -> ResourceValidationArgs:
+    """What the SDK passes a policy: inputs behind its unknown-checking proxy."""
+    options = no_options()
     urn = f"urn:pulumi:dev::llmstack::{resource_type}::thing"
     return ResourceValidationArgs(resource_type, unknown_checking_proxy(props), urn, "thing", options, None)
 
@@ -141,14 +146,7 @@ def test_the_pack_lock_is_the_dev_locks_pins_and_hashes_for_what_the_pack_needs(
 def test_a_stack_policy_reports_each_violation_against_its_resources_urn() -> None:
     (policy,) = [p for p in policies() if p.name == "publish-without-nat-out"]
     assert isinstance(policy, StackValidationPolicy)
-    options = PolicyResourceOptions(
-        protect=False,
-        ignore_changes=[],
-        delete_before_replace=None,
-        aliases=[],
-        custom_timeouts=PolicyCustomTimeouts(0, 0, 0),
-        additional_secret_outputs=[],
-    )
+    options = no_options()
     network_urn = f"urn:pulumi:dev::llmstack::{NETWORK}::publish"
     edge_urn = "urn:pulumi:dev::llmstack::docker:index/container:Container::edge"
     nginx = {**engine_view(edge()), "networksAdvanced": [{"name": "llmstack-dev-publish"}]}
