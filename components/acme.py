@@ -40,7 +40,6 @@ FIRST_ISSUE_SECONDS = 600
 """How long `pulumi up` waits for the first certificate (the DNS record must propagate first)."""
 _SHIPPED = Path(__file__).parent / "shipped" / "acme"
 RENEW_SCRIPT = (_SHIPPED / "renew.sh").read_text()
-RELOAD_SCRIPT = (_SHIPPED / "reload_on_renewal.sh").read_text()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -26,6 +27,8 @@ HTPASSWD_FILE = f"{AUTH_DIR}/{HTPASSWD_NAME}"
 """Relative to CONF_DIR: a read-only volume the basic-auth writer fills (edge_auth.py)."""
 ACME_DIR = "acme"
 """Where nginx mounts the renewed-certificate volume, relative to its config directory."""
+RELOAD_SCRIPT = (Path(__file__).parent / "shipped" / "nginx" / "reload_on_change.sh").read_text()
+"""The watcher run beside nginx that reloads it gracefully when a watched file changes."""
 RELOAD_SCRIPT_FILE = "llmstack/reload-on-renewal.sh"
 RELOAD_CHECK_SECONDS = 60
 """How often nginx's container looks for a renewed certificate."""

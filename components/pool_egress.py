@@ -1,4 +1,9 @@
-"""The gateway host's way to the GPU pool: an nginx that adds mutual TLS, unpublished."""
+"""The gateway host's way to the GPU pool: an nginx that adds mutual TLS, unpublished.
+
+Which hosts exist is a file of its own on a volume of its own (`routes.conf`), watched beside nginx,
+which reloads gracefully when it changes: adding, moving or removing a host replaces its carrier
+only, never this container, and streams in flight finish on the old workers.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ import pulumi_docker as docker
 
 from components import container_defaults as defaults
 from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
-from components.edge import CONF_LABEL, NGINX_DIRECTIVES, NGINX_USER
+from components.edge import CONF_LABEL, MOUNT_POINT_FILE, NGINX_DIRECTIVES, NGINX_USER, RELOAD_SCRIPT
 from components.edge import CONFINEMENT as NGINX_CONFINEMENT
 from components.gpu_host import TERMINATOR_PORT
-from components.pool_certificates import KeyPair, host_server_name
-from components.render.pool import EgressContext, PoolRoute, render_egress_conf
+from components.pool_certificates import POOL_DOMAIN, KeyPair
+from components.render.pool import HOSTS_PATH, EgressContext, PoolRoute, render_egress_conf, render_egress_routes
 from components.settings.model import ContainerLimits, GpuHost, ImageRef
 
 RESOURCE_TYPE = "llmstack:index:PoolEgress"
+EGRESS_ALIAS = "pool-egress"
+"""Its one name on the internal models network, whichever hosts exist."""
 EGRESS_PORT = 11434
 """Where LiteLLM sends each host's Ollama API calls, as if to Ollama itself."""
 EGRESS_HEALTH_PORT = 8081
@@ -24,20 +31,21 @@ CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/gateway.crt"
 PRIVATE_KEY_FILE = "tls/gateway.key"
 CA_FILE = "tls/pool-ca.crt"
+ROUTES_DIR = "pool"
+"""Where the hosts' volume is mounted, relative to CONF_DIR."""
+ROUTES_FILE = f"{ROUTES_DIR}/routes.conf"
+RELOAD_SCRIPT_FILE = "llmstack/reload-on-change.sh"
+ROUTES_CHECK_SECONDS = 2
+"""How often the watcher looks at the hosts file: a new host serves within about this long."""
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{EGRESS_HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
 )
 
 
-def host_alias(host: str) -> str:
-    """LiteLLM's name for a GPU host on the internal models network."""
-    return f"ollama-{host}"
-
-
 def host_url(host: str) -> str:
-    """The Ollama API base LiteLLM uses for `host`."""
-    return f"http://{host_alias(host)}:{EGRESS_PORT}"
+    """The Ollama API base LiteLLM uses for `host`: LiteLLM appends `/api/chat` and the like."""
+    return f"http://{EGRESS_ALIAS}:{EGRESS_PORT}{HOSTS_PATH}{host}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +77,7 @@ class PoolEgressArgs:
 class PoolEgress(pulumi.ComponentResource):
     """nginx on the gateway host that carries LiteLLM's calls to the GPU hosts over mutual TLS.
 
-    Reachable only by LiteLLM on the internal models network (as `ollama-<host>`, one name per GPU
+    Reachable only by LiteLLM on the internal models network (as `pool-egress`, a base URL per GPU
     host), it publishes nothing. It carries each call to that
     host's terminator over TLS 1.3, presenting the gateway's client certificate and accepting only a
     certificate of the pool CA for that host's name. LiteLLM holds no key.
@@ -80,6 +88,19 @@ class PoolEgress(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         conf = render_egress_conf(egress_context(args))
+        # Not in the container's environment: a new host list replaces this carrier, and the
+        # watcher makes nginx reload it.
+        routes = DeliveredFiles(
+            f"{name}-routes",
+            DeliveredFilesArgs(
+                docker_name=f"{args.docker_prefix}-pool-egress-routes",
+                image=image.image_id,
+                user=NGINX_USER,
+                mount_path=f"{CONF_DIR}/{ROUTES_DIR}",
+                files=(DeliveredFile(path=f"{CONF_DIR}/{ROUTES_FILE}", content=render_egress_routes(routes_of(args))),),
+            ),
+            opts=child,
+        )
         files = DeliveredFiles(
             f"{name}-files",
             DeliveredFilesArgs(
@@ -95,17 +116,16 @@ class PoolEgress(pulumi.ComponentResource):
             f"{name}-container",
             name=f"{args.docker_prefix}-pool-egress-nginx",
             image=image.image_id,
-            # As the edge: nginx itself as uid 101, its pid file on the tmpfs.
-            entrypoints=["nginx"],
-            command=["-g", NGINX_DIRECTIVES],
+            # As the edge: nginx itself as uid 101 and PID 1 (Docker's SIGQUIT reaches it), its pid
+            # file on the tmpfs; the watcher is its child and sends it SIGHUP, a graceful reload.
+            entrypoints=["sh", "-c"],
+            command=[f"{_WATCHER} & exec nginx -g '{NGINX_DIRECTIVES}'"],
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
-            volumes=[files.mount()],
+            volumes=[files.mount(), routes.mount()],
             # Also as a label: the policy rules judge the egress config per container.
             labels=[docker.ContainerLabelArgs(label=CONF_LABEL, value=conf)],
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=args.models_network.name, aliases=[host_alias(h.name) for h in args.hosts]
-                ),
+                docker.ContainerNetworksAdvancedArgs(name=args.models_network.name, aliases=[EGRESS_ALIAS]),
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
             ],
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
@@ -116,25 +136,21 @@ class PoolEgress(pulumi.ComponentResource):
                 grace_seconds=defaults.DRAIN_SECONDS,
                 stop_signal="SIGQUIT",
             ),
-            opts=defaults.serving_options(self, depends_on=[files.carrier]),
+            opts=defaults.serving_options(self, depends_on=[files.carrier, routes.carrier]),
         )
         self.register_outputs({})
 
 
+_WATCHER = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {ROUTES_CHECK_SECONDS} 1 {CONF_DIR}/{ROUTES_FILE}"
+
+
 def egress_context(args: PoolEgressArgs) -> EgressContext:
-    """The egress nginx.conf inputs."""
+    """The egress nginx.conf inputs: none of them names a host."""
     return EgressContext(
         listen_port=EGRESS_PORT,
         health_port=EGRESS_HEALTH_PORT,
-        routes=tuple(
-            PoolRoute(
-                alias=host_alias(host.name),
-                address=host.address,
-                port=TERMINATOR_PORT,
-                server_name=host_server_name(host.name),
-            )
-            for host in args.hosts
-        ),
+        routes_file=ROUTES_FILE,
+        server_name_domain=POOL_DOMAIN,
         certificate_file=CERTIFICATE_FILE,
         private_key_file=PRIVATE_KEY_FILE,
         ca_file=CA_FILE,
@@ -143,10 +159,22 @@ def egress_context(args: PoolEgressArgs) -> EgressContext:
     )
 
 
+def routes_of(args: PoolEgressArgs) -> tuple[PoolRoute, ...]:
+    """One route per GPU host: its private address and its terminator's port."""
+    return tuple(PoolRoute(host=host.name, address=host.address, port=TERMINATOR_PORT) for host in args.hosts)
+
+
 def _files(conf: str, args: PoolEgressArgs) -> tuple[DeliveredFile, ...]:
-    """nginx.conf, the gateway's client certificate and key, the pool CA; the key 0444 as the edge's (edge.py)."""
+    """nginx.conf, the watcher, the hosts volume's mount point, the gateway's certificate and key, the CA.
+
+    The key is 0444 as the edge's (edge.py); the mount point as the edge's (MOUNT_POINT_FILE).
+    """
     return (
         DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf),
+        DeliveredFile(path=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=RELOAD_SCRIPT, permissions="0555"),
+        DeliveredFile(
+            path=f"{CONF_DIR}/{ROUTES_DIR}/{MOUNT_POINT_FILE}", content="Mount point of the GPU hosts' volume.\n"
+        ),
         DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.client.certificate_pem),
         DeliveredFile(path=f"{CONF_DIR}/{CA_FILE}", content=args.ca_certificate_pem),
         DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.client.private_key_pem),

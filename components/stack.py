@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from components.acme import LIVE_FILE_NAME, RELOAD_SCRIPT, AcmeCertificate, AcmeCertificateArgs
+from components.acme import LIVE_FILE_NAME, AcmeCertificate, AcmeCertificateArgs
 from components.certificate import EdgeCertificate, EdgeCertificateArgs
 from components.container_defaults import DRAIN_SECONDS
 from components.edge import (
@@ -17,6 +17,7 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
+    RELOAD_SCRIPT,
     STATUS_PORT,
     Edge,
     EdgeArgs,

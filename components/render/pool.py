@@ -2,8 +2,10 @@
 
 On each GPU host a terminator admits the gateway host's address with a client certificate of the
 pool CA and passes Ollama's serving API on to Ollama; on the gateway host one egress nginx gives
-LiteLLM a plain-HTTP name per host (`ollama-<host>`) and carries each request to that host over
-mutual TLS. LiteLLM never holds a private key, and its router, not nginx, picks the host.
+LiteLLM a plain-HTTP base URL per host (`/hosts/<host>` on one name) and carries each request to
+that host over mutual TLS. LiteLLM never holds a private key, and its router, not nginx, picks the
+host. Which hosts exist is a file of its own (`render_egress_routes`), which the egress reloads in
+place: adding or removing a host changes no other file, so it restarts nothing.
 """
 
 from __future__ import annotations
@@ -51,18 +53,20 @@ class TerminatorContext:
     """Largest request body accepted."""
 
 
+HOSTS_PATH = "/hosts/"
+"""The egress's path prefix: `/hosts/<host>/api/chat` goes to `<host>`'s Ollama as `/api/chat`."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class PoolRoute:
     """One GPU host as the egress reaches it."""
 
-    alias: str
-    """LiteLLM's name for the host on the internal network (`ollama-<host>`)."""
+    host: str
+    """The host's name in the stack (`/hosts/<host>` in LiteLLM's base URL for it)."""
     address: str
     """The host's private address."""
     port: int
     """Its terminator's published port."""
-    server_name: str
-    """The DNS name in the host's server certificate, checked on every connection."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,8 +77,10 @@ class EgressContext:
     """Plain-HTTP port on the internal network, where LiteLLM sends Ollama API calls."""
     health_port: int
     """Plain-HTTP port on the container's own loopback, for Docker's healthcheck only."""
-    routes: tuple[PoolRoute, ...]
-    """One per GPU host."""
+    routes_file: str
+    """The hosts (`render_egress_routes`), relative to nginx.conf: delivered apart and reloaded in place."""
+    server_name_domain: str
+    """Each host's certificate names it `<host>.<domain>`; checked on every connection."""
     certificate_file: str
     """The gateway's client certificate, relative to nginx.conf."""
     private_key_file: str
@@ -101,9 +107,29 @@ def render_terminator_conf(context: TerminatorContext) -> str:
 
 
 def render_egress_conf(context: EgressContext) -> str:
-    """The exact nginx.conf text of the gateway host's egress."""
+    """The exact nginx.conf text of the gateway host's egress: the same whichever hosts exist."""
     return NGINX_TEMPLATES.get_template("pool_egress.conf.j2").render(
         ctx=context,
+        # Only Ollama's serving paths (the terminator's list), matched on the normalized path and
+        # forwarded from the match: nothing the egress did not check reaches a host.
+        api_location=(
+            f"~ ^{re.escape(HOSTS_PATH)}(?<pool_host>[a-z0-9-]+)"
+            "(?<ollama_path>" + "|".join(re.escape(p) for p in OLLAMA_SERVING_PATHS) + ")$"
+        ),
         unreachable_body=json.dumps({"error": POOL_HOST_UNREACHABLE}, separators=(",", ":")),
         read_timeout_seconds=context.generation_timeout_seconds + READ_TIMEOUT_MARGIN_SECONDS,
     )
+
+
+def upstream_name(host: str) -> str:
+    """The egress's upstream block for `host`."""
+    return f"pool-host-{host}"
+
+
+def render_egress_routes(routes: tuple[PoolRoute, ...]) -> str:
+    """The exact text of the egress's hosts file: one upstream per host and the name that leads to it."""
+    names = [route.host for route in routes]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"a GPU host is routed twice: {', '.join(duplicates)}")
+    return NGINX_TEMPLATES.get_template("pool_egress_routes.conf.j2").render(routes=routes, upstream_name=upstream_name)

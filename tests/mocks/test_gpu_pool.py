@@ -142,9 +142,9 @@ def test_the_router_has_one_deployment_per_model_per_host(three: OfflineRun) -> 
     queue = 16  # ollamaMaxQueue's default
     assert deployments == sorted(
         [
-            *((m, "http://ollama-gpu1:11434", 4 + queue) for m in ("small", "big", "embed")),
-            ("big", "http://ollama-gpu2:11434", 2 + queue),
-            *((m, "http://ollama-gpu3:11434", 1 + queue) for m in ("small", "big", "embed")),
+            *((m, "http://pool-egress:11434/hosts/gpu1", 4 + queue) for m in ("small", "big", "embed")),
+            ("big", "http://pool-egress:11434/hosts/gpu2", 2 + queue),
+            *((m, "http://pool-egress:11434/hosts/gpu3", 1 + queue) for m in ("small", "big", "embed")),
         ]
     )
     router = config["router_settings"]
@@ -159,12 +159,17 @@ def test_the_egress_answers_for_every_host_and_publishes_nothing(three: OfflineR
     egress = reveal(three.named("pool-egress-container").inputs)
     assert not egress.get("ports")
     aliases = [a for n in egress["networksAdvanced"] for a in n.get("aliases") or []]
-    assert sorted(aliases) == [f"ollama-{n}" for n in sorted(HOSTS)]
-    carrier = reveal(three.named("pool-egress-files-carrier").inputs)
-    conf = next(u["content"] for u in carrier["uploads"] if u["file"] == "/etc/nginx/nginx.conf")
+    assert aliases == ["pool-egress"], "one name whichever hosts exist: a new alias would replace it"
+    carrier = reveal(three.named("pool-egress-routes-carrier").inputs)
+    [routes] = [u["content"] for u in carrier["uploads"] if u["file"] == "/etc/nginx/pool/routes.conf"]
     for name, host in HOSTS.items():
-        assert f"server {host['address']}:11443 max_fails=0;" in conf
-        assert f"proxy_ssl_name {name}.pool.llmstack.internal;" in conf
+        assert f"upstream pool-host-{name} {{" in routes
+        assert f"server {host['address']}:11443 max_fails=0;" in routes
+        assert f"    {name} pool-host-{name};" in routes
+    # Watched beside nginx (PID 1), which reloads gracefully when the hosts change.
+    assert egress["entrypoints"] == ["sh", "-c"]
+    assert egress["command"][0].startswith("sh /etc/nginx/llmstack/reload-on-change.sh 2 1 /etc/nginx/pool/routes.conf &")
+    assert egress["command"][0].endswith("& exec nginx -g 'daemon off; pid /tmp/nginx.pid;'")
 
 
 def test_adding_a_host_touches_nothing_on_the_others() -> None:
@@ -173,13 +178,11 @@ def test_adding_a_host_touches_nothing_on_the_others() -> None:
     before = {r.name: reveal(r.inputs) for r in two.resources}
     after = {r.name: reveal(r.inputs) for r in three.resources}
     changed = {name for name in before if before[name] != after.get(name)}
-    # LiteLLM's config and the egress's routes name every host: those two (and their carriers) are
-    # replaced (see docs/SCALING.md).
+    # The egress's hosts file is delivered apart and reloaded in place: only its carrier changes.
     assert changed == {
         "gateway-container",
         "gateway-files-carrier",
-        "pool-egress-container",
-        "pool-egress-files-carrier",
+        "pool-egress-routes-carrier",
     }
     assert {
         n for n in after.keys() - before.keys() if not n.startswith(("gpu-gpu3", "pool-certificates-gpu3"))
@@ -210,8 +213,7 @@ def test_removing_a_host_touches_no_other_hosts_resources() -> None:
     assert {n for n in touched if n != "gpu-gpu2" and not n.startswith(("gpu-gpu2-", "pool-certificates-gpu2-"))} == {
         "gateway-container",
         "gateway-files-carrier",
-        "pool-egress-container",
-        "pool-egress-files-carrier",
+        "pool-egress-routes-carrier",
     }
     # The departing host's model volume is protected and retained: `pulumi up` refuses to drop it
     # until the operator unprotects it (docs/SCALING.md), and its models stay on that machine.

@@ -14,6 +14,7 @@ from components.render.pool import (
     PoolRoute,
     TerminatorContext,
     render_egress_conf,
+    render_egress_routes,
     render_terminator_conf,
 )
 
@@ -31,13 +32,15 @@ TERMINATOR = TerminatorContext(
     generation_timeout_seconds=900,
     max_body_mb=16,
 )
+ROUTES = (
+    PoolRoute(host="gpu1", address="10.0.0.11", port=11443),
+    PoolRoute(host="gpu2", address="10.0.0.12", port=11443),
+)
 EGRESS = EgressContext(
     listen_port=11434,
     health_port=8081,
-    routes=(
-        PoolRoute(alias="ollama-gpu1", address="10.0.0.11", port=11443, server_name="gpu1.pool.llmstack.internal"),
-        PoolRoute(alias="ollama-gpu2", address="10.0.0.12", port=11443, server_name="gpu2.pool.llmstack.internal"),
-    ),
+    routes_file="pool/routes.conf",
+    server_name_domain="pool.llmstack.internal",
     certificate_file="tls/gateway.crt",
     private_key_file="tls/gateway.key",
     ca_file="tls/pool-ca.crt",
@@ -60,16 +63,31 @@ def test_a_terminator_without_an_allowed_address_is_refused() -> None:
         render_terminator_conf(TerminatorContext(**{**TERMINATOR.__dict__, "allowed_addresses": ()}))
 
 
-def test_the_egress_has_one_verified_upstream_per_host() -> None:
+def test_the_egress_routes_give_each_host_one_upstream_and_its_name() -> None:
+    routes = render_egress_routes(ROUTES)
+    for route in ROUTES:
+        assert f"upstream pool-host-{route.host} {{\n    # No passive" in routes
+        assert f"server {route.address}:{route.port} max_fails=0;" in routes
+        assert f"    {route.host} pool-host-{route.host};\n" in routes
+    assert 'map $pool_host $pool_upstream {\n    default "";' in routes, "an unknown host leads nowhere"
+
+
+def test_a_host_routed_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="routed twice: gpu1"):
+        render_egress_routes((*ROUTES, PoolRoute(host="gpu1", address="10.0.0.13", port=11443)))
+
+
+def test_the_egress_conf_names_no_host_and_verifies_each_by_its_name() -> None:
     conf = render_egress_conf(EGRESS)
-    for route in EGRESS.routes:
-        assert f"upstream {route.alias} {{\n        # No passive" in conf
-        assert f"server {route.address}:{route.port} max_fails=0;" in conf
-        assert f"server_name {route.alias};" in conf
-        assert f"proxy_ssl_name {route.server_name};" in conf
-    assert conf.count("proxy_ssl_verify on;") == len(EGRESS.routes)
-    assert conf.count("proxy_next_upstream off;") == len(EGRESS.routes)
-    assert conf.count("error_page 502 504 =500 @unreachable;") == len(EGRESS.routes)
+    assert "include pool/routes.conf;" in conf
+    assert "proxy_ssl_verify on;" in conf
+    assert "proxy_ssl_name $pool_host.pool.llmstack.internal;" in conf
+    assert "proxy_set_header Host $pool_host.pool.llmstack.internal;" in conf
+    assert "proxy_next_upstream off;" in conf
+    assert "error_page 502 504 =500 @unreachable;" in conf
+    # Only Ollama's serving paths, forwarded from what nginx matched (no query string).
+    assert "proxy_pass https://$pool_upstream$ollama_path;" in conf
+    assert "location ~ ^/hosts/(?<pool_host>[a-z0-9-]+)(?<ollama_path>/api/chat|" in conf
 
 
 def test_a_single_host_router_keeps_one_deployment_and_no_cooldowns() -> None:

@@ -1,4 +1,4 @@
-"""The watcher beside nginx (components/shipped/acme/reload_on_renewal.sh): one SIGHUP per change.
+"""The watcher beside nginx (components/shipped/nginx/reload_on_change.sh): one SIGHUP per change.
 
 Run with /bin/sh as in the nginx container; the "master" is a process that counts the SIGHUPs it gets,
 standing in for nginx's master process (its graceful reload is shown live in test_acme_live.py).
@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import PROJECT_DIR
 
-WATCHER = PROJECT_DIR / "components" / "shipped" / "acme" / "reload_on_renewal.sh"
+WATCHER = PROJECT_DIR / "components" / "shipped" / "nginx" / "reload_on_change.sh"
 INTERVAL = 0.1
 
 

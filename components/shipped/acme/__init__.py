@@ -1,1 +1,1 @@
-"""Shell scripts that run in the ACME (lego) container and beside nginx: never run by the program."""
+"""Shell scripts that run in the ACME (lego) container: never run by the program."""
