@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from components.pool_egress import ROUTES_FILE
 from tests.live.conftest import Rendered, _wait_for_port, start_nginx
 
 
@@ -42,10 +43,13 @@ def add_address(address: str) -> None:
         subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True)
 
 
-def _start(source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str, int]) -> Nginx:
+def _start(
+    source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str, int], files: dict[str, str] | None = None
+) -> Nginx:
     """Run nginx on a copy of a rendered container's /etc/nginx, with the emulation's `edits` applied.
 
     Its health listener, on the container's own loopback, moves to the emulated container address.
+    `files` (path under /etc/nginx → text) replace delivered files before nginx starts.
     """
     edits = {**edits, "listen 127.0.0.1:8081;": f"listen {listen[0]}:8081;"}
     conf_dir = workdir / "etc-nginx"
@@ -56,6 +60,8 @@ def _start(source: Path, workdir: Path, edits: dict[str, str], listen: tuple[str
             pytest.fail(f"the rendered nginx.conf no longer has {old!r}: update the emulation")
         conf = conf.replace(old, new)
     (conf_dir / "nginx.conf").write_text(conf)
+    for path, text in (files or {}).items():
+        (conf_dir / path).write_text(text)
     log = workdir / "nginx.log"
     process = start_nginx(conf_dir, workdir, log)
     _wait_for_port(listen[0], 8081, process, log)  # bound last: every listener is up
@@ -72,11 +78,16 @@ def start_terminator(pool: Rendered, host: str, address: str, workdir: Path, *, 
     return _start(pool.container_dir(f"gpu-{host}-terminator") / "etc/nginx", workdir, edits, (address, 11443))
 
 
-def start_egress(pool: Rendered, address: str, gateway_address: str, workdir: Path) -> Nginx:
-    """The gateway host's egress at `address`, its connections leaving from `gateway_address`."""
+def start_egress(
+    pool: Rendered, address: str, gateway_address: str, workdir: Path, *, routes: str | None = None
+) -> Nginx:
+    """The gateway host's egress at `address`, its connections leaving from `gateway_address`.
+
+    `routes` replaces the delivered hosts file (pool/routes.conf), as a later stack update would.
+    """
     edits = {
         "listen 11434 default_server;": f"listen {address}:11434 default_server;",
-        "listen 11434;": f"listen {address}:11434;",
         "proxy_ssl_session_reuse on;": f"proxy_ssl_session_reuse on;\n            proxy_bind {gateway_address};",
     }
-    return _start(pool.container_dir("pool-egress-container") / "etc/nginx", workdir, edits, (address, 11434))
+    files = {ROUTES_FILE: routes} if routes is not None else None
+    return _start(pool.container_dir("pool-egress-container") / "etc/nginx", workdir, edits, (address, 11434), files)

@@ -8,7 +8,9 @@ address is another. What Docker would provide is emulated in `tests/live/pool_em
 from __future__ import annotations
 
 import datetime
+import json
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.pool_egress import RELOAD_SCRIPT_FILE, ROUTES_CHECK_SECONDS, ROUTES_FILE
+from components.render.pool import PoolRoute, render_egress_routes
 from tests.live.conftest import Gateway, Rendered, running_gateway
 from tests.live.docker_dns import DockerDns
 from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
@@ -178,14 +182,30 @@ def test_only_ollamas_serving_routes_cross_the_pool_link(
         assert after == before
 
 
-def test_the_egress_carries_each_host_name_to_its_host(pool: Rendered, egress: Nginx, standins: Any) -> None:
+def egress_url(host: str, path: str = "/api/chat") -> str:
+    """LiteLLM's base URL for `host` (components/pool_egress.py host_url), at the emulated egress."""
+    return f"http://{EGRESS}:11434/hosts/{host}{path}"
+
+
+def test_the_egress_carries_each_host_path_to_its_host(pool: Rendered, egress: Nginx, standins: Any) -> None:
     with httpx.Client(timeout=10) as http:
         for host in HOSTS:
             before = len(standins[host].requests)
-            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host=f"ollama-{host}")
+            answer = chat(http, egress_url(host))
             assert answer.status_code == 200, (host, answer.text, egress.log.read_text()[-2000:])
             assert len(standins[host].requests) == before + 1
-        assert chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu9").status_code == 404
+        # A host without a route: the 500 the router rests a host for, and nothing leaves.
+        unknown = chat(http, egress_url("gpu9"))
+        assert (unknown.status_code, unknown.json()) == (500, {"error": "the GPU host cannot be reached"})
+        # Only Ollama's serving paths cross, without a query string.
+        before = {host: len(standin.requests) for host, standin in standins.items()}
+        for path in ("/api/pull", "/api/delete", "/api/chatx"):
+            assert http.post(egress_url("gpu1", path), json={"model": TAG}).status_code == 404, path
+        assert chat(http, egress_url("gpu1", "/api/chat?x=1")).status_code == 200
+        assert {host: len(standin.requests) for host, standin in standins.items()} == {
+            host: count + (host == "gpu1") for host, count in before.items()
+        }
+        assert standins["gpu1"].requests[-1]["path"] == "/api/chat"
 
 
 def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
@@ -197,7 +217,7 @@ def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
     try:
         before = len(standins["gpu2"].requests)
         with httpx.Client(timeout=10) as http:
-            answer = chat(http, f"http://{EGRESS}:11434/api/chat", Host="ollama-gpu2")
+            answer = chat(http, egress_url("gpu2"))
         # The egress's answer for a host it cannot use: 500, which rests the host in LiteLLM's router.
         assert answer.status_code == 500
         assert "cannot be reached" in answer.text
@@ -206,6 +226,72 @@ def test_the_egress_refuses_a_host_presenting_another_hosts_certificate(
     finally:
         impostor.stop()
         terminators["gpu2"] = start_terminator(pool, "gpu2", HOSTS["gpu2"], tmp_path / "gpu2-again")
+
+
+EGRESS_RELOADING = "127.0.0.53"
+
+
+def _routes(*hosts: str) -> str:
+    """The hosts file a stack update with `hosts` delivers (components/pool_egress.py routes_of)."""
+    return render_egress_routes(tuple(PoolRoute(host=h, address=HOSTS[h], port=11443) for h in hosts))
+
+
+def _stream(http: httpx.Client, url: str) -> tuple[int, list[str]]:
+    body = {"model": TAG, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with http.stream("POST", url, json=body) as answer:
+        return answer.status_code, [line for line in answer.iter_lines() if line]
+
+
+def _until(status: int, http: httpx.Client, url: str, seconds: float) -> float:
+    started = time.monotonic()
+    while (answer := chat(http, url)).status_code != status:
+        assert time.monotonic() - started < seconds, (url, answer.status_code, answer.text)
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_the_egress_takes_a_new_host_list_in_place_and_a_stream_in_flight_finishes(
+    pool: Rendered, terminators: dict[str, Nginx], standins: dict[str, OllamaStandin], tmp_path: Path
+) -> None:
+    """The rendered watcher beside the egress: a changed hosts file reloads nginx gracefully, no restart."""
+
+    def url(host: str) -> str:
+        return f"http://{EGRESS_RELOADING}:11434/hosts/{host}/api/chat"
+
+    egress = start_egress(pool, EGRESS_RELOADING, GATEWAY, tmp_path / "egress", routes=_routes("gpu1"))
+    watcher = subprocess.Popen(  # as the container's command runs it, nginx's master in place of PID 1
+        ["sh", str(egress.conf_dir / RELOAD_SCRIPT_FILE), str(ROUTES_CHECK_SECONDS), str(egress.process.pid),
+         str(egress.conf_dir / ROUTES_FILE)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    standins["gpu1"].chunk_delay = 1.0  # a 6 s stream across the reload
+    try:
+        with httpx.Client(timeout=30) as http, ThreadPoolExecutor(1) as background:
+            assert chat(http, url("gpu2")).status_code == 500, "no route to gpu2 yet"
+            streaming = background.submit(_stream, http, url("gpu1"))
+            time.sleep(1.5)
+            (egress.conf_dir / ROUTES_FILE).write_text(_routes("gpu1", "gpu2"))
+            added = _until(200, http, url("gpu2"), 3 * ROUTES_CHECK_SECONDS + 5)
+            status, lines = streaming.result(timeout=30)
+            (egress.conf_dir / ROUTES_FILE).write_text("upstream pool-host-gpu2 {\n    server 10.231.")  # half a file
+            time.sleep(2 * ROUTES_CHECK_SECONDS + 1)
+            assert chat(http, url("gpu2")).status_code == 200, "a file nginx cannot load leaves the last good one"
+            (egress.conf_dir / ROUTES_FILE).write_text(_routes("gpu2"))
+            removed = _until(500, http, url("gpu1"), 3 * ROUTES_CHECK_SECONDS + 5)
+        assert egress.process.poll() is None, "nginx was never restarted"
+        assert status == 200
+        assert '"done": true' in lines[-1], "the stream begun before the reload finished on the old worker"
+        assert "".join(json.loads(line)["message"]["content"] for line in lines) == "".join(REPLY_WORDS)
+        assert added < 2 * ROUTES_CHECK_SECONDS + 2, added
+        assert removed < 2 * ROUTES_CHECK_SECONDS + 2, removed
+        assert "unexpected end of file" in egress.log.read_text()
+    finally:
+        standins["gpu1"].chunk_delay = 0.0
+        watcher.terminate()
+        said = watcher.communicate(timeout=10)[1]
+        egress.stop()
+    assert said.count("changed; nginx reloads gracefully") == 3, said
 
 
 def _foreign_client_certificate(directory: Path) -> tuple[Path, Path]:
@@ -248,9 +334,8 @@ def _foreign_client_certificate(directory: Path) -> tuple[Path, Path]:
 def pool_gateway(
     pool: Rendered, egress: Nginx, docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
-    """The real LiteLLM running the pool stack's gateway container; every host name is the egress's."""
-    for host in HOSTS:
-        docker_dns.set(f"ollama-{host}", EGRESS)
+    """The real LiteLLM running the pool stack's gateway container; `pool-egress` is the egress."""
+    docker_dns.set("pool-egress", EGRESS)
     with running_gateway(pool, LITELLM, tmp_path_factory.mktemp("pool-litellm")) as running:
         yield running
 

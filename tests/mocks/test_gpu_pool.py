@@ -168,7 +168,8 @@ def test_the_egress_answers_for_every_host_and_publishes_nothing(three: OfflineR
         assert f"    {name} pool-host-{name};" in routes
     # Watched beside nginx (PID 1), which reloads gracefully when the hosts change.
     assert egress["entrypoints"] == ["sh", "-c"]
-    assert egress["command"][0].startswith("sh /etc/nginx/llmstack/reload-on-change.sh 2 1 /etc/nginx/pool/routes.conf &")
+    watcher = "sh /etc/nginx/llmstack/reload-on-change.sh 2 1 /etc/nginx/pool/routes.conf &"
+    assert egress["command"][0].startswith(watcher)
     assert egress["command"][0].endswith("& exec nginx -g 'daemon off; pid /tmp/nginx.pid;'")
 
 
