@@ -198,12 +198,12 @@ def test_the_egress_carries_each_host_path_to_its_host(pool: Rendered, egress: N
         unknown = chat(http, egress_url("gpu9"))
         assert (unknown.status_code, unknown.json()) == (500, {"error": "the GPU host cannot be reached"})
         # Only Ollama's serving paths cross, without a query string.
-        before = {host: len(standin.requests) for host, standin in standins.items()}
+        counts = {host: len(standin.requests) for host, standin in standins.items()}
         for path in ("/api/pull", "/api/delete", "/api/chatx"):
             assert http.post(egress_url("gpu1", path), json={"model": TAG}).status_code == 404, path
         assert chat(http, egress_url("gpu1", "/api/chat?x=1")).status_code == 200
         assert {host: len(standin.requests) for host, standin in standins.items()} == {
-            host: count + (host == "gpu1") for host, count in before.items()
+            host: count + (host == "gpu1") for host, count in counts.items()
         }
         assert standins["gpu1"].requests[-1]["path"] == "/api/chat"
 
