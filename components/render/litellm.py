@@ -10,7 +10,13 @@ from typing import Final
 import yaml
 
 from components.settings.model import ModelKind
-from components.shipped.litellm.llmstack_contract import AUTH_MODULE, ERRORS_MODULE, MASTER_KEY_ENV, TIMEOUTS_MODULE
+from components.shipped.litellm.llmstack_contract import (
+    ABANDONED_MODULE,
+    AUTH_MODULE,
+    ERRORS_MODULE,
+    MASTER_KEY_ENV,
+    TIMEOUTS_MODULE,
+)
 
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -164,6 +170,8 @@ def litellm_config(context: LiteLLMContext) -> dict[str, object]:
             "callbacks": [
                 f"{ERRORS_MODULE}.model_server_errors",
                 f"{TIMEOUTS_MODULE}.generation_deadline",
+                # Least-busy's count of a chat whose client left (pool only: one host has no choice).
+                *([f"{ABANDONED_MODULE}.abandoned_calls"] if context.pool else []),
                 # The refused request's client, then the metrics that read it (in this order).
                 *([f"{AUTH_MODULE}.refused_clients", "prometheus"] if context.metrics else []),
             ],

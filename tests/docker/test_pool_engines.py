@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,7 @@ from tests.docker.gpu_hosts import (
     host_address,
     host_docker_url,
     host_name,
+    split_by_engine,
     start_engines,
     stop_engines,
 )
@@ -423,3 +425,74 @@ def test_one_host_unreachable_mid_load_and_back(
         if back
         else f"pool: gpu{n} took no load in {RECOVERY_WATCH_SECONDS} s after it was reachable again"
     )
+
+
+# --- the pool's membership changed by a stack update --------------------------------------------
+
+
+def _started(pool: PoolStack, resource: str) -> tuple[str, str]:
+    """A serving container's id and start time: a replacement or a restart changes one of them."""
+    state = pool.gateway.applier.inspect(resource)
+    return state["Id"], state["State"]["StartedAt"]
+
+
+def _update_gateway_host(pool: PoolStack, render: OfflineRun) -> list[str]:
+    """The gateway host's part of a stack update (the GPU hosts' resources are left as they are)."""
+    return pool.gateway.applier.update(split_by_engine(render)[None])
+
+
+def _serving_under_load(
+    edge: Callable[[], tuple[float, int, float]], stop: threading.Event
+) -> list[tuple[float, int, float]]:
+    results: list[tuple[float, int, float]] = []
+    while not stop.is_set():
+        results.extend(_load(edge, CONCURRENCY // 2))
+    return results
+
+
+def _until_served(generating: PoolStack, n: int, edge: Callable[[], tuple[float, int, float]], within: float) -> float:
+    before, started = len(_served(generating, n)), time.monotonic()
+    while len(_served(generating, n)) == before:
+        assert time.monotonic() - started < within, f"gpu{n} took no load in {within} s"
+        assert [status for _, status, _ in _load(edge, CONCURRENCY)] == [200] * CONCURRENCY
+    return time.monotonic() - started
+
+
+def test_a_host_removed_and_added_back_replaces_only_carriers_and_restarts_nothing(
+    generating: PoolStack, edge: Callable[[], tuple[float, int, float]], render_stack: Callable[..., OfflineRun]
+) -> None:
+    """Issue #19: a host leaves the pool and comes back by stack updates, under load, and nothing serving restarts.
+
+    The egress's hosts file and LiteLLM's deployments are files on volumes of their own: an update
+    replaces their carriers only, and nginx (a graceful reload) and LiteLLM's workers (at their next
+    request) take them in place.
+    """
+    n = 3
+    config = pool_config()
+    without = {**config, "gpuHosts": {k: v for k, v in config["gpuHosts"].items() if k != host_name(n)}}
+    serving = ("edge-container", "gateway-container", "pool-egress-container")
+    before = {resource: _started(generating, resource) for resource in serving}
+    stop = threading.Event()
+    with ThreadPoolExecutor(1) as side:
+        load = side.submit(_serving_under_load, edge, stop)
+        time.sleep(2)
+        removed = _update_gateway_host(generating, render_stack("enginepool", **without))
+        time.sleep(3 * 2)  # the egress's watcher (2 s) and LiteLLM's check (1 s) have both seen it
+        served = len(_served(generating, n))
+        idle = _load(edge, 3 * CONCURRENCY)
+        assert len(_served(generating, n)) == served, f"gpu{n} still took chats after it left the pool"
+        added = _update_gateway_host(generating, render_stack("enginepool", **config))
+        took = _until_served(generating, n, edge, within=30)
+        stop.set()
+        results = load.result()
+    statuses = [status for _, status, _ in results + idle]
+    MEASURED.append(
+        f"pool: gpu{n} removed and added back by updates under load: {len(statuses)} chats, "
+        f"statuses {sorted(set(statuses))}; back in service {took:.1f} s after the update"
+    )
+    assert statuses == [200] * len(statuses)
+    assert {resource: _started(generating, resource) for resource in serving} == before, "nothing serving restarted"
+    carriers = {"pool-egress-routes-carrier", "gateway-pool-carrier"}
+    assert set(removed) <= carriers, removed
+    assert set(added) <= carriers, added
+    assert "pool-egress-routes-carrier" in removed

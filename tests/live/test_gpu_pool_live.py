@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +428,38 @@ def test_every_host_down_answers_503_cannot_be_reached_and_serves_again_when_bac
     while _answer(pool).status_code != 200:
         assert time.monotonic() < deadline, "the pool never served again"
         time.sleep(0.5)
+
+
+def _served_in_turn(pool: Rendered, standins: dict[str, OllamaStandin], chats: int) -> dict[str, int]:
+    """Which host served each of `chats` chats sent one after another."""
+    before = {host: len(standin.requests) for host, standin in standins.items()}
+    assert [_ask(pool) for _ in range(chats)] == [200] * chats
+    return {host: len(standin.requests) - before[host] for host, standin in standins.items()}
+
+
+def test_a_chat_its_client_abandoned_leaves_its_host_no_busier(
+    pool: Rendered, pool_gateway: Gateway, standins: dict[str, OllamaStandin]
+) -> None:
+    """The proxy cancels a chat whose client hung up, and least-busy's count of it must end too.
+
+    With every host idle, least-busy's tie goes to the first deployment (gpu1): chats sent one at a
+    time all land there. Without `llmstack_abandoned.py`, one chat abandoned on gpu1 stays counted in
+    flight (an hour, its TTL) and that worker sends every later chat to gpu2 (seen: 0 of 8 on gpu1).
+    """
+    assert _served_in_turn(pool, standins, 4) == {"gpu1": 4, "gpu2": 0}, "idle hosts: the tie goes to gpu1"
+    body = {"model": "qwen2.5-0.5b", "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {pool.outputs['masterKey']}"}
+    abandoned = len(standins["gpu1"].abandoned)
+    standins["gpu1"].reply_delay = 20
+    try:
+        for _ in range(4):  # on both workers, most likely
+            with suppress(httpx.ReadTimeout):
+                httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=1.5)
+        # The proxy cancelled the call: the egress and the terminator hang up on the stand-in in turn.
+        deadline = time.monotonic() + 5
+        while len(standins["gpu1"].abandoned) == abandoned:
+            assert time.monotonic() < deadline, "no chat was abandoned on gpu1"
+            time.sleep(0.1)
+    finally:
+        standins["gpu1"].reply_delay = 0.0
+    assert _served_in_turn(pool, standins, 12) == {"gpu1": 12, "gpu2": 0}

@@ -95,6 +95,7 @@ def test_a_single_host_router_keeps_one_deployment_and_no_cooldowns() -> None:
     config = yaml.safe_load(render_litellm_config(context))
     assert [d["litellm_params"]["api_base"] for d in config["model_list"]] == ["http://ollama:11434"] * 2
     assert config["router_settings"] == {"timeout": 900, "num_retries": 0, "disable_cooldowns": True}
+    assert "llmstack_abandoned.abandoned_calls" not in config["litellm_settings"]["callbacks"], "no choice to skew"
 
 
 def test_a_pool_router_skips_hosts_without_the_model() -> None:
@@ -110,6 +111,8 @@ def test_a_pool_router_skips_hosts_without_the_model() -> None:
         ("big", "http://ollama-gpu2:11434"),
     ]
     assert "rpm" not in str(config["model_list"]), "rpm would become a concurrency limit (see the renderer)"
+    # Least-busy's count of a chat whose client left ends with it (tests/live/test_gpu_pool_live.py).
+    assert "llmstack_abandoned.abandoned_calls" in config["litellm_settings"]["callbacks"]
     router = config["router_settings"]
     resting = {k for k, v in router["allowed_fails_policy"].items() if v == 0}
     assert resting == {"InternalServerErrorAllowedFails"}, "only the egress's 500 (host unreachable) rests a host"

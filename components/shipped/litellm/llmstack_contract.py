@@ -56,6 +56,8 @@ ERRORS_MODULE: Final = "llmstack_errors"
 """The answer when Ollama cannot be reached, a LiteLLM callback next to config.yaml."""
 TIMEOUTS_MODULE: Final = "llmstack_timeouts"
 """A short connect to Ollama and a bounded chat stream, a LiteLLM callback next to config.yaml."""
+ABANDONED_MODULE: Final = "llmstack_abandoned"
+"""In a GPU pool, ends least-busy's count of a chat its client abandoned, a LiteLLM callback next to config.yaml."""
 REFUSED_CLIENT: Final[ContextVar[str | None]] = ContextVar("llmstack_refused_client", default=None)
 """The client the auth hook identified in the request it then refuses (403, 400, 429), for the
 failure LiteLLM logs. Here because this module is loaded once per process: LiteLLM loads the auth
@@ -72,6 +74,7 @@ SHIPPED_MODULES: Final = (
     BANS_MODULE,
     ERRORS_MODULE,
     TIMEOUTS_MODULE,
+    ABANDONED_MODULE,
     SERVE_MODULE,
     CONTRACT_MODULE,
 )
