@@ -124,7 +124,9 @@ def _tls_problems(props: Props, files: list[ConfFile]) -> list[str]:
     problems = [f"{f.path} does not parse: its TLS settings cannot be checked" for f in files if f.directives is None]
     parsed = [directive for f in files if f.directives is not None for directive in walk(f.directives)]
     settings = [" ".join(d.args) for d in parsed if d.name == "ssl_protocols"]
-    if not settings and not problems:
+    # A fragment alone (another .conf an nginx.conf includes, e.g. the pool egress's hosts file) is
+    # judged for what it sets; the main file must set the protocols.
+    if not settings and not problems and any(_is_main(f.path) for f in files):
         return ["nginx.conf has no ssl_protocols: nginx before 1.23.4 defaults to TLSv1 and TLSv1.1 too"]
     return problems + [
         f"ssl_protocols {setting}: allow only TLSv1.3, or TLSv1.2 TLSv1.3"
@@ -178,6 +180,11 @@ def _rules_problem(rules: list[tuple[str, str]]) -> str | None:
     if not rules:
         return "proxies with no `allow <cidr>; … deny all;`"
     return "has no `deny all;` after its allow rules"
+
+
+def _is_main(path: str) -> bool:
+    """Whether a judged file is a whole nginx configuration (the label, an nginx.conf), not a fragment."""
+    return path == f"label {CONF_LABEL}" or path.endswith("/nginx.conf")
 
 
 def _is_nginx_conf(path: str) -> bool:

@@ -329,6 +329,17 @@ def test_tls_protocols_must_be_explicit_and_comments_do_not_count() -> None:
     assert violations("tls-modern-or-intermediate", edge(conf=conf))
 
 
+def test_a_fragment_alone_is_judged_on_what_it_sets_not_on_what_its_nginx_conf_sets() -> None:
+    """The pool egress's hosts file (pool/routes.conf) is included by an nginx.conf with ssl_protocols."""
+    fragment = "upstream pool-host-gpu1 { server 10.0.0.11:11443; }"
+
+    def carrier(text: str) -> dict[str, Any]:
+        return edge(uploads=Secret([{"file": "/etc/nginx/pool/routes.conf", "content": text}]), ports=None)
+
+    assert violations("tls-modern-or-intermediate", carrier(fragment)) == []
+    assert violations("tls-modern-or-intermediate", carrier(fragment + "\nssl_protocols TLSv1 TLSv1.3;"))
+
+
 def test_containers_without_an_nginx_config_are_not_judged_on_tls() -> None:
     assert violations("tls-modern-or-intermediate", long_running()) == []
 
