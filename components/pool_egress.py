@@ -37,6 +37,19 @@ ROUTES_FILE = f"{ROUTES_DIR}/routes.conf"
 RELOAD_SCRIPT_FILE = "llmstack/reload-on-change.sh"
 ROUTES_CHECK_SECONDS = 2
 """How often the watcher looks at the hosts file: a new host serves within about this long."""
+DEAD_PEER_SYSCTLS = {
+    # A request the host never acknowledges fails after about 6 s of retransmissions (0.2 s doubling,
+    # 4 retries), not Linux's 15 minutes: a host gone from the network (no RST, no FIN) over a pooled
+    # connection is then as quick to give up on as one refusing connections (proxy_connect_timeout).
+    # Only unacknowledged data counts: a healthy host acknowledges at once, however long it generates.
+    "net.ipv4.tcp_retries2": "4",
+    # An answer under way whose host vanished: after 30 s of silence, three probes 5 s apart
+    # (`proxy_socket_keepalive on`), which the host's kernel answers while Ollama is quiet (loading a model).
+    "net.ipv4.tcp_keepalive_time": "30",
+    "net.ipv4.tcp_keepalive_intvl": "5",
+    "net.ipv4.tcp_keepalive_probes": "3",
+}
+"""The egress's own network namespace only (namespaced sysctls): how soon a vanished GPU host is noticed."""
 _HEALTH_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{EGRESS_HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 "
     "&& head -n 1 <&3 | grep -q ' 200 '"
@@ -128,6 +141,7 @@ class PoolEgress(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name, aliases=[EGRESS_ALIAS]),
                 docker.ContainerNetworksAdvancedArgs(name=args.egress_network.name),
             ],
+            sysctls=DEAD_PEER_SYSCTLS,
             healthcheck=defaults.healthcheck(["CMD", "bash", "-c", _HEALTH_PROBE], start_period_seconds=10),
             **defaults.long_running(
                 confinement=NGINX_CONFINEMENT,

@@ -94,6 +94,7 @@ _CONTAINER_KEYS = frozenset(
         "ulimits",
         "cpuShares",
         "labels",
+        "sysctls",
     }
 )
 
@@ -272,8 +273,8 @@ class Applier:
 
         Only the inputs whose read-back form can differ from what was sent: capabilities as the
         engine stores them, memory and swap in MB (swap -1 stays -1), healthcheck durations as
-        Go's Duration.String(), security and log options, the stop signal, and the confinement
-        (user, read-only root, tmpfs options, ulimits, CPU shares) as the engine stores it.
+        Go's Duration.String(), security and log options, the stop signal, the confinement
+        (user, read-only root, tmpfs options, ulimits, CPU shares) and sysctls as the engine stores them.
         """
         found = self.inspect(name)
         host, config = found["HostConfig"], found["Config"]
@@ -288,6 +289,7 @@ class Applier:
             "tmpfs": host.get("Tmpfs") or {},
             "ulimits": [{"name": u["Name"], "soft": u["Soft"], "hard": u["Hard"]} for u in host.get("Ulimits") or []],
             "cpuShares": int(host.get("CpuShares") or 0),
+            "sysctls": host.get("Sysctls") or {},
         }
         if host.get("CapAdd") or host.get("CapDrop"):
             state["capabilities"] = {
@@ -519,6 +521,7 @@ def _host_config(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
             {"Name": u["name"], "Soft": int(u["soft"]), "Hard": int(u["hard"])} for u in inputs.get("ulimits") or []
         ]
         or None,
+        "Sysctls": inputs.get("sysctls") or None,
     }
     if "cpuShares" in inputs:
         host["CpuShares"] = int(inputs["cpuShares"])

@@ -389,8 +389,8 @@ def test_one_host_unreachable_mid_load_and_back(
 
     A new connection to it times out (5 s): the egress answers 500, LiteLLM retries the chat on another
     host and rests this one (before the egress mapped 504 too, clients got 504s here). A chat the
-    egress sends over a pooled connection to the vanished host waits in silence until LiteLLM's or
-    the client's timeout: a few such chats may give up (measured: 0-1 in ~100; docs/SCALING.md).
+    egress sent over a pooled connection to the vanished host waited in silence until LiteLLM's or
+    the client's timeout (0-1 in ~100 gave up) until the egress's tcp_retries2 bounded it.
     """
     n = 2
     link = f"llmpool0-gpu{n}"
@@ -402,13 +402,16 @@ def test_one_host_unreachable_mid_load_and_back(
             down_at = time.monotonic()
             results = load.result()
         after = [status for start, status, _ in results if start > down_at]
+        slowest = max(end - start for start, _, end in results if start > down_at)
         MEASURED.append(
-            f"pool: gpu{n} unreachable under load: {len(after)} chats after, {after.count(200)} answered, "
-            f"{after.count(0)} gave up (12 s), others {sorted(set(after) - {0, 200})}"
+            f"pool: gpu{n} unreachable under load: {len(after)} chats after, {after.count(200)} answered "
+            f"(slowest {slowest:.1f} s), {after.count(0)} gave up (12 s), others {sorted(set(after) - {0, 200})}"
         )
         assert len(after) >= 40
-        assert set(after) <= {200, 0}
-        assert after.count(0) <= 4
+        # Each is answered: a new connection to the host times out (5 s), and a request over a pooled
+        # one is given up on once unacknowledged (about 6 s: the egress's tcp_retries2); both are
+        # retried on another host. Only chats already under way there may be lost.
+        assert after == [200] * len(after)
         served_before = len(_served(generating, n))
     finally:
         subprocess.run(["ip", "link", "set", link, "up"], check=True)

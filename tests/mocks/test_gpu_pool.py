@@ -160,6 +160,8 @@ def test_the_egress_answers_for_every_host_and_publishes_nothing(three: OfflineR
     assert not egress.get("ports")
     aliases = [a for n in egress["networksAdvanced"] for a in n.get("aliases") or []]
     assert aliases == ["pool-egress"], "one name whichever hosts exist: a new alias would replace it"
+    # A vanished host is noticed in seconds, not Linux's 15 minutes (tests/docker/test_pool_engines.py).
+    assert egress["sysctls"]["net.ipv4.tcp_retries2"] == "4"
     carrier = reveal(three.named("pool-egress-routes-carrier").inputs)
     [routes] = [u["content"] for u in carrier["uploads"] if u["file"] == "/etc/nginx/pool/routes.conf"]
     for name, host in HOSTS.items():
