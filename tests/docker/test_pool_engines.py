@@ -378,8 +378,8 @@ def test_one_host_stopped_mid_load_and_back(
     MEASURED.append(f"pool: gpu{n} took load again {time.monotonic() - back_at:.1f} s after its Ollama started")
 
 
-RECOVERY_WATCH_SECONDS = 30
-"""How long the link test watches for the host to take load again (a figure, not a verdict)."""
+RECOVERY_SECONDS = 30
+"""How soon a host back on the network must take load again: the router's cooldown and a margin."""
 
 
 def test_one_host_unreachable_mid_load_and_back(
@@ -415,19 +415,14 @@ def test_one_host_unreachable_mid_load_and_back(
         served_before = len(_served(generating, n))
     finally:
         subprocess.run(["ip", "link", "set", link, "up"], check=True)
-    # Measured, not asserted: chats hung on the vanished link stay "in flight" for least-busy until
-    # LiteLLM's timeout, so the host may be passed over that long (15-26 s, and once over 45 s;
-    # docs/SCALING.md). Every chat meanwhile must still be answered.
+    # Back: it takes load again once its cooldown (10 s) is over. Before llmstack_abandoned.py, chats
+    # whose clients gave up on the vanished link stayed counted in flight there (least-busy) and the
+    # host was passed over for minutes (not within 30-45 s in four runs).
     back_at = time.monotonic()
-    while len(_served(generating, n)) == served_before and time.monotonic() - back_at < RECOVERY_WATCH_SECONDS:
+    while len(_served(generating, n)) == served_before:
+        assert time.monotonic() - back_at < RECOVERY_SECONDS, f"gpu{n} took no load in {RECOVERY_SECONDS} s"
         assert [status for _, status, _ in _load(edge, CONCURRENCY)] == [200] * CONCURRENCY
-    took = time.monotonic() - back_at
-    back = len(_served(generating, n)) > served_before
-    MEASURED.append(
-        f"pool: gpu{n} took load again {took:.1f} s after it was reachable"
-        if back
-        else f"pool: gpu{n} took no load in {RECOVERY_WATCH_SECONDS} s after it was reachable again"
-    )
+    MEASURED.append(f"pool: gpu{n} took load again {time.monotonic() - back_at:.1f} s after it was reachable")
 
 
 # --- the pool's membership changed by a stack update --------------------------------------------
