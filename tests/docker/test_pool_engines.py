@@ -494,3 +494,44 @@ def test_a_host_removed_and_added_back_replaces_only_carriers_and_restarts_nothi
     assert set(removed) <= carriers, removed
     assert set(added) <= carriers, added
     assert "pool-egress-routes-carrier" in removed
+
+
+THROUGHPUT_CONCURRENCY = 16
+"""The issue's load for the throughput figures."""
+
+
+def _throughput(edge: Callable[[], tuple[float, int, float]], chats: int) -> float:
+    """Chats per second through the whole chain at THROUGHPUT_CONCURRENCY, every chat answered."""
+    with ThreadPoolExecutor(THROUGHPUT_CONCURRENCY) as workers:
+        results = list(workers.map(lambda _: edge(), range(chats)))
+    assert [status for _, status, _ in results] == [200] * chats
+    return chats / (max(end for _, _, end in results) - min(start for start, _, _ in results))
+
+
+def test_throughput_with_one_two_and_three_hosts_on_the_engines(
+    generating: PoolStack, edge: Callable[[], tuple[float, int, float]], render_stack: Callable[..., OfflineRun]
+) -> None:
+    """A figure, not a verdict (benchmarks/README.md): the pool grown by stack updates, 0.3 s per chat per slot.
+
+    gpu2 alone (1 slot), then gpu2 and gpu3 (1 slot each: the ideal is 2x), then all three (gpu1 has
+    2 slots: 4x), each measured in this run against the first.
+    """
+    config = pool_config()
+    sizes = ((2,), (2, 3), (1, 2, 3))
+    figures: list[float] = []
+    slots = [sum(PARALLEL[n] for n in hosts) for hosts in sizes]
+    for hosts, slot_count in zip(sizes, slots, strict=True):
+        chosen = {host_name(n): config["gpuHosts"][host_name(n)] for n in hosts}
+        replaced = _update_gateway_host(generating, render_stack("enginepool", **{**config, "gpuHosts": chosen}))
+        assert not {"gateway-container", "pool-egress-container"} & set(replaced), replaced
+        time.sleep(3 * 2)  # the egress's watcher (2 s) and LiteLLM's check (1 s) have both seen it
+        _throughput(edge, THROUGHPUT_CONCURRENCY)  # warm-up: new connections, LiteLLM's first calls
+        figures.append(_throughput(edge, 24 * slot_count))  # about 7 s of work each
+    MEASURED.append(
+        "pool throughput at concurrency 16 on the engines, 0.3 s per chat per slot: "
+        + ", ".join(
+            f"{len(h)} host{'s' if len(h) > 1 else ''} ({s} slot{'s' if s > 1 else ''}) {f:.1f} chats/s = "
+            f"{f / figures[0]:.2f}x (ideal {s / slots[0]:.0f}x)"
+            for h, s, f in zip(sizes, slots, figures, strict=True)
+        )
+    )
