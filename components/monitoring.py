@@ -65,6 +65,15 @@ class Secrets:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProbedHost:
+    """A GPU pool's host as the probe asks it: through the egress, as LiteLLM reaches it."""
+
+    name: str
+    url: str
+    models: tuple[ModelSpec, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     """Inputs of `Monitoring`."""
 
@@ -92,6 +101,8 @@ class MonitoringArgs:
     """Ollama's base URL on the models network."""
     models: tuple[ModelSpec, ...]
     """The served models the probe looks for."""
+    pool: tuple[ProbedHost, ...] = ()
+    """A GPU pool's hosts, asked instead of `ollama_url` (each with the models it carries)."""
     tunnel_target: str | None
     """The tunnel watch's `host:port` (cloudflared's `/metrics`), in tunnel mode."""
     tunnel_watch_network: docker.Network | None = None
@@ -234,7 +245,6 @@ class Monitoring(pulumi.ComponentResource):
 
     def _probe(self) -> None:
         args = self._args
-        models = [argument for m in args.models for argument in ("--model", f"{m.name}={m.tag}")]
         image = self._image("probe", args.probe_image).image_id
         files = self._files("probe", image, PROBE_DIR, DeliveredFile(path=PROBE_SCRIPT, content=_PROBE_TEXT))
         docker.Container(
@@ -242,11 +252,7 @@ class Monitoring(pulumi.ComponentResource):
             name=f"{args.docker_prefix}-model-probe",
             image=image,
             entrypoints=["python3"],
-            command=[
-                PROBE_SCRIPT,
-                *("--listen", f"0.0.0.0:{PROBE_PORT}", "--ollama", args.ollama_url, "--edge", args.edge_target),
-                *models,
-            ],
+            command=_probe_command(args),
             envs=["PYTHONDONTWRITEBYTECODE=1", "HOME=/tmp", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
             volumes=[files.mount()],
             networks_advanced=[
@@ -325,3 +331,16 @@ def _http_check(port: int) -> docker.ContainerHealthcheckArgs:
     return defaults.healthcheck(
         ["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port}/-/healthy"], start_period_seconds=30
     )
+
+
+def _probe_command(args: MonitoringArgs) -> list[str]:
+    """The probe's command: the stack's one Ollama, or each pool host with the models it carries."""
+    listen = ("--listen", f"0.0.0.0:{PROBE_PORT}")
+    if not args.pool:
+        models = (a for m in args.models for a in ("--model", f"{m.name}={m.tag}"))
+        return [PROBE_SCRIPT, *listen, "--ollama", args.ollama_url, "--edge", args.edge_target, *models]
+    return [
+        *(PROBE_SCRIPT, *listen, "--edge", args.edge_target),
+        *(a for host in args.pool for a in ("--host", host.name, host.url)),
+        *(a for host in args.pool for m in host.models for a in ("--host-model", host.name, f"{m.name}={m.tag}")),
+    ]

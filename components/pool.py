@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from components.gpu_host import GpuHostServer, GpuHostServerArgs
+from components.monitoring import ProbedHost
 from components.networks import StackNetworks
 from components.pool_certificates import PoolCertificates, PoolCertificatesArgs, PoolHostAddress
 from components.pool_egress import PoolEgress, PoolEgressArgs, host_url
@@ -23,6 +24,18 @@ def pool_hosts(settings: Settings) -> tuple[PoolHost, ...]:
             models=host.models,
             # Never more than Ollama would take (its slots and its queue): beyond, LiteLLM answers at once.
             max_parallel_requests=host.parallel + settings.admission.max_queue,
+        )
+        for host in settings.pool.hosts
+    )
+
+
+def probed_hosts(settings: Settings) -> tuple[ProbedHost, ...]:
+    """The hosts as the monitoring probe asks them (through the egress); empty for the single-host stack."""
+    if settings.pool is None:
+        return ()
+    return tuple(
+        ProbedHost(
+            name=host.name, url=host_url(host.name), models=tuple(m for m in settings.models if m.name in host.models)
         )
         for host in settings.pool.hosts
     )

@@ -29,7 +29,7 @@ from components.gateway import GATEWAY_ALIAS, GATEWAY_GRACE_SECONDS, GATEWAY_POR
 from components.model_server import OLLAMA_ALIAS, OLLAMA_PORT, ModelServer, ModelServerArgs
 from components.monitoring import Monitoring, MonitoringArgs, Secrets
 from components.networks import StackNetworks, StackNetworksArgs
-from components.pool import build_pool, pool_hosts
+from components.pool import build_pool, pool_hosts, probed_hosts
 from components.render.litellm import LiteLLMContext, ServedModel
 from components.render.nginx import NginxContext
 from components.settings import SecretConfig
@@ -286,6 +286,7 @@ def _monitoring(wiring: _Wiring, edge: Edge, secrets: SecretConfig) -> Monitorin
             edge_target=f"{edge.container_name}:{HTTPS_PORT}",
             ollama_url=f"http://{OLLAMA_ALIAS}:{OLLAMA_PORT}",
             models=settings.models,
+            pool=probed_hosts(settings),
             tunnel_target=f"{WATCH_ALIAS}:{WATCH_PORT}" if networks.tunnel_watch is not None else None,
             tunnel_watch_network=networks.tunnel_watch,
             secrets=Secrets(webhook_url=secrets.alert_webhook_url, smtp_password=secrets.alert_smtp_password),

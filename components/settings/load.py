@@ -113,9 +113,6 @@ def parse_settings(raw_values: Mapping[str, str], *, stack: str, secret_keys: fr
         paused=raw.boolean("paused"),
         pool=parse_gpu_hosts(raw, models),
     )
-    if settings.pool is not None and settings.monitoring is not None:
-        # The probe asks one Ollama; a pool's hosts sit behind the egress, which serves no /api/tags.
-        errors.add("monitoring", "true", "false while gpuHosts is set (watching a pool's hosts is not built yet)")
     errors.raise_if_any()
     return settings
 

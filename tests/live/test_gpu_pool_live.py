@@ -11,6 +11,7 @@ import datetime
 import json
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.pool_egress import RELOAD_SCRIPT_FILE, ROUTES_CHECK_SECONDS, ROUTES_FILE
 from components.render.pool import PoolRoute, render_egress_routes
+from components.shipped.probe.llmstack_probe import MODEL_PRESENT, MODEL_SERVER_UP
 from tests.live.conftest import Gateway, Rendered, running_gateway
 from tests.live.docker_dns import DockerDns
 from tests.live.ollama_standin import REPLY_WORDS, OllamaStandin
@@ -463,3 +465,62 @@ def test_a_chat_its_client_abandoned_leaves_its_host_no_busier(
     finally:
         standins["gpu1"].reply_delay = 0.0
     assert _served_in_turn(pool, standins, 12) == {"gpu1": 12, "gpu2": 0}
+
+
+PROBE = "127.0.0.71"
+
+
+def _scrape_probe() -> dict[str, float]:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            text = httpx.get(f"http://{PROBE}:9101/metrics", timeout=10).text
+        except httpx.ConnectError:
+            assert time.monotonic() < deadline, "the probe never listened"
+            time.sleep(0.2)
+            continue
+        samples = (line.rpartition(" ") for line in text.splitlines() if line[:1] != "#")
+        return {series: float(value) for series, _, value in samples}
+
+
+def test_the_probe_watches_each_host_through_the_egress(
+    render: Any, egress: Nginx, standins: dict[str, OllamaStandin], tmp_path: Path
+) -> None:
+    """The rendered probe of a pool with monitoring, its egress name pointed at the emulated egress."""
+    watched: Rendered = render("pool-watched", **{**POOL_CONFIG, "monitoring": "true"})
+    command = [
+        arg.replace("pool-egress:11434", f"{EGRESS}:11434") for arg in watched.inputs("monitoring-probe")["command"]
+    ]
+    listen = command.index("--listen") + 1
+    command[listen] = "127.0.0.71:9101"
+    probe = subprocess.Popen(  # the shipped file as its container runs it (the image's python3: ours here)
+        [sys.executable, str(watched.container_dir("monitoring-probe") / command[0].lstrip("/")), *command[1:]],
+        stderr=subprocess.PIPE,
+    )
+    try:
+
+        def scrape() -> dict[str, float]:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    text = httpx.get("http://127.0.0.71:9101/metrics", timeout=10).text
+                    return {
+                        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+                        for line in text.splitlines()
+                        if line[:1] != "#"
+                    }
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline, "the probe never listened"
+                    time.sleep(0.2)
+
+        up = scrape()
+        assert up[f'{MODEL_SERVER_UP}{{host="gpu1"}}'] == up[f'{MODEL_SERVER_UP}{{host="gpu2"}}'] == 1
+        assert up[f'{MODEL_PRESENT}{{host="gpu2",model="qwen2.5-0.5b",tag="{TAG}"}}'] == 1
+        with standins["gpu2"].stopped():
+            down = _scrape_probe()
+        assert down[f'{MODEL_SERVER_UP}{{host="gpu1"}}'] == 1
+        assert down[f'{MODEL_SERVER_UP}{{host="gpu2"}}'] == 0
+        assert down[f'{MODEL_PRESENT}{{host="gpu2",model="qwen2.5-0.5b",tag="{TAG}"}}'] == 0
+    finally:
+        probe.terminate()
+        probe.communicate(timeout=10)

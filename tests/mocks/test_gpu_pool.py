@@ -236,3 +236,19 @@ def test_on_every_host_only_the_pulls_and_the_pool_egress_have_a_way_out(three: 
     for name in HOSTS:
         publish = three.named(f"gpu-{name}-publish")
         assert publish.inputs["options"] == {MASQUERADE: "false"}
+
+
+def test_monitoring_probes_each_host_through_the_egress_for_the_models_it_carries() -> None:
+    watched = pool(monitoring="true")
+    probe = reveal(watched.named("monitoring-probe").inputs)
+    command = probe["command"]
+    hosts = [command[i + 1 : i + 3] for i, arg in enumerate(command) if arg == "--host"]
+    assert hosts == [[name, f"http://pool-egress:11434/hosts/{name}"] for name in HOSTS]
+    carried = sorted(tuple(command[i + 1 : i + 3]) for i, arg in enumerate(command) if arg == "--host-model")
+    assert ("gpu2", "big=qwen2.5:14b") in carried
+    assert not [c for c in carried if c[0] == "gpu2" and c[1] != "big=qwen2.5:14b"], "gpu2 carries big alone"
+    assert len(carried) == 3 + 1 + 3
+    assert "--ollama" not in command
+    # It reaches the egress on the models network, where LiteLLM does.
+    models_network = reveal(watched.named("network-models").inputs)["name"]
+    assert models_network in {n["name"] for n in probe["networksAdvanced"]}

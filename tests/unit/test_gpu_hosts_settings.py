@@ -131,6 +131,6 @@ def test_single_host_gpu_settings_are_refused_beside_a_pool(key: str, value: str
         parse(TWO_HOSTS, **{key: value})
 
 
-def test_monitoring_is_refused_beside_a_pool_until_it_watches_the_hosts() -> None:
-    with pytest.raises(SettingsError, match=r"llmstack:monitoring = 'true' .*false while gpuHosts is set"):
-        parse(TWO_HOSTS, monitoring="true")
+def test_monitoring_watches_a_pool() -> None:
+    """The probe asks each host through the egress (tests/mocks/test_gpu_pool.py)."""
+    assert parse(TWO_HOSTS, monitoring="true").monitoring is not None
