@@ -90,8 +90,9 @@ class Pool:
         """LiteLLM's process and its workers: the same after a change that restarted nothing."""
         pid = self.gateway.process.pid
         assert self.gateway.process.poll() is None, "LiteLLM exited"
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        return pid, frozenset(map(int, children))
+        children = frozenset(map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split()))
+        assert children, "no worker found: gunicorn's workers are the process's children"
+        return pid, children
 
 
 @pytest.fixture(scope="module")
