@@ -10,6 +10,7 @@ serves.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,8 @@ from tests.live.docker_dns import DockerDns
 from tests.live.ollama_standin import OllamaStandin
 
 LITELLM = "127.0.0.25"
-STANDINS = {"a": "127.0.0.71", "b": "127.0.0.72", "c": "127.0.0.73"}
+SINGLE_WORKER_LITELLM = "127.0.0.26"
+STANDINS = {"a": "127.0.0.74", "b": "127.0.0.75", "c": "127.0.0.76"}
 MODELS = (ServedModel(name="small", ollama_tag="qwen2.5:0.5b"), ServedModel(name="big", ollama_tag="qwen2.5:1.5b"))
 CONFIG: dict[str, Any] = {
     "models": [f"{m.name}={m.ollama_tag}" for m in MODELS],
@@ -68,8 +70,9 @@ class Pool:
             ),
         )
         lines = render_pool_deployments(context).splitlines(keepends=True)
-        second = [i for i, line in enumerate(lines) if line.startswith("- model_name:")][1]
-        self.file.write_text("".join(lines[:second] if cut else lines))
+        if cut:
+            lines = lines[: [i for i, line in enumerate(lines) if line.startswith("- model_name:")][1]]
+        self.file.write_text("".join(lines))
 
     def served(self) -> dict[str, int]:
         """Requests each stand-in host has had."""
@@ -79,7 +82,8 @@ class Pool:
         """One chat through LiteLLM, with the admin key."""
         body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"Authorization": f"Bearer {self.rendered.outputs['masterKey']}"}
-        return httpx.post(f"http://{LITELLM}:4000/v1/chat/completions", json=body, headers=headers, timeout=30)
+        url = f"http://{self.gateway.address}:4000/v1/chat/completions"
+        return httpx.post(url, json=body, headers=headers, timeout=30)
 
     def load(self, requests: int, concurrency: int, model: str = "small") -> list[int]:
         """`requests` chats, `concurrency` at a time: their statuses."""
@@ -96,21 +100,31 @@ class Pool:
 
 
 @pytest.fixture(scope="module")
-def pool(render: Any, docker_dns: DockerDns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
-    rendered: Rendered = render("pool-reload", **CONFIG)
-    inside = rendered.env("gateway-container")[POOL_FILE_ENV]
-    standins = {
+def standins() -> Iterator[dict[str, OllamaStandin]]:
+    running = {
         name: OllamaStandin(address, 11434, tuple(m.ollama_tag for m in MODELS)) for name, address in STANDINS.items()
     }
-    try:
-        with running_gateway(rendered, LITELLM, tmp_path_factory.mktemp("pool-reload")) as gateway:
-            running = Pool(
-                rendered, gateway, rendered.container_dir("gateway-container") / inside.lstrip("/"), standins
-            )
-            yield running
-    finally:
-        for standin in standins.values():
-            standin.close()
+    yield running
+    for standin in running.values():
+        standin.close()
+
+
+@contextlib.contextmanager
+def _running(rendered: Rendered, address: str, workdir: Path, standins: dict[str, OllamaStandin]) -> Iterator[Pool]:
+    inside = rendered.env("gateway-container")[POOL_FILE_ENV]
+    with running_gateway(rendered, address, workdir) as gateway:
+        yield Pool(rendered, gateway, rendered.container_dir("gateway-container") / inside.lstrip("/"), standins)
+
+
+@pytest.fixture(scope="module")
+def pool(
+    render: Any, docker_dns: DockerDns, standins: dict[str, OllamaStandin], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pool]:
+    """The pool stack's LiteLLM, with its default two workers."""
+    with _running(
+        render("pool-reload", **CONFIG), LITELLM, tmp_path_factory.mktemp("pool-reload"), standins
+    ) as running:
+        yield running
 
 
 def _start_from(pool: Pool, hosts: Hosts) -> None:
@@ -241,3 +255,29 @@ def _for_a_while(pool: Pool, seconds: float) -> list[int]:
     load = _Load(pool, concurrency=2)
     time.sleep(seconds)
     return load.stop()
+
+
+def test_a_request_in_flight_on_an_unchanged_host_still_counts_after_a_change(
+    render: Any, docker_dns: DockerDns, standins: dict[str, OllamaStandin], tmp_path: Path
+) -> None:
+    """Least-busy's in-flight count of a kept deployment survives: the next chat goes to the idle new host.
+
+    One worker, so that the chat in flight and the next one meet the same router. Had the change
+    dropped the count, the two hosts would tie at 0 and the first listed, the busy one, would get it.
+    """
+    rendered = render("pool-reload-one-worker", **CONFIG, litellmWorkers=1)
+    with _running(rendered, SINGLE_WORKER_LITELLM, tmp_path, standins) as pool:
+        _start_from(pool, {"a": ("small",)})
+        assert pool.ask().status_code == 200
+        standins["a"].reply_delay = 4.0
+        before = pool.served()
+        with ThreadPoolExecutor(1) as background:
+            in_flight = background.submit(pool.ask)
+            while pool.served()["a"] == before["a"]:
+                time.sleep(0.05)
+            pool.write({"a": ("small",), "b": ("small",)})
+            time.sleep(APPLIED_WITHIN)
+            assert pool.ask().status_code == 200
+            assert pool.served()["b"] == before["b"] + 1, "the chat in flight on host a was forgotten"
+            assert in_flight.result().status_code == 200
+        standins["a"].reply_delay = 0.0
