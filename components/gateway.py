@@ -19,6 +19,7 @@ from components.render.litellm import (
     RUNTIME_ENV,
     LiteLLMContext,
     render_litellm_config,
+    render_pool_deployments,
 )
 from components.settings.model import BanPolicy, ClientSpec, ContainerLimits, ImageRef, Rotation
 from components.shipped.litellm.llmstack_contract import (
@@ -29,6 +30,7 @@ from components.shipped.litellm.llmstack_contract import (
     BANS_FILE_ENV,
     KEYS_FILE_ENV,
     MASTER_KEY_ENV,
+    POOL_FILE_ENV,
     RATES_FILE_ENV,
     SERVE_MODULE,
     SHIPPED_MODULES,
@@ -40,6 +42,9 @@ GATEWAY_ALIAS = "litellm"
 GATEWAY_PORT = 4000
 CONFIG_DIR = "/etc/litellm"
 CONFIG_PATH = f"{CONFIG_DIR}/config.yaml"
+POOL_DIR = "/etc/llmstack-pool"
+"""The GPU pool's deployments, on a volume of their own whose changes LiteLLM takes without a restart."""
+POOL_FILE = f"{POOL_DIR}/deployments.yaml"
 _SHIPPED_MODULES = {
     module: (Path(__file__).parent / "shipped" / "litellm" / f"{module}.py").read_text() for module in SHIPPED_MODULES
 }
@@ -149,6 +154,7 @@ class Gateway(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        pool = _pool_deployments(name, args, image.image_id, self)
         # Not protected: losing it lifts the bans, nothing more (and `pulumi destroy` stays possible).
         bans = docker.Volume(f"{name}-bans", name=f"{args.docker_prefix}-litellm-bans", opts=child)
         bans_setup = _bans_setup(name, args.docker_prefix, image.image_id, bans, self)
@@ -167,6 +173,9 @@ class Gateway(pulumi.ComponentResource):
             envs=[
                 *_environment(args, pulumi.Output.secret(pulumi.Output.concat("sk-boot-", boot_key.result))),
                 pulumi.Output.concat(f"{DIGEST_ENV}=", delivered.digest),
+                # Not the pool file's digest: the workers re-read it (llmstack_pool.py), so a change of
+                # hosts replaces only its carrier.
+                *([f"{POOL_FILE_ENV}={POOL_FILE}"] if pool is not None else []),
             ],
             volumes=[
                 delivered.mount(),
@@ -174,6 +183,7 @@ class Gateway(pulumi.ComponentResource):
                     volume_name=keys.volume.name, container_path=GATEWAY_KEYS_DIR, read_only=True
                 ),
                 docker.ContainerVolumeArgs(volume_name=bans.name, container_path=BANS_DIR),
+                *([pool.mount()] if pool is not None else []),
             ],
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=args.models_network.name),
@@ -192,7 +202,9 @@ class Gateway(pulumi.ComponentResource):
                 wait_timeout_seconds=180,
                 grace_seconds=args.grace_seconds,
             ),
-            opts=defaults.serving_options(self, depends_on=[delivered.carrier, bans_setup]),
+            opts=defaults.serving_options(
+                self, depends_on=[delivered.carrier, bans_setup, *([pool.carrier] if pool is not None else [])]
+            ),
         )
         checked = pulumi.Output.all(bans_setup.urn, bans_setup.exit_code, bans_setup.container_logs).apply(
             lambda result: defaults.checked_exit(
@@ -202,6 +214,25 @@ class Gateway(pulumi.ComponentResource):
         )  # fmt: skip
         # Registering the check makes the engine await it, so a failed setup fails the update.
         self.register_outputs({"bansSetup": checked})
+
+
+def _pool_deployments(
+    name: str, args: GatewayArgs, image: pulumi.Input[str], parent: pulumi.Resource
+) -> DeliveredFiles | None:
+    """The GPU pool's deployments file on its own volume; None for the single-host stack."""
+    if not args.config.pool:
+        return None
+    return DeliveredFiles(
+        f"{name}-pool",
+        DeliveredFilesArgs(
+            docker_name=f"{args.docker_prefix}-litellm-pool",
+            image=image,
+            user=LITELLM_USER,
+            mount_path=POOL_DIR,
+            files=(DeliveredFile(path=POOL_FILE, content=render_pool_deployments(args.config)),),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def _bans_setup(

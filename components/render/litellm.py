@@ -1,4 +1,4 @@
-"""LiteLLM proxy config.yaml: typed context in, exact YAML text out."""
+"""LiteLLM proxy config.yaml and the GPU pool's deployments file: typed context in, exact YAML text out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from components.shipped.litellm.llmstack_contract import (
     ERRORS_MODULE,
     MASTER_KEY_ENV,
     TIMEOUTS_MODULE,
+    pool_deployments_digest,
 )
 
 OFFLINE_ENV = {
@@ -157,7 +158,9 @@ auth hook sets to the client's name."""
 def litellm_config(context: LiteLLMContext) -> dict[str, object]:
     """The config as data; secrets appear only as `os.environ/…` references."""
     return {
-        "model_list": _pool_model_list(context) if context.pool else _model_list(context),
+        # A pool's deployments are in their own file (render_pool_deployments), which LiteLLM takes
+        # without a restart (shipped/litellm/llmstack_pool.py); LiteLLM's router starts empty.
+        "model_list": [] if context.pool else _model_list(context),
         "litellm_settings": {
             # Makes LiteLLM apply the model allow-list to what the auth hook returns.
             "enable_post_custom_auth_checks": True,
@@ -290,3 +293,13 @@ def _pool_router_settings(context: LiteLLMContext) -> dict[str, object]:
 def render_litellm_config(context: LiteLLMContext) -> str:
     """The exact config.yaml text for `context`."""
     return yaml.safe_dump(litellm_config(context), sort_keys=False, default_flow_style=False)
+
+
+def render_pool_deployments(context: LiteLLMContext) -> str:
+    """The exact pool deployments file: one deployment per model per host, then their digest."""
+    if not context.pool:
+        raise ValueError("render_pool_deployments: a single-host stack has no pool deployments")
+    model_list = _pool_model_list(context)
+    # The digest comes last: a file read while it is being written fails the check (llmstack_pool.py).
+    document = {"model_list": model_list, "sha256": pool_deployments_digest(model_list)}
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)

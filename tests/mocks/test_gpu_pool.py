@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from components.gateway import POOL_DIR, POOL_FILE
 from components.program import run
+from components.shipped.litellm.llmstack_contract import POOL_FILE_ENV
 from offline.engine import OfflineRun, is_secret, reveal, run_offline
 from tests.mocks.test_stack_resources import MASQUERADE, containers, nat_networks, networks_of
 from tests.support import TUNNEL, namespaced
@@ -135,9 +137,12 @@ def test_private_keys_reach_containers_as_secrets_only(three: OfflineRun) -> Non
 def test_the_router_has_one_deployment_per_model_per_host(three: OfflineRun) -> None:
     uploads = {u["file"]: u["content"] for u in reveal(three.named("gateway-files-carrier").inputs)["uploads"]}
     config = yaml.safe_load(uploads["/etc/litellm/config.yaml"])
+    assert config["model_list"] == [], "the deployments are in the pool file, which LiteLLM re-reads"
+    pool_file = reveal(three.named("gateway-pool-carrier").inputs)["uploads"]
+    assert [u["file"] for u in pool_file] == [POOL_FILE]
     deployments = sorted(
         (d["model_name"], d["litellm_params"]["api_base"], d["litellm_params"]["max_parallel_requests"])
-        for d in config["model_list"]
+        for d in yaml.safe_load(pool_file[0]["content"])["model_list"]
     )
     queue = 16  # ollamaMaxQueue's default
     assert deployments == sorted(
@@ -181,15 +186,30 @@ def test_adding_a_host_touches_nothing_on_the_others() -> None:
     before = {r.name: reveal(r.inputs) for r in two.resources}
     after = {r.name: reveal(r.inputs) for r in three.resources}
     changed = {name for name in before if before[name] != after.get(name)}
-    # The egress's hosts file is delivered apart and reloaded in place: only its carrier changes.
+    # LiteLLM's deployments and the egress's hosts are files of their own, taken in place: only
+    # their carriers change (docs/SCALING.md).
     assert changed == {
-        "gateway-container",
-        "gateway-files-carrier",
+        "gateway-pool-carrier",
         "pool-egress-routes-carrier",
     }
     assert {
         n for n in after.keys() - before.keys() if not n.startswith(("gpu-gpu3", "pool-certificates-gpu3"))
     } == set()
+
+
+def test_a_host_more_replaces_only_the_pool_files_carrier_of_the_gateway() -> None:
+    """LiteLLM's container (command, environment, mounts, options) is the same with two hosts and three."""
+    two = pool({k: v for k, v in HOSTS.items() if k != "gpu3"})
+    three = pool()
+    gateway = {r.name for r in three.resources if r.name.startswith("gateway-")}
+    changed = {n for n in gateway if reveal(two.named(n).inputs) != reveal(three.named(n).inputs)}
+    assert changed == {"gateway-pool-carrier"}
+    before, after = two.named("gateway-container"), three.named("gateway-container")
+    assert before.wire == after.wire
+    assert before.options == after.options
+    assert f"{POOL_FILE_ENV}={POOL_FILE}" in reveal(after.inputs)["envs"]
+    pool_volume = three.named("gateway-pool-volume").inputs["name"]
+    assert {"volumeName": pool_volume, "containerPath": POOL_DIR, "readOnly": True} in after.inputs["volumes"]
 
 
 def _touched(before: OfflineRun, after: OfflineRun) -> set[str]:
@@ -202,8 +222,7 @@ def test_moving_a_model_between_hosts_only_adds_and_drops_pulls() -> None:
     before = pool()
     moved = {**HOSTS, "gpu2": {**HOSTS["gpu2"], "models": ["small"]}}
     assert _touched(before, pool(moved)) == {
-        "gateway-container",  # its router config lists the deployments
-        "gateway-files-carrier",
+        "gateway-pool-carrier",  # the pool file lists the deployments; LiteLLM re-reads it
         "gpu-gpu2-ollama-pull-big",
         "gpu-gpu2-ollama-pull-small",
     }
@@ -214,8 +233,7 @@ def test_removing_a_host_touches_no_other_hosts_resources() -> None:
     after = pool({k: v for k, v in HOSTS.items() if k != "gpu2"})
     touched = _touched(before, after)
     assert {n for n in touched if n != "gpu-gpu2" and not n.startswith(("gpu-gpu2-", "pool-certificates-gpu2-"))} == {
-        "gateway-container",
-        "gateway-files-carrier",
+        "gateway-pool-carrier",
         "pool-egress-routes-carrier",
     }
     # The departing host's model volume is protected and retained: `pulumi up` refuses to drop it

@@ -8,7 +8,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.render.litellm import LiteLLMContext, PoolHost, ServedModel, render_litellm_config
+from components.render.litellm import (
+    LiteLLMContext,
+    PoolHost,
+    ServedModel,
+    render_litellm_config,
+    render_pool_deployments,
+)
 from components.render.pool import (
     EgressContext,
     PoolRoute,
@@ -105,12 +111,14 @@ def test_a_pool_router_skips_hosts_without_the_model() -> None:
     )
     context = LiteLLMContext(models=MODELS, ollama_url="http://ollama:11434", generation_timeout_seconds=900, pool=pool)
     config = yaml.safe_load(render_litellm_config(context))
-    assert [(d["model_name"], d["litellm_params"]["api_base"]) for d in config["model_list"]] == [
+    assert config["model_list"] == [], "LiteLLM takes the pool's deployments from their own file"
+    deployments = yaml.safe_load(render_pool_deployments(context))["model_list"]
+    assert [(d["model_name"], d["litellm_params"]["api_base"]) for d in deployments] == [
         ("small", "http://ollama-gpu1:11434"),
         ("big", "http://ollama-gpu1:11434"),
         ("big", "http://ollama-gpu2:11434"),
     ]
-    assert "rpm" not in str(config["model_list"]), "rpm would become a concurrency limit (see the renderer)"
+    assert "rpm" not in str(deployments), "rpm would become a concurrency limit (see the renderer)"
     # Least-busy's count of a chat whose client left ends with it (tests/live/test_gpu_pool_live.py).
     assert "llmstack_abandoned.abandoned_calls" in config["litellm_settings"]["callbacks"]
     router = config["router_settings"]

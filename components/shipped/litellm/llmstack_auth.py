@@ -18,6 +18,7 @@ families too, and each client's request rate, counted across all workers for eve
 admitted model call (llmstack_limits.py, shipped alongside). Before all of it, an address
 banned for too many failed authentications is refused (llmstack_bans.py, alongside).
 What a client may send (routes, parameters, headers) is llmstack_requests.py, also alongside.
+In the GPU pool, the hook first brings the router to the pool's deployments file (llmstack_pool.py).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _sibling(contract.SPEEDUPS_MODULE).apply()
 _limits = _sibling(contract.LIMITS_MODULE)
 _requests = _sibling(contract.REQUESTS_MODULE)
 _bans = _sibling(contract.BANS_MODULE)
+_pool = _sibling(contract.POOL_MODULE)
 
 
 @functools.cache
@@ -221,6 +223,7 @@ def _presented_key(request: Request) -> str | None:
 
 async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
     """LiteLLM's custom-auth entry point (`api_key` is LiteLLM's reading; see _presented_key)."""
+    _pool.refresh()  # first: the model check below and the routing after it see the pool's hosts now
     address = _client_address(request)
     _check_ban(address)
     refused = _edge_refusal(request, address)

@@ -8,8 +8,10 @@ imports only the standard library, so it loads the same in both places.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from contextvars import ContextVar
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 TESTED_LITELLM_VERSION: Final = "1.108.7"
 """The LiteLLM release the stack pins (image tag, PyPI package) and patches; other versions are left alone."""
@@ -39,6 +41,9 @@ CLIENT_ADDRESS_HEADER: Final = "x-real-ip"
 POOL_HOST_UNREACHABLE: Final = "the GPU host cannot be reached"
 """The body text of the pool egress's 500 for a GPU host it cannot reach; the errors callback
 answers the client 503 "cannot be reached" when every host failed so."""
+POOL_FILE_ENV: Final = "LLMSTACK_POOL_FILE"
+"""The path of the GPU pool's deployments file, which LiteLLM's workers apply when it changes
+(llmstack_pool.py); unset in the single-host stack, whose deployments are in config.yaml."""
 TIMEOUT_ENV: Final = "LLMSTACK_GENERATION_TIMEOUT"
 """Seconds a generation may take, from the request's arrival (generationTimeoutSeconds)."""
 
@@ -62,6 +67,8 @@ REFUSED_CLIENT: Final[ContextVar[str | None]] = ContextVar("llmstack_refused_cli
 """The client the auth hook identified in the request it then refuses (403, 400, 429), for the
 failure LiteLLM logs. Here because this module is loaded once per process: LiteLLM loads the auth
 hook and each callback from their files, each as a module object of its own."""
+POOL_MODULE: Final = "llmstack_pool"
+"""The GPU pool's deployments applied to LiteLLM's router without a restart, next to the auth hook, which calls it."""
 SERVE_MODULE: Final = "llmstack_serve"
 """The container's command: LiteLLM's CLI with gunicorn's workers and JSON logs."""
 CONTRACT_MODULE: Final = "llmstack_contract"
@@ -72,6 +79,7 @@ SHIPPED_MODULES: Final = (
     LIMITS_MODULE,
     REQUESTS_MODULE,
     BANS_MODULE,
+    POOL_MODULE,
     ERRORS_MODULE,
     TIMEOUTS_MODULE,
     ABANDONED_MODULE,
@@ -79,6 +87,15 @@ SHIPPED_MODULES: Final = (
     CONTRACT_MODULE,
 )
 """Every module uploaded to the LiteLLM container, in upload order."""
+
+
+def pool_deployments_digest(model_list: list[Any]) -> str:
+    """SHA-256 of a pool's deployments, written after them in the pool file and checked on reading it.
+
+    A file read while it is being written may still parse, as a shorter list: its digest does not match.
+    """
+    return hashlib.sha256(json.dumps(model_list, sort_keys=True).encode()).hexdigest()
+
 
 AUTH_FAILURES_METRIC: Final = "llmstack_auth_failures_total"
 """Counter of failed authentications, labelled `reason` (one of AUTH_FAILURE_REASONS) only."""
