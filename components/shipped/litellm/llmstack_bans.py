@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
-import logging
 import os
 import sqlite3
 import sys
@@ -39,28 +38,8 @@ SWEEP_SECONDS = 5
 """How often a worker looks for bans that ended (to log and delete them), at most."""
 _LOCK_POLL_SECONDS = 0.01
 
-_log = logging.getLogger("llmstack.bans")
+_log = contract.own_handler_logger("llmstack.bans")
 
-
-def _log_through_own_handler(logger: logging.Logger) -> None:
-    """Every ban and unban is logged, whatever LITELLM_LOG says.
-
-    LiteLLM's JSON logs put one handler on the root logger, at LITELLM_LOG's level (ERROR, rendered):
-    a warning propagated there is dropped. This logger writes through its own handler, in LiteLLM's
-    JSON when LiteLLM is loaded (as in the container), and not through the root's, so never twice.
-    """
-    if logger.handlers:  # this file loaded again in the same process
-        return
-    handler = logging.StreamHandler()
-    litellm_logging = sys.modules.get("litellm._logging")
-    if litellm_logging is not None:
-        handler.setFormatter(litellm_logging.JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-_log_through_own_handler(_log)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import sys
 from contextvars import ContextVar
 from typing import Any, Final, Literal
 
@@ -127,3 +129,23 @@ for `adminCidrs`; of a key, only an admin client's (or the master key) may call 
 API description (`/openapi.json`), UI or `/`: it serves those without a key, and admins need none
 of them. Nor its other ways to call a model (`/engines/{model}/chat/completions`, `/v1/responses`,
 …), which would skip the checks made on the model routes."""
+
+
+def own_handler_logger(name: str) -> logging.Logger:
+    """A logger whose every record is written, whatever LITELLM_LOG says (bans, pool changes).
+
+    LiteLLM's JSON logs put one handler on the root logger, at LITELLM_LOG's level (ERROR, rendered):
+    a warning propagated there is dropped. This logger writes through its own handler, in LiteLLM's
+    JSON when LiteLLM is loaded (as in the container), and not through the root's, so never twice.
+    """
+    logger = logging.getLogger(name)
+    if logger.handlers:  # a module using it loaded again in the same process
+        return logger
+    handler = logging.StreamHandler()
+    litellm_logging = sys.modules.get("litellm._logging")
+    if litellm_logging is not None:
+        handler.setFormatter(litellm_logging.JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger

@@ -17,9 +17,7 @@ last good list in place, is logged once and read again at the next check.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,23 +31,7 @@ else:  # in the container: uploaded beside this file, whose directory is first o
 CHECK_SECONDS = 1.0
 """How often a worker looks at the file, at most: a changed pool reaches every request after that."""
 
-_log = logging.getLogger("llmstack.pool")
-
-
-def _log_through_own_handler(logger: logging.Logger) -> None:
-    """Pool changes are logged whatever LITELLM_LOG says (ERROR by default drops a warning): see llmstack_bans.py."""
-    if logger.handlers:  # this file loaded again in the same process
-        return
-    handler = logging.StreamHandler()
-    litellm_logging = sys.modules.get("litellm._logging")
-    if litellm_logging is not None:
-        handler.setFormatter(litellm_logging.JsonFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-
-
-_log_through_own_handler(_log)
+_log = contract.own_handler_logger("llmstack.pool")
 
 
 class _State:
