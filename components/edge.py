@@ -77,8 +77,6 @@ class RenewedCertificate:
     """The PEM's name on that volume."""
     issuer: pulumi.Resource
     """The container that writes it: nginx is created once it is healthy (a certificate exists)."""
-    reload_script: str
-    """The watcher that runs beside nginx and makes it reload when the file changes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,19 +199,31 @@ class Edge(pulumi.ComponentResource):
         self.register_outputs({"delivered": delivered})
 
 
-def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:
-    """With a renewed certificate: its volume, read-only, and the watcher started beside nginx.
+def nginx_with_watcher(script_file: str, seconds: int, watched: str) -> tuple[list[str], list[str]]:
+    """Entrypoints and command of nginx with the reload watcher (RELOAD_SCRIPT, at `script_file`) beside it.
 
     nginx stays PID 1 (`exec`), so Docker's stop signal still reaches it; the watcher is its child
     and signals it with SIGHUP, nginx's graceful reload. Nothing gets the Docker socket.
     """
+    watcher = f"sh {CONF_DIR}/{script_file} {seconds} 1 {watched}"
+    return ["sh", "-c"], [f"{watcher} & exec nginx -g '{NGINX_DIRECTIVES}'"]
+
+
+def mount_point(directory: str, what: str) -> DeliveredFile:
+    """The file that makes `directory` (under CONF_DIR) a mount point for another volume (MOUNT_POINT_FILE)."""
+    return DeliveredFile(path=f"{CONF_DIR}/{directory}/{MOUNT_POINT_FILE}", content=f"Mount point of {what}.\n")
+
+
+def _renewal(renewed: RenewedCertificate | None) -> dict[str, Any]:
+    """With a renewed certificate: its volume, read-only, and the watcher started beside nginx."""
     if renewed is None:
         return {}
-    pem = f"{CONF_DIR}/{ACME_DIR}/{renewed.file_name}"
-    watcher = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {RELOAD_CHECK_SECONDS} 1 {pem}"
+    entrypoints, command = nginx_with_watcher(
+        RELOAD_SCRIPT_FILE, RELOAD_CHECK_SECONDS, f"{CONF_DIR}/{ACME_DIR}/{renewed.file_name}"
+    )
     return {
-        "entrypoints": ["sh", "-c"],
-        "command": [f"{watcher} & exec nginx -g '{NGINX_DIRECTIVES}'"],
+        "entrypoints": entrypoints,
+        "command": command,
         "volumes": [
             docker.ContainerVolumeArgs(
                 volume_name=renewed.volume.name, container_path=f"{CONF_DIR}/{ACME_DIR}", read_only=True
@@ -230,13 +240,12 @@ def _files(args: EdgeArgs, conf: str) -> list[DeliveredFile]:
     """
     files = [DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf)]
     if args.nginx.basic_auth_file is not None:
-        files.append(_mount_point(AUTH_DIR, "the basic-auth volume (edge_auth.py)"))
+        files.append(mount_point(AUTH_DIR, "the basic-auth volume (edge_auth.py)"))
     if args.renewed is not None:
-        script = args.renewed.reload_script
         return [
             *files,
-            DeliveredFile(path=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=script, permissions="0555"),
-            _mount_point(ACME_DIR, "the renewed-certificate volume (acme.py)"),
+            DeliveredFile(path=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=RELOAD_SCRIPT, permissions="0555"),
+            mount_point(ACME_DIR, "the renewed-certificate volume (acme.py)"),
         ]
     if args.certificate_pem is None or args.private_key_pem is None:
         raise ValueError("the edge needs a certificate and its key, or a renewed certificate")
@@ -245,10 +254,6 @@ def _files(args: EdgeArgs, conf: str) -> list[DeliveredFile]:
         DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.certificate_pem),
         DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.private_key_pem),
     ]
-
-
-def _mount_point(directory: str, what: str) -> DeliveredFile:
-    return DeliveredFile(path=f"{CONF_DIR}/{directory}/{MOUNT_POINT_FILE}", content=f"Mount point of {what}.\n")
 
 
 def _networks_and_ports(args: EdgeArgs) -> tuple[list[docker.Network], list[docker.ContainerPortArgs] | None]:

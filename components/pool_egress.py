@@ -14,7 +14,7 @@ import pulumi_docker as docker
 
 from components import container_defaults as defaults
 from components.delivered_files import DIGEST_ENV, DeliveredFile, DeliveredFiles, DeliveredFilesArgs
-from components.edge import CONF_LABEL, MOUNT_POINT_FILE, NGINX_DIRECTIVES, NGINX_USER, RELOAD_SCRIPT
+from components.edge import CONF_DIR, CONF_LABEL, NGINX_USER, RELOAD_SCRIPT, mount_point, nginx_with_watcher
 from components.edge import CONFINEMENT as NGINX_CONFINEMENT
 from components.gpu_host import TERMINATOR_PORT
 from components.pool_certificates import POOL_DOMAIN, KeyPair
@@ -27,7 +27,6 @@ EGRESS_ALIAS = "pool-egress"
 EGRESS_PORT = 11434
 """Where LiteLLM sends each host's Ollama API calls, as if to Ollama itself."""
 EGRESS_HEALTH_PORT = 8081
-CONF_DIR = "/etc/nginx"
 CERTIFICATE_FILE = "tls/gateway.crt"
 PRIVATE_KEY_FILE = "tls/gateway.key"
 CA_FILE = "tls/pool-ca.crt"
@@ -101,6 +100,7 @@ class PoolEgress(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=args.image.reference, keep_locally=True, opts=child)
         conf = render_egress_conf(egress_context(args))
+        start = nginx_with_watcher(RELOAD_SCRIPT_FILE, ROUTES_CHECK_SECONDS, f"{CONF_DIR}/{ROUTES_FILE}")
         # Not in the container's environment: a new host list replaces this carrier, and the
         # watcher makes nginx reload it.
         routes = DeliveredFiles(
@@ -129,10 +129,10 @@ class PoolEgress(pulumi.ComponentResource):
             f"{name}-container",
             name=f"{args.docker_prefix}-pool-egress-nginx",
             image=image.image_id,
-            # As the edge: nginx itself as uid 101 and PID 1 (Docker's SIGQUIT reaches it), its pid
-            # file on the tmpfs; the watcher is its child and sends it SIGHUP, a graceful reload.
-            entrypoints=["sh", "-c"],
-            command=[f"{_WATCHER} & exec nginx -g '{NGINX_DIRECTIVES}'"],
+            # As the edge: nginx itself as uid 101 and PID 1, its pid file on the tmpfs; the watcher
+            # beside it reloads it gracefully when the hosts file changes.
+            entrypoints=start[0],
+            command=start[1],
             envs=["NGINX_ENTRYPOINT_QUIET_LOGS=1", pulumi.Output.concat(f"{DIGEST_ENV}=", files.digest)],
             volumes=[files.mount(), routes.mount()],
             # Also as a label: the policy rules judge the egress config per container.
@@ -153,9 +153,6 @@ class PoolEgress(pulumi.ComponentResource):
             opts=defaults.serving_options(self, depends_on=[files.carrier, routes.carrier]),
         )
         self.register_outputs({})
-
-
-_WATCHER = f"sh {CONF_DIR}/{RELOAD_SCRIPT_FILE} {ROUTES_CHECK_SECONDS} 1 {CONF_DIR}/{ROUTES_FILE}"
 
 
 def egress_context(args: PoolEgressArgs) -> EgressContext:
@@ -181,14 +178,12 @@ def routes_of(args: PoolEgressArgs) -> tuple[PoolRoute, ...]:
 def _files(conf: str, args: PoolEgressArgs) -> tuple[DeliveredFile, ...]:
     """nginx.conf, the watcher, the hosts volume's mount point, the gateway's certificate and key, the CA.
 
-    The key is 0444 as the edge's (edge.py); the mount point as the edge's (MOUNT_POINT_FILE).
+    The key is 0444 as the edge's (edge.py).
     """
     return (
         DeliveredFile(path=f"{CONF_DIR}/nginx.conf", content=conf),
         DeliveredFile(path=f"{CONF_DIR}/{RELOAD_SCRIPT_FILE}", content=RELOAD_SCRIPT, permissions="0555"),
-        DeliveredFile(
-            path=f"{CONF_DIR}/{ROUTES_DIR}/{MOUNT_POINT_FILE}", content="Mount point of the GPU hosts' volume.\n"
-        ),
+        mount_point(ROUTES_DIR, "the GPU hosts' volume"),
         DeliveredFile(path=f"{CONF_DIR}/{CERTIFICATE_FILE}", content=args.client.certificate_pem),
         DeliveredFile(path=f"{CONF_DIR}/{CA_FILE}", content=args.ca_certificate_pem),
         DeliveredFile(path=f"{CONF_DIR}/{PRIVATE_KEY_FILE}", content=args.client.private_key_pem),

@@ -17,7 +17,6 @@ from components.edge import (
     HTPASSWD_FILE,
     HTTPS_PORT,
     PRIVATE_KEY_FILE,
-    RELOAD_SCRIPT,
     STATUS_PORT,
     Edge,
     EdgeArgs,
@@ -196,9 +195,7 @@ def _acme(wiring: _Wiring, secrets: SecretConfig) -> RenewedCertificate:
         AcmeCertificateArgs(docker_prefix=wiring.prefix, acme=acme, dns_token=secrets.acme_dns_api_token),
         wiring.opts,
     )
-    return RenewedCertificate(
-        volume=issuer.live_volume, file_name=LIVE_FILE_NAME, issuer=issuer.container, reload_script=RELOAD_SCRIPT
-    )
+    return RenewedCertificate(volume=issuer.live_volume, file_name=LIVE_FILE_NAME, issuer=issuer.container)
 
 
 def _edge(wiring: _Wiring, certificate: EdgeCertificate | None, renewed: RenewedCertificate | None) -> Edge:
