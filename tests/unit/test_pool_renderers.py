@@ -83,7 +83,7 @@ def test_a_host_routed_twice_is_refused() -> None:
         render_egress_routes((*ROUTES, PoolRoute(host="gpu1", address="10.0.0.13", port=11443)))
 
 
-def test_the_egress_conf_names_no_host_and_verifies_each_by_its_name() -> None:
+def test_the_egress_conf_includes_the_hosts_file_and_checks_each_host_by_its_name() -> None:
     conf = render_egress_conf(EGRESS)
     assert "include pool/routes.conf;" in conf
     assert "proxy_ssl_verify on;" in conf
